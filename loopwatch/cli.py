@@ -1,0 +1,150 @@
+"""The ``loopwatch`` command: argument parsing only; the work lives in the library.
+
+Exit status (DESIGN §7): 0 nothing reached ``--fail-on``; 1 something did; 2 bad usage or a
+named source that cannot be opened at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import orjson
+
+from loopwatch import __version__
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+
+_REPLAY_HELP = """\
+Replay CloudTrail logs (and loopwatch invocation events) through the loop detector, offline,
+exactly as the live service would have seen them, and report every loop and runaway function.
+
+SOURCE is a file (.json, .json.gz, .jsonl, .jsonl.gz), a folder (walked recursively, e.g. an
+AWSLogs/ tree synced from the trail's bucket), - for standard input, or s3://bucket/prefix
+(read with your usual AWS credentials; AWS_ENDPOINT_URL is honoured).
+
+examples:
+  loopwatch replay AWSLogs/                      # a folder of CloudTrail log files
+  loopwatch replay --format json s3://trail-bucket/AWSLogs/111122223333/CloudTrail/
+  zcat events.jsonl.gz | loopwatch replay -      # from a pipe
+  loopwatch replay --fail-on latent logs/        # exit 1 even for loops not yet running hot
+
+Detection knobs come from LOOPWATCH_* environment variables (e.g. LOOPWATCH_ACTIVE_AFTER=3,
+LOOPWATCH_WINDOW_SECONDS=300).
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return EXIT_USAGE
+    code: int = args.run(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loopwatch",
+        description="Catch runaway AWS Lambda loops from CloudTrail, and explain them.",
+    )
+    parser.add_argument("--version", action="version", version=f"loopwatch {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    replay = commands.add_parser(
+        "replay",
+        help="find loops in CloudTrail log files, offline",
+        description=_REPLAY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    replay.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="file, folder, - or s3://bucket/prefix"
+    )
+    replay.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text for people (default), json for tools",
+    )
+    replay.add_argument(
+        "--fail-on",
+        choices=["active", "latent", "never"],
+        default="active",
+        help="exit 1 when a loop at least this serious is found (default: active)",
+    )
+    replay.set_defaults(run=_replay)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="write realistic CloudTrail logs for a topology",
+        description="Simulate a topology (a YAML file, or the name of a built-in one) and write its"
+        " CloudTrail log files (gzip, AWSLogs layout) under --out.",
+    )
+    simulate.add_argument(
+        "topology", help="path to a topology YAML, or a built-in name such as s3-self-loop"
+    )
+    simulate.add_argument("--out", required=True, help="folder to write the log files into")
+    simulate.add_argument("--list", action="store_true", help=argparse.SUPPRESS)
+    simulate.set_defaults(run=_simulate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="replay a bundled example: a simulated loop hidden in real CloudTrail logs",
+    )
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from loopwatch.events.sources import SourceUnavailable
+    from loopwatch.progress import Progress
+    from loopwatch.replay import replay
+    from loopwatch.settings import Settings
+
+    config = Settings().detection()
+    progress = Progress(0, "replay")
+    try:
+        report = replay(args.sources, config, progress=progress, stdin=sys.stdin.buffer)
+    except SourceUnavailable as exc:
+        print(f"loopwatch replay: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "json":
+        sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(report.to_text())
+    return _exit_for(report.worst(), args.fail_on)
+
+
+def _exit_for(worst: str | None, fail_on: str) -> int:
+    if fail_on == "never" or worst is None:
+        return EXIT_OK
+    if fail_on == "latent" or worst == "active":
+        return EXIT_FOUND
+    return EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from loopwatch.topology import TopologyError, resolve_topology, write_simulation
+
+    try:
+        topology = resolve_topology(args.topology)
+    except TopologyError as exc:
+        print(f"loopwatch simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    result = write_simulation(topology, Path(args.out))
+    print(f"wrote {result.records:,} records in {len(result.files)} files under {args.out}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from loopwatch.demo import run_demo
+
+    return run_demo(sys.stdout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

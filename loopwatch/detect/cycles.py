@@ -1,0 +1,85 @@
+"""Finding the cycles through one hop, within a bounded search.
+
+A cycle is a list of nodes ``(n0, n1, …, nk-1)`` with hops ``ni → ni+1`` and ``nk-1 → n0``.
+It holds when every hop is live and every hop into a bucket delivers onwards (the write's key
+matches the next trigger's filter), and it passes through at least one function.
+"""
+
+from __future__ import annotations
+
+from loopwatch.events import arns
+from loopwatch.graph import Edge, ResourceGraph
+
+# Hops examined by one search at the most: a hub (a default event bus with hundreds of rules)
+# must not turn one event into a graph-wide walk.
+SEARCH_BUDGET = 5000
+
+
+def cycles_through(
+    graph: ResourceGraph, source: str, target: str, now: float, max_length: int
+) -> list[tuple[str, ...]]:
+    """The cycles that use the hop ``source → target``, each starting at ``source``.
+
+    Walks forward from ``target`` over live hops looking for ``source``, at most ``max_length``
+    hops in all: the cost depends on the neighbourhood of the hop, not on the graph's size.
+    """
+    first = graph.edge(source, target)
+    horizon = graph.horizon
+    if first is None or not first.live(now, horizon):
+        return []
+    found: list[tuple[str, ...]] = []
+    path = [source, target]
+    on_path = {source, target}
+    budget = [SEARCH_BUDGET]
+
+    def walk(arrived_by: Edge) -> None:
+        node = path[-1]
+        for hop in graph.successors(node):
+            budget[0] -= 1
+            if budget[0] < 0:
+                return
+            nxt = hop.target
+            if not hop.live(now, horizon) or not arrived_by.closes_towards(nxt, now, horizon):
+                continue
+            if nxt == source:
+                if hop.closes_towards(target, now, horizon) and any(map(arns.is_function, path)):
+                    found.append(tuple(path))
+                continue
+            if nxt in on_path or len(path) >= max_length:
+                continue
+            path.append(nxt)
+            on_path.add(nxt)
+            walk(hop)
+            path.pop()
+            on_path.discard(nxt)
+
+    if source == target:  # a function whose destination is itself
+        if arns.is_function(source):
+            found.append((source,))
+        return found
+    walk(first)
+    return found
+
+
+def hops(cycle: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """``(node, next, after next)`` for every hop of the cycle, wrapping around."""
+    n = len(cycle)
+    return [(cycle[i], cycle[(i + 1) % n], cycle[(i + 2) % n]) for i in range(n)]
+
+
+def holds(graph: ResourceGraph, cycle: tuple[str, ...], now: float) -> bool:
+    """Every hop of the cycle is still live and delivers onwards."""
+    for node, nxt, after in hops(cycle):
+        edge = graph.edge(node, nxt)
+        if edge is None or not edge.live(now, graph.horizon):
+            return False
+        if not edge.closes_towards(after, now, graph.horizon):
+            return False
+    return True
+
+
+def canonical_rotation(cycle: tuple[str, ...]) -> tuple[str, ...]:
+    """One fixed rotation of a cycle: starting at its smallest resource (or node)."""
+    resources = [n for n in cycle if not arns.is_function(n)] or list(cycle)
+    start = cycle.index(min(resources))
+    return cycle[start:] + cycle[:start]

@@ -1,0 +1,242 @@
+"""The engine: facts in, findings out, on event time only.
+
+    Fact ──► identities / graph ──► cycles through the changed hop ──► measure ──► incidents
+                                └─► rates ─────────────────────────────────────► runaway
+
+The same engine runs in ``loopwatch replay`` and in the live service; it does no I/O and never
+reads the clock. Events may arrive a little out of order: the engine's "now" is the latest
+event time seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from loopwatch.config import DetectionConfig
+from loopwatch.detect import cycles as cycle_search
+from loopwatch.detect.explain import explain, fix
+from loopwatch.detect.findings import Finding
+from loopwatch.detect.incidents import Incident, IncidentBook, incident_id
+from loopwatch.detect.measure import measure
+from loopwatch.detect.rates import RateDetector
+from loopwatch.events import arns
+from loopwatch.events.facts import (
+    BucketTriggersReplaced,
+    Fact,
+    FunctionDeclared,
+    FunctionDeleted,
+    Invoked,
+    TriggerAdded,
+    TriggerEnabled,
+    TriggerRemoved,
+    Write,
+)
+from loopwatch.graph import Identities, ResourceGraph
+
+_NOTHING: tuple[Finding, ...] = ()
+# Event-time interval at which quiet incidents are resolved.
+_TICK = 60.0
+
+
+class Engine:
+    def __init__(self, config: DetectionConfig | None = None) -> None:
+        self.config = config or DetectionConfig()
+        self.graph = ResourceGraph(self.config.window, self.config.horizon)
+        self.identities = Identities()
+        self.rates = RateDetector(self.config)
+        self.incidents = IncidentBook(self.config.quiet)
+        self.now = float("-inf")
+        self._cycles: dict[str, tuple[str, ...]] = {}  # incident id -> cycle
+        self._by_hop: dict[tuple[str, str], set[str]] = {}  # hop -> ids of cycles through it
+        self._out: list[Finding] = []
+        self._next_tick = float("-inf")
+        self._next_sweep = float("-inf")
+        self._sweep_every = self.config.horizon / 12
+        self._handlers: dict[type[Any], Callable[[Any], None]] = {
+            Write: self._write,
+            Invoked: self._invoked,
+            FunctionDeclared: self._declared,
+            FunctionDeleted: self._deleted,
+            TriggerAdded: self._trigger_added,
+            BucketTriggersReplaced: self._bucket_replaced,
+            TriggerEnabled: self._trigger_enabled,
+            TriggerRemoved: self._trigger_removed,
+        }
+
+    # -- public --------------------------------------------------------------------------------
+
+    def apply(self, fact: Fact) -> Sequence[Finding]:
+        """Take one fact; the findings it causes (most facts cause none)."""
+        time = fact.time
+        if time > self.now:
+            self.now = time
+            if time >= self._next_tick:
+                self._maintain(time)
+        self._handlers[type(fact)](fact)
+        if not self._out:
+            return _NOTHING
+        out, self._out = self._out, []
+        return out
+
+    def advance(self, now: float) -> Sequence[Finding]:
+        """Move event time forward with no fact (e.g. a live stream went quiet)."""
+        if now > self.now:
+            self.now = now
+            self._maintain(now)
+        out, self._out = self._out, []
+        return out
+
+    def open_incidents(self) -> list[Incident]:
+        return [i for i in self.incidents.incidents.values() if i.open]
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    def _write(self, fact: Write) -> None:
+        function = self.identities.function_of(fact.caller)
+        if function is None:
+            return
+        time = fact.time
+        runaway = self.rates.wrote(function, time)
+        if runaway is not None:
+            self._out.append(runaway)
+        target = fact.target
+        if self.graph.record_write(function, target, time, fact.count, fact.key, fact.s3_event):
+            self._search(function, target, time)
+        self._update(function, target, time)
+
+    def _invoked(self, fact: Invoked) -> None:
+        function, time = fact.function, fact.time
+        if not self.identities.knows(function):
+            self.identities.learn(function)
+        runaway = self.rates.invoked(function, time)
+        if runaway is not None:
+            self._out.append(runaway)
+        source = fact.source
+        if source is None and fact.service is not None:
+            source = self.graph.triggered_from(function, fact.service)
+        if source is None:
+            return
+        if self.graph.record_invocation(source, function, time):
+            self._search(source, function, time)
+        self._update(source, function, time)
+
+    def _declared(self, fact: FunctionDeclared) -> None:
+        self.identities.learn(fact.function, fact.role)
+
+    def _deleted(self, fact: FunctionDeleted) -> None:
+        self.identities.forget(fact.function)
+        self.graph.drop_node(fact.function)
+        self._recheck(list(self._cycles), fact.time, f"{arns.label(fact.function)} was deleted")
+
+    def _trigger_added(self, fact: TriggerAdded) -> None:
+        trigger = fact.trigger
+        for node in (trigger.source, trigger.target):
+            if arns.is_function(node) and not self.identities.knows(node):
+                self.identities.learn(node)
+        self.graph.add_trigger(trigger)
+        hop = (trigger.source, trigger.target)
+        self._recheck(self._by_hop.get(hop, ()), fact.time, "its trigger changed")
+        self._search(*hop, fact.time)
+
+    def _bucket_replaced(self, fact: BucketTriggersReplaced) -> None:
+        bucket, time = fact.bucket, fact.time
+        graph = self.graph
+        for trigger in fact.triggers:
+            if arns.is_function(trigger.target) and not self.identities.knows(trigger.target):
+                self.identities.learn(trigger.target)
+        graph.replace_bucket_triggers(bucket, fact.triggers)
+        # Writes matched against the old filters say nothing about the new ones.
+        writers = list(graph.nx.predecessors(bucket)) if bucket in graph.nx else []
+        for writer in writers:
+            edge = graph.edge(writer, bucket)
+            if edge is not None:
+                edge.closing.clear()
+        touched = {c for hop, ids in self._by_hop.items() if bucket in hop for c in ids}
+        self._recheck(
+            touched, time, f"the notification configuration of {arns.label(bucket)} changed"
+        )
+        for trigger in fact.triggers:
+            self._search(trigger.source, trigger.target, time)
+
+    def _trigger_enabled(self, fact: TriggerEnabled) -> None:
+        hop = self.graph.set_trigger_enabled(fact.trigger_id, fact.enabled)
+        if hop is None:
+            return
+        if fact.enabled:
+            self._search(*hop, fact.time)
+        else:
+            self._recheck(
+                self._by_hop.get(hop, ()), fact.time, "its event source mapping was disabled"
+            )
+
+    def _trigger_removed(self, fact: TriggerRemoved) -> None:
+        hop = self.graph.remove_trigger(fact.trigger_id)
+        if hop is not None:
+            self._recheck(self._by_hop.get(hop, ()), fact.time, "its trigger was removed")
+
+    # -- cycles --------------------------------------------------------------------------------
+
+    def _search(self, source: str, target: str, time: float) -> None:
+        found = cycle_search.cycles_through(
+            self.graph, source, target, time, self.config.max_cycle_length
+        )
+        for raw in found:
+            cycle = cycle_search.canonical_rotation(raw)
+            key = incident_id(cycle)
+            if key in self._cycles:
+                continue
+            self._cycles[key] = cycle
+            for node, nxt, _ in cycle_search.hops(cycle):
+                self._by_hop.setdefault((node, nxt), set()).add(key)
+            self._evaluate(cycle, time)
+
+    def _update(self, source: str, target: str, time: float) -> None:
+        ids = self._by_hop.get((source, target))
+        if ids:
+            for key in ids:
+                self._evaluate(self._cycles[key], time)
+
+    def _evaluate(self, cycle: tuple[str, ...], time: float) -> None:
+        config = self.config
+        m = measure(self.graph, cycle, time)
+        enough = m.traversals >= config.active_after
+        guarded = enough and m.gain is not None and m.gain < config.min_gain
+        active = enough and not guarded
+
+        def describe(guard: bool) -> tuple[str, str]:
+            return (
+                explain(self.graph, cycle, m, config.window, guard),
+                fix(self.graph, cycle, guard),
+            )
+
+        finding = self.incidents.observe(
+            cycle, time, active, m.traversals, m.gain, guarded, describe
+        )
+        if finding is not None:
+            self._out.append(finding)
+
+    def _recheck(self, keys: Any, time: float, why: str) -> None:
+        """Forget the cycles among ``keys`` that no longer hold, resolving their incidents."""
+        for key in list(keys):
+            cycle = self._cycles.get(key)
+            if cycle is None or cycle_search.holds(self.graph, cycle, time):
+                continue
+            del self._cycles[key]
+            for node, nxt, _ in cycle_search.hops(cycle):
+                ids = self._by_hop.get((node, nxt))
+                if ids is not None:
+                    ids.discard(key)
+                    if not ids:
+                        del self._by_hop[(node, nxt)]
+            finding = self.incidents.resolve_broken(cycle, time, why)
+            if finding is not None:
+                self._out.append(finding)
+
+    def _maintain(self, now: float) -> None:
+        self._next_tick = now + _TICK
+        self._out.extend(self.incidents.resolve_quiet(now))
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._sweep_every
+            self.graph.expire(now)
+            self._recheck(list(self._cycles), now, "its hops went unused past the horizon")

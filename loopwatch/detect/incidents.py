@@ -1,0 +1,126 @@
+"""One incident per cycle: opened, escalated when it turns active, resolved when it goes quiet.
+
+The id is stable (a hash of the sorted node ids), so the same cycle found again — after a
+restart, in another replay — is the same incident, and it never opens twice while open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loopwatch.detect.findings import ACTIVE, ESCALATED, LATENT, OPENED, RESOLVED, LoopFinding
+from loopwatch.events import arns
+
+
+def incident_id(cycle: tuple[str, ...]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(cycle)).encode()).hexdigest()
+    return "loop-" + digest[:16]
+
+
+@dataclass(slots=True)
+class Incident:
+    id: str
+    cycle: tuple[str, ...]
+    first_seen: float
+    last_activity: float
+    status: str = LATENT
+    detected_at: float | None = None
+    open: bool = True
+    traversals: int = 0
+    gain: float | None = None
+    guarded: bool = False
+    explanation: str = ""
+    fix: str = ""
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return tuple(sorted(n for n in self.cycle if arns.is_function(n)))
+
+    def finding(self, change: str, time: float) -> LoopFinding:
+        return LoopFinding(
+            incident=self.id,
+            change=change,
+            status=self.status,
+            cycle=self.cycle,
+            functions=self.functions,
+            first_seen=self.first_seen,
+            detected_at=self.detected_at,
+            time=time,
+            traversals=self.traversals,
+            gain=self.gain,
+            guarded=self.guarded,
+            explanation=self.explanation,
+            fix=self.fix,
+        )
+
+
+class IncidentBook:
+    """All incidents seen, keyed by id; decides which changes are worth a finding."""
+
+    def __init__(self, quiet: float) -> None:
+        self._quiet = quiet
+        self.incidents: dict[str, Incident] = {}
+
+    def observe(
+        self,
+        cycle: tuple[str, ...],
+        time: float,
+        active: bool,
+        traversals: int,
+        gain: float | None,
+        guarded: bool,
+        describe: Callable[[bool], tuple[str, str]],
+    ) -> LoopFinding | None:
+        """Record the cycle's latest state; a finding when it opens or escalates.
+
+        ``describe(guarded)`` gives the explanation and fix; it is called only when they can
+        change (a new state, or the guard newly seen or gone), not on every event.
+        """
+        key = incident_id(cycle)
+        incident = self.incidents.get(key)
+        change = None
+        if incident is None:
+            incident = self.incidents[key] = Incident(
+                key, cycle, first_seen=time, last_activity=time
+            )
+            change = OPENED
+        elif not incident.open:
+            incident.open, incident.status, incident.detected_at = True, LATENT, None
+            change = OPENED
+        incident.last_activity = time
+        incident.traversals = max(incident.traversals, traversals)
+        guard_changed = guarded != incident.guarded
+        incident.gain, incident.guarded = gain, guarded
+        if active and incident.status != ACTIVE:
+            incident.status, incident.detected_at = ACTIVE, time
+            change = ESCALATED if change is None else change
+        if change is not None or guard_changed:
+            incident.explanation, incident.fix = describe(guarded)
+        return None if change is None else incident.finding(change, time)
+
+    def touch(self, cycle: tuple[str, ...], time: float) -> None:
+        incident = self.incidents.get(incident_id(cycle))
+        if incident is not None and incident.open:
+            incident.last_activity = max(incident.last_activity, time)
+
+    def resolve_quiet(self, now: float) -> list[LoopFinding]:
+        """Close incidents whose cycle has not run for the quiet period."""
+        return [
+            self._resolve(incident, now)
+            for incident in self.incidents.values()
+            if incident.open and now - incident.last_activity >= self._quiet
+        ]
+
+    def resolve_broken(self, cycle: tuple[str, ...], now: float, why: str) -> LoopFinding | None:
+        """The cycle no longer exists (a trigger removed or disabled, a hop expired)."""
+        incident = self.incidents.get(incident_id(cycle))
+        if incident is None or not incident.open:
+            return None
+        incident.explanation += f" Resolved: {why}."
+        return self._resolve(incident, now)
+
+    def _resolve(self, incident: Incident, now: float) -> LoopFinding:
+        incident.open = False
+        return incident.finding(RESOLVED, now)

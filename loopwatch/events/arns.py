@@ -1,0 +1,130 @@
+"""Canonical node ids: unqualified ARNs, one per resource (DESIGN §4).
+
+Every node of the graph is named by the ARN this module builds, so that a queue named by URL
+in SendMessage, by ARN in a mapping and by ARN in an invocation event is one node. Functions
+lose their alias or version; DynamoDB stream ARNs collapse onto their table.
+"""
+
+from __future__ import annotations
+
+FUNCTION = "function"
+BUCKET = "bucket"
+QUEUE = "queue"
+TOPIC = "topic"
+TABLE = "table"
+STREAM = "stream"
+EVENT_BUS = "event-bus"
+STATE_MACHINE = "state-machine"
+OTHER = "resource"
+
+
+def function_arn(name_or_arn: str, account: str, region: str) -> str:
+    """The unqualified function ARN for a name, partial ARN or (qualified) ARN.
+
+    Lambda accepts ``name``, ``name:alias``, ``account:function:name`` and full ARNs wherever
+    it takes a function; a bare name takes the record's account and region.
+    """
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        # arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+        if len(parts) >= 7:
+            return ":".join(parts[:7])
+        return name_or_arn
+    parts = name_or_arn.split(":")
+    if len(parts) >= 3 and parts[1] == "function":  # <account>:function:<name>[:qualifier]
+        return f"arn:aws:lambda:{region}:{parts[0]}:function:{parts[2]}"
+    return f"arn:aws:lambda:{region}:{account}:function:{parts[0]}"
+
+
+def bucket_arn(bucket: str) -> str:
+    if bucket.startswith("arn:"):
+        return bucket.split("/", 1)[0]
+    return f"arn:aws:s3:::{bucket}"
+
+
+def queue_arn_from_url(url: str, region: str) -> str:
+    """``https://sqs.<region>.amazonaws.com/<account>/<queue>`` (or a legacy host) → queue ARN."""
+    if url.startswith("arn:"):
+        return url
+    path = url.split("://", 1)[-1].split("/")
+    if len(path) < 3 or not path[1] or not path[2]:
+        raise ValueError(f"not an SQS queue URL: {url!r}")
+    host = path[0]
+    host_parts = host.split(".")
+    if host_parts[0] == "sqs" and len(host_parts) > 2:
+        region = host_parts[1]
+    elif len(host_parts) > 1 and host_parts[1] == "queue":  # <region>.queue.amazonaws.com
+        region = host_parts[0]
+    return f"arn:aws:sqs:{region}:{path[1]}:{path[2]}"
+
+
+def table_arn(name_or_arn: str, account: str, region: str) -> str:
+    """A table name, table ARN or stream ARN (``…table/<t>/stream/<label>``) → table ARN."""
+    if name_or_arn.startswith("arn:"):
+        head, _, rest = name_or_arn.partition("table/")
+        return f"{head}table/{rest.split('/', 1)[0]}" if rest else name_or_arn
+    return f"arn:aws:dynamodb:{region}:{account}:table/{name_or_arn}"
+
+
+def kinesis_stream_arn(name_or_arn: str, account: str, region: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:kinesis:{region}:{account}:stream/{name_or_arn}"
+
+
+def event_bus_arn(name_or_arn: str | None, account: str, region: str) -> str:
+    """An event bus name or ARN; None or empty means the account's ``default`` bus."""
+    if name_or_arn and name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:events:{region}:{account}:event-bus/{name_or_arn or 'default'}"
+
+
+def canonical(arn: str) -> str:
+    """Any ARN as its node id: qualifiers stripped, streams of tables folded onto the table."""
+    if arn.startswith("arn:aws:lambda:"):
+        parts = arn.split(":")
+        if len(parts) >= 7 and parts[5] == "function":
+            return ":".join(parts[:7])
+        return arn
+    if arn.startswith("arn:aws:dynamodb:") and "/stream/" in arn:
+        return arn.split("/stream/", 1)[0]
+    if arn.startswith("arn:aws:s3:::"):
+        return bucket_arn(arn)
+    return arn
+
+
+def kind(node: str) -> str:
+    """What sort of resource a canonical node id names."""
+    parts = node.split(":", 6)
+    service = parts[2] if len(parts) > 2 else ""
+    resource = parts[5] if len(parts) > 5 else ""
+    if service == "lambda" and resource == "function":
+        return FUNCTION
+    return _KIND_BY_SERVICE.get(service, OTHER) if service != "dynamodb" else TABLE
+
+
+_KIND_BY_SERVICE = {
+    "s3": BUCKET,
+    "sqs": QUEUE,
+    "sns": TOPIC,
+    "kinesis": STREAM,
+    "events": EVENT_BUS,
+    "states": STATE_MACHINE,
+}
+
+
+def is_function(node: str) -> bool:
+    return node.startswith("arn:aws:lambda:") and ":function:" in node
+
+
+def name(node: str) -> str:
+    """The short name people use: bucket, queue, table, function name."""
+    if node.startswith("arn:aws:s3:::"):
+        return node[len("arn:aws:s3:::") :]
+    tail = node.rsplit(":", 1)[-1]
+    return tail.rsplit("/", 1)[-1]
+
+
+def label(node: str) -> str:
+    """``bucket uploads``, ``function thumbnailer``, ``queue jobs``: a node as people say it."""
+    return f"{kind(node)} {name(node)}"

@@ -1,0 +1,56 @@
+"""How often something happened, and when: counts over a sliding window of event time."""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class Activity:
+    """Occurrences of one observed thing (a write, an invocation) in event time.
+
+    Keeps the first and last time, a running total, and a count over the last ``window``
+    seconds in one-second slots, so memory is bounded by the window, not the rate. An event
+    older than the newest slot (records arrive slightly out of order) is folded into the newest
+    slot: it then counts a little longer than it should, never less.
+    """
+
+    __slots__ = ("_slots", "_windowed", "first", "last", "total", "window")
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.first = float("inf")
+        self.last = float("-inf")
+        self.total = 0
+        self._slots: deque[list[int]] = deque()
+        self._windowed = 0
+
+    def add(self, time: float, n: int = 1) -> None:
+        if time < self.first:
+            self.first = time
+        if time > self.last:
+            self.last = time
+        self.total += n
+        second = int(time)
+        slots = self._slots
+        if slots and slots[-1][0] >= second:
+            slots[-1][1] += n
+        else:
+            slots.append([second, n])
+        self._windowed += n
+        self._trim(self.last)
+
+    def count(self, now: float) -> int:
+        """Occurrences in the window that ends at ``now``."""
+        self._trim(now)
+        return self._windowed
+
+    def live(self, now: float, horizon: float) -> bool:
+        """Seen at most ``horizon`` seconds before ``now``."""
+        return now - self.last <= horizon
+
+    def _trim(self, now: float) -> None:
+        # A slot holds events of second s, i.e. times in [s, s+1): drop it once s+1 <= now-window.
+        cutoff = now - self.window - 1.0
+        slots = self._slots
+        while slots and slots[0][0] <= cutoff:
+            self._windowed -= slots.popleft()[1]

@@ -1,0 +1,85 @@
+"""One directed hop between two nodes, and everything known about it.
+
+    bucket uploads ──(trigger: s3:ObjectCreated:*, prefix incoming/)──► function thumb
+          ▲                                                                 │
+          └──────────(observed: PutObject incoming/x.jpg, 41 times)──────────┘
+
+A hop may carry configured triggers (they hold until removed), observed invocations through
+them (Invoke with a sourceArn, invocation events with a source), and observed writes by a
+function (data events). For a write into a bucket, ``closing`` keeps, per next node, the writes
+whose key and event type match an enabled trigger towards that node: only those close a loop.
+"""
+
+from __future__ import annotations
+
+from loopwatch.events.facts import Trigger
+from loopwatch.graph.activity import Activity
+
+
+class Edge:
+    __slots__ = (
+        "closing",
+        "invocations",
+        "last_key",
+        "source",
+        "target",
+        "target_is_bucket",
+        "triggers",
+        "writes",
+    )
+
+    def __init__(self, source: str, target: str, target_is_bucket: bool) -> None:
+        self.source = source
+        self.target = target
+        self.target_is_bucket = target_is_bucket
+        self.triggers: dict[str, Trigger] = {}
+        self.invocations: Activity | None = None
+        self.writes: Activity | None = None
+        self.closing: dict[str, Activity] = {}
+        self.last_key: str | None = None  # the latest S3 key written, for explanations
+
+    def enabled_triggers(self) -> list[Trigger]:
+        return [t for t in self.triggers.values() if t.enabled]
+
+    def configured(self) -> bool:
+        """Some enabled trigger makes this hop exist whatever traffic is seen."""
+        return any(t.enabled for t in self.triggers.values())
+
+    def live(self, now: float, horizon: float) -> bool:
+        """The hop exists now: configured, or observed within the horizon."""
+        if self.configured():
+            return True
+        if self.writes is not None and self.writes.live(now, horizon):
+            return True
+        return self.invocations is not None and self.invocations.live(now, horizon)
+
+    def closes_towards(self, next_node: str, now: float, horizon: float) -> bool:
+        """Traffic on this hop goes on to ``next_node``.
+
+        Only writes into a bucket are selective: S3 fires a notification for a key and event
+        type that match its filter. Elsewhere whatever arrives is delivered to every subscriber.
+        """
+        if not self.target_is_bucket or self.writes is None:
+            return True
+        activity = self.closing.get(next_node)
+        return activity is not None and activity.live(now, horizon)
+
+    def counted(self, next_node: str) -> Activity | None:
+        """The activity that counts as this hop firing on the way to ``next_node``.
+
+        Writes (into a bucket: only the ones that match the next trigger), else observed
+        invocations; None where the hop is configuration only and nothing on it is observed.
+        """
+        if self.writes is not None:
+            return self.closing.get(next_node) if self.target_is_bucket else self.writes
+        return self.invocations
+
+    def expire(self, now: float, horizon: float) -> bool:
+        """Forget observations older than the horizon; True if nothing is left of the hop."""
+        if self.writes is not None and not self.writes.live(now, horizon):
+            self.writes = None
+        if self.invocations is not None and not self.invocations.live(now, horizon):
+            self.invocations = None
+        for node in [n for n, a in self.closing.items() if not a.live(now, horizon)]:
+            del self.closing[node]
+        return not self.triggers and self.writes is None and self.invocations is None

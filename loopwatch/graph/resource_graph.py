@@ -1,0 +1,271 @@
+"""The live resource → function → resource graph, on networkx.
+
+Nodes are canonical ARNs with a ``kind`` attribute (bucket, queue, function…); each edge carries
+one ``Edge`` (attribute ``hop``) holding its triggers and observed traffic. Methods that change
+a hop answer whether it just *became* usable: only then can a new cycle run through it, so only
+then does the engine search (DESIGN §5: per-event cost must not grow with the graph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import networkx as nx
+
+from loopwatch.events import arns
+from loopwatch.events.facts import Trigger
+from loopwatch.graph.activity import Activity
+from loopwatch.graph.edge import Edge
+
+
+class ResourceGraph:
+    def __init__(self, window: float, horizon: float) -> None:
+        self.window = window
+        self.horizon = horizon
+        self._g: nx.DiGraph[str] = nx.DiGraph()
+        # networkx's own successor dict: reading it directly saves a view object per lookup on
+        # the hot path (``G.succ[u]`` builds an AtlasView each call).
+        self._succ: dict[str, dict[str, dict[str, Any]]] = self._g._succ  # type: ignore[attr-defined]
+        self._trigger_hops: dict[str, tuple[str, str]] = {}  # trigger id -> (source, target)
+        self._bucket_triggers: dict[str, set[str]] = {}  # bucket -> its notification trigger ids
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def nx(self) -> nx.DiGraph[str]:
+        """The underlying networkx graph (read it; change it only through this class)."""
+        return self._g
+
+    def edge(self, source: str, target: str) -> Edge | None:
+        data = self._succ.get(source, {}).get(target)
+        if data is None:
+            return None
+        hop: Edge = data["hop"]
+        return hop
+
+    def successors(self, node: str) -> Iterator[Edge]:
+        for data in self._succ.get(node, {}).values():
+            yield data["hop"]
+
+    def trigger(self, trigger_id: str) -> Trigger | None:
+        hop = self._trigger_hops.get(trigger_id)
+        if hop is None:
+            return None
+        edge = self.edge(*hop)
+        return None if edge is None else edge.triggers.get(trigger_id)
+
+    def node_count(self) -> int:
+        return int(self._g.number_of_nodes())
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def add_trigger(self, trigger: Trigger) -> bool:
+        """Add or replace a trigger; True if its hop became usable by it."""
+        self.remove_trigger(trigger.id)
+        edge = self._edge_for(trigger.source, trigger.target)
+        was = edge.configured()
+        edge.triggers[trigger.id] = trigger
+        self._trigger_hops[trigger.id] = (trigger.source, trigger.target)
+        return trigger.enabled and not was
+
+    def remove_trigger(self, trigger_id: str) -> tuple[str, str] | None:
+        """Remove a trigger; the hop it was on, or None if it was unknown."""
+        hop = self._trigger_hops.pop(trigger_id, None)
+        if hop is None:
+            return None
+        edge = self.edge(*hop)
+        if edge is not None:
+            edge.triggers.pop(trigger_id, None)
+            self._drop_if_empty(edge)
+        return hop
+
+    def set_trigger_enabled(self, trigger_id: str, enabled: bool) -> tuple[str, str] | None:
+        """Enable or disable a trigger; its hop, or None if the trigger is unknown."""
+        hop = self._trigger_hops.get(trigger_id)
+        edge = None if hop is None else self.edge(*hop)
+        if hop is None or edge is None:
+            return None
+        old = edge.triggers[trigger_id]
+        if old.enabled != enabled:
+            edge.triggers[trigger_id] = _with_enabled(old, enabled)
+        return hop
+
+    def replace_bucket_triggers(self, bucket: str, triggers: tuple[Trigger, ...]) -> list[Trigger]:
+        """A bucket's notification configuration becomes ``triggers``; the ones newly usable."""
+        for old in self._bucket_triggers.pop(bucket, set()):
+            self.remove_trigger(old)
+        fresh = [t for t in triggers if self.add_trigger(t)]
+        self._bucket_triggers[bucket] = {t.id for t in triggers}
+        return fresh
+
+    def drop_node(self, node: str) -> None:
+        """A function was deleted: its hops and the triggers on them go."""
+        if node not in self._g:
+            return
+        for source, target in [*self._g.in_edges(node), *self._g.out_edges(node)]:
+            for trigger_id in list(self._g.edges[source, target]["hop"].triggers):
+                self._trigger_hops.pop(trigger_id, None)
+        self._g.remove_node(node)
+
+    # -- observation ---------------------------------------------------------------------------
+
+    def record_write(
+        self,
+        function: str,
+        target: str,
+        time: float,
+        count: int,
+        key: str | None,
+        s3_event: str | None,
+    ) -> bool:
+        """A function wrote to ``target``; True if the hop (or a loop-closing part of it) is new."""
+        edge = self._edge_for(function, target)
+        fresh = edge.writes is None or not edge.writes.live(time, self.horizon)
+        if edge.writes is None:
+            edge.writes = Activity(self.window)
+        edge.writes.add(time, count)
+        if edge.target_is_bucket:
+            if key is not None:
+                edge.last_key = key
+            fresh = self._record_closing(edge, time, count, key, s3_event) or fresh
+        return fresh
+
+    def record_invocation(self, source: str, function: str, time: float) -> bool:
+        """``source``'s trigger invoked ``function``; True if this hop was not live before."""
+        edge = self._edge_for(source, function)
+        fresh = not edge.live(time, self.horizon)
+        if edge.invocations is None:
+            edge.invocations = Activity(self.window)
+        edge.invocations.add(time)
+        return fresh
+
+    def triggered_from(self, function: str, service: str) -> str | None:
+        """The only resource of ``service`` (``s3.amazonaws.com``) that triggers ``function``."""
+        prefix = "arn:aws:" + service.split(".", 1)[0] + ":"
+        sources = (
+            [u for u in self._g.predecessors(function) if u.startswith(prefix)]
+            if function in self._g
+            else []
+        )
+        return sources[0] if len(sources) == 1 else None
+
+    def expire(self, now: float) -> None:
+        """Drop observations older than the horizon, and hops left with nothing."""
+        for _, _, data in list(self._g.edges(data=True)):
+            edge: Edge = data["hop"]
+            if edge.expire(now, self.horizon):
+                self._drop_edge(edge)
+
+    # -- serialisation ---------------------------------------------------------------------------
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        """The graph as plain JSON-ready data: nodes with kinds, hops with triggers and counts."""
+        edges = []
+        for source, target, data in self._g.edges(data=True):
+            edge: Edge = data["hop"]
+            edges.append(
+                {
+                    "source": source,
+                    "target": target,
+                    "triggers": [
+                        {
+                            "id": t.id,
+                            "via": t.via,
+                            "enabled": t.enabled,
+                            "events": list(t.events),
+                            "prefix": t.prefix,
+                            "suffix": t.suffix,
+                        }
+                        for t in edge.triggers.values()
+                    ],
+                    "writes": _activity_dict(edge.writes, now),
+                    "invocations": _activity_dict(edge.invocations, now),
+                }
+            )
+        nodes = [{"id": n, "kind": k} for n, k in self._g.nodes(data="kind")]
+        return {"nodes": nodes, "edges": edges}
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _edge_for(self, source: str, target: str) -> Edge:
+        data = self._succ.get(source, {}).get(target)
+        if data is not None:
+            hop: Edge = data["hop"]
+            return hop
+        for node in (source, target):
+            if node not in self._g:
+                self._g.add_node(node, kind=arns.kind(node))
+        edge = Edge(source, target, target_is_bucket=arns.kind(target) == arns.BUCKET)
+        self._g.add_edge(source, target, hop=edge)
+        return edge
+
+    def _record_closing(
+        self, edge: Edge, time: float, count: int, key: str | None, s3_event: str | None
+    ) -> bool:
+        fresh = False
+        for data in self._succ.get(edge.target, {}).values():
+            onward: Edge = data["hop"]
+            if not _delivers(onward, key, s3_event):
+                continue
+            activity = edge.closing.get(onward.target)
+            if activity is None or not activity.live(time, self.horizon):
+                fresh = True
+            if activity is None:
+                activity = edge.closing[onward.target] = Activity(self.window)
+            activity.add(time, count)
+        return fresh
+
+    def _drop_if_empty(self, edge: Edge) -> None:
+        if not edge.triggers and edge.writes is None and edge.invocations is None:
+            self._drop_edge(edge)
+
+    def _drop_edge(self, edge: Edge) -> None:
+        self._g.remove_edge(edge.source, edge.target)
+        for node in (edge.source, edge.target):
+            if node in self._g and self._g.degree(node) == 0:
+                self._g.remove_node(node)
+
+
+def _delivers(onward: Edge, key: str | None, s3_event: str | None) -> bool:
+    """S3 sends this object event along ``onward``: some enabled trigger's filter matches it.
+
+    A hop seen only through invocations (its configuration predates the logs) may deliver
+    anything: an unknown filter cannot rule a loop out.
+    """
+    if not onward.triggers:
+        return onward.invocations is not None
+    return any(t.enabled and _matches(t, key, s3_event) for t in onward.triggers.values())
+
+
+def _matches(trigger: Trigger, key: str | None, s3_event: str | None) -> bool:
+    filtered = trigger.prefix or trigger.suffix
+    if filtered and (
+        key is None or not (key.startswith(trigger.prefix) and key.endswith(trigger.suffix))
+    ):
+        return False
+    if not trigger.events or s3_event is None:
+        return True
+    event = "s3:" + s3_event
+    for wanted in trigger.events:
+        configured = wanted if wanted.startswith("s3:") else "s3:" + wanted
+        if configured == event or (configured.endswith("*") and event.startswith(configured[:-1])):
+            return True
+    return False
+
+
+def _with_enabled(trigger: Trigger, enabled: bool) -> Trigger:
+    from dataclasses import replace
+
+    return replace(trigger, enabled=enabled)
+
+
+def _activity_dict(activity: Activity | None, now: float) -> dict[str, Any] | None:
+    if activity is None:
+        return None
+    return {
+        "total": activity.total,
+        "in_window": activity.count(now),
+        "first": activity.first,
+        "last": activity.last,
+    }

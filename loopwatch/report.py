@@ -1,0 +1,152 @@
+"""The replay report: counts, errors, loops and runaways, as JSON (DESIGN §7) or for people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopwatch.detect.explain import draw
+from loopwatch.detect.findings import ACTIVE, LATENT, RunawayFinding
+from loopwatch.detect.incidents import Incident
+from loopwatch.events import arns
+from loopwatch.events.sources import SourceError
+from loopwatch.events.times import format_time
+
+
+@dataclass(slots=True)
+class Counts:
+    """Every record read is exactly one of used, skipped, duplicate or malformed."""
+
+    read: int = 0
+    used: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoopReport:
+    id: str
+    status: str
+    cycle: tuple[str, ...]
+    functions: tuple[str, ...]
+    first_seen: float
+    detected_at: float | None
+    traversals: int
+    gain: float | None
+    explanation: str
+    fix: str
+
+    @classmethod
+    def of(cls, incident: Incident) -> LoopReport:
+        return cls(
+            id=incident.id,
+            status=incident.status,
+            cycle=incident.cycle,
+            functions=incident.functions,
+            first_seen=incident.first_seen,
+            detected_at=incident.detected_at,
+            traversals=incident.traversals,
+            gain=incident.gain,
+            explanation=incident.explanation,
+            fix=incident.fix,
+        )
+
+
+@dataclass(slots=True)
+class Report:
+    counts: Counts = field(default_factory=Counts)
+    errors: list[SourceError] = field(default_factory=list)
+    loops: list[LoopReport] = field(default_factory=list)
+    runaway: list[RunawayFinding] = field(default_factory=list)
+    sources: int = 0
+
+    def worst(self) -> str | None:
+        """``active``, ``latent`` or None: the most serious thing found.
+
+        A runaway function is as serious as an active loop: it is burning money now.
+        """
+        if self.runaway or any(loop.status == ACTIVE for loop in self.loops):
+            return ACTIVE
+        return LATENT if self.loops else None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "records": {
+                "read": c.read,
+                "used": c.used,
+                "skipped": c.skipped,
+                "duplicates": c.duplicates,
+                "malformed": c.malformed,
+            },
+            "errors": [{"source": e.source, "reason": e.reason} for e in self.errors],
+            "loops": [
+                {
+                    "id": loop.id,
+                    "status": loop.status,
+                    "cycle": list(loop.cycle),
+                    "functions": list(loop.functions),
+                    "first_seen": format_time(loop.first_seen),
+                    "detected_at": None
+                    if loop.detected_at is None
+                    else format_time(loop.detected_at),
+                    "traversals": loop.traversals,
+                    "gain": None if loop.gain is None else round(loop.gain, 3),
+                    "explanation": loop.explanation,
+                    "fix": loop.fix,
+                }
+                for loop in self.loops
+            ],
+            "runaway": [
+                {
+                    "function": r.function,
+                    "detected_at": format_time(r.detected_at),
+                    "rate_per_min": round(r.rate_per_min, 1),
+                    "growth": None if r.growth is None else round(r.growth, 2),
+                }
+                for r in self.runaway
+            ],
+        }
+
+    def to_text(self) -> str:
+        c = self.counts
+        lines = [
+            f"Read {c.read:,} records from {self.sources:,} sources: {c.used:,} used, {c.skipped:,} skipped,"
+            f" {c.duplicates:,} duplicates, {c.malformed:,} malformed.",
+        ]
+        active = sum(1 for loop in self.loops if loop.status == ACTIVE)
+        if not self.loops and not self.runaway:
+            lines.append("No loop found.")
+        else:
+            lines.append(
+                f"{len(self.loops)} loop{'s' if len(self.loops) != 1 else ''} ({active} active),"
+                f" {len(self.runaway)} runaway function{'s' if len(self.runaway) != 1 else ''}."
+            )
+        for loop in self.loops:
+            lines += [
+                "",
+                f"{loop.status.upper()}  {draw(loop.cycle)}",
+                f"  started   {format_time(loop.first_seen)}",
+            ]
+            if loop.detected_at is not None:
+                lines.append(f"  caught    {format_time(loop.detected_at)}")
+            lines += [
+                f"  traversed {loop.traversals} times in one window"
+                + (f", loop gain {loop.gain:.2f}" if loop.gain is not None else ""),
+                f"  why       {loop.explanation}",
+                f"  fix       {loop.fix}",
+            ]
+        for r in self.runaway:
+            growth = f", {r.growth:.1f}x the window before" if r.growth else ""
+            lines += [
+                "",
+                f"RUNAWAY  {arns.label(r.function)}: {r.rate_per_min:.0f}/min at {format_time(r.detected_at)}{growth}",
+            ]
+        if self.errors:
+            lines += [
+                "",
+                f"{len(self.errors)} source problem{'s' if len(self.errors) != 1 else ''}:",
+            ]
+            lines += [f"  {e.source}: {e.reason}" for e in self.errors]
+        return "\n".join(lines)
