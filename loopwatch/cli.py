@@ -99,14 +99,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _replay(args: argparse.Namespace) -> int:
     from loopwatch.events.sources import SourceUnavailable
-    from loopwatch.progress import Progress
     from loopwatch.replay import replay
     from loopwatch.settings import Settings
 
     config = Settings().detection()
-    progress = Progress(0, "replay")
     try:
-        report = replay(args.sources, config, progress=progress, stdin=sys.stdin.buffer)
+        report = replay(args.sources, config, progress=True, stdin=sys.stdin.buffer)
     except SourceUnavailable as exc:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -27,17 +27,19 @@ def replay(
     *,
     s3_client: Any = None,
     stdin: IO[bytes] | None = None,
-    progress: Progress | None = None,
+    progress: bool = False,
 ) -> Report:
     """Replay CloudTrail logs and invocation events through the engine.
 
     Raises ``loopwatch.events.sources.SourceUnavailable`` for a named source that does not
     exist or cannot be opened at all; every other problem (a bad file, a malformed record) is
-    counted in the report and the replay goes on.
+    counted in the report and the replay goes on. With ``progress``, a bar is drawn on stderr
+    when it is a terminal and the input is large.
     """
     source_plan = plan(names, s3_client=s3_client, stdin=stdin)
     report = Report()
-    facts = _read(source_plan.chunks(), report, progress)
+    bar = Progress(source_plan.total_bytes, "replay") if progress else None
+    facts = _read(source_plan.chunks(), report, bar)
     facts.sort(key=attrgetter("time"))  # stable: records of one instant keep their file order
     engine = Engine(config)
     runaway: list[RunawayFinding] = []
@@ -46,6 +48,7 @@ def replay(
         for finding in apply(fact):
             if isinstance(finding, RunawayFinding):
                 runaway.append(finding)
+    engine.flush()  # settle the last second; it can only hold loop findings
     report.loops = sorted(
         (LoopReport.of(i) for i in engine.incidents.incidents.values()),
         key=attrgetter("first_seen"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from loopwatch.config import DetectionConfig
+from loopwatch.detect import Engine
 from loopwatch.detect.findings import ACTIVE, ESCALATED, LATENT, OPENED, RESOLVED
 from loopwatch.events import facts as f
 from loopwatch.testing.scenario import Scenario
@@ -117,7 +118,8 @@ def test_runaway_loop_with_observed_invocations_has_gain_one() -> None:
         s.invoked(10 + i, THUMB, source=UPLOADS)
         s.write(10.5 + i, "thumb", UPLOADS, key=f"{i}")
     (escalated,) = s.loop_findings(ESCALATED)
-    assert escalated.gain == 1.0 and escalated.detected_at == 12.5
+    assert escalated.gain == 1.0
+    assert escalated.detected_at == 12  # the second in which the 3rd write landed
 
 
 def test_same_cycle_never_opens_twice_while_open_and_resolves_when_quiet() -> None:
@@ -181,3 +183,34 @@ def test_unrelated_traffic_does_not_create_loops() -> None:
         s.write(10 + i, "a", S.queue("q"))
         s.write(10.5 + i, "b", S.table("t"))
     assert s.loop_findings() == []
+
+
+def test_records_of_one_second_in_any_order_do_not_flip_the_verdict() -> None:
+    """CloudTrail times are whole seconds: a loop's next invocation can sort before its write."""
+    guarded, runaway = Engine(), Engine()
+    for engine in (guarded, runaway):
+        engine.apply(
+            f.BucketTriggersReplaced(
+                1, UPLOADS, (f.Trigger("s3:up:0", UPLOADS, THUMB, f.S3_NOTIFICATION),)
+            )
+        )
+    caller = Scenario.caller("thumb")
+
+    def write(engine: Engine, t: float, key: str) -> None:
+        engine.apply(f.Write(t, caller, UPLOADS, key=key, s3_event="ObjectCreated:Put"))
+
+    for second in range(10, 20):
+        # Guarded: the marker write sorts before the invocation of the upload that caused it,
+        # and the marker's own (writeless) run lands in the same second.
+        write(guarded, second, f"{second}.done")
+        guarded.apply(f.Invoked(second, THUMB, source=UPLOADS))
+        guarded.apply(f.Invoked(second, THUMB, source=UPLOADS))
+        # Runaway: the invocation its write causes sorts before the write itself.
+        runaway.apply(f.Invoked(second, THUMB, source=UPLOADS))
+        write(runaway, second, f"{second}")
+    guarded.flush()
+    runaway.flush()
+    (g,) = guarded.incidents.incidents.values()
+    (r,) = runaway.incidents.incidents.values()
+    assert g.status == LATENT and g.guarded
+    assert r.status == ACTIVE and r.detected_at == 12

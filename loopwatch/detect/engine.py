@@ -6,6 +6,11 @@
 The same engine runs in ``loopwatch replay`` and in the live service; it does no I/O and never
 reads the clock. Events may arrive a little out of order: the engine's "now" is the latest
 event time seen.
+
+CloudTrail times are whole seconds, and records of one second come in any order: a loop's next
+invocation may sort before the write that caused it. So a cycle touched by a fact is measured
+once that second is over (when a later second starts, or on ``flush()``), with every record of
+the second counted; measuring after each fact would make loop gain a coin toss at small counts.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class Engine:
         self._cycles: dict[str, tuple[str, ...]] = {}  # incident id -> cycle
         self._by_hop: dict[tuple[str, str], set[str]] = {}  # hop -> ids of cycles through it
         self._out: list[Finding] = []
+        self._pending: dict[str, float] = {}  # cycles touched in the open second -> last touch
+        self._pending_second = float("-inf")
         self._next_tick = float("-inf")
         self._next_sweep = float("-inf")
         self._sweep_every = self.config.horizon / 12
@@ -67,8 +74,15 @@ class Engine:
     # -- public --------------------------------------------------------------------------------
 
     def apply(self, fact: Fact) -> Sequence[Finding]:
-        """Take one fact; the findings it causes (most facts cause none)."""
+        """Take one fact; the findings it causes (most facts cause none).
+
+        Cycle measurements of a second are settled when the next second starts, so a finding
+        can come out with the first fact of the following second (its ``time`` is still the
+        event time of the fact that completed it).
+        """
         time = fact.time
+        if self._pending and time >= self._pending_second + 1:
+            self._settle()
         if time > self.now:
             self.now = time
             if time >= self._next_tick:
@@ -79,8 +93,15 @@ class Engine:
         out, self._out = self._out, []
         return out
 
+    def flush(self) -> Sequence[Finding]:
+        """Settle the open second now: the end of a replay, or a live stream gone quiet."""
+        self._settle()
+        out, self._out = self._out, []
+        return out
+
     def advance(self, now: float) -> Sequence[Finding]:
         """Move event time forward with no fact (e.g. a live stream went quiet)."""
+        self._settle()
         if now > self.now:
             self.now = now
             self._maintain(now)
@@ -189,19 +210,39 @@ class Engine:
             self._cycles[key] = cycle
             for node, nxt, _ in cycle_search.hops(cycle):
                 self._by_hop.setdefault((node, nxt), set()).add(key)
-            self._evaluate(cycle, time)
+            self._touch(key, time)
 
     def _update(self, source: str, target: str, time: float) -> None:
         ids = self._by_hop.get((source, target))
         if ids:
             for key in ids:
-                self._evaluate(self._cycles[key], time)
+                self._touch(key, time)
+
+    def _touch(self, key: str, time: float) -> None:
+        if time > self._pending.get(key, float("-inf")):
+            self._pending[key] = time
+        second = float(int(time))
+        if second > self._pending_second:
+            self._pending_second = second
+
+    def _settle(self) -> None:
+        """Measure the cycles touched in the open second, as of that second.
+
+        Findings carry the whole second: CloudTrail states no finer time, and invocation
+        events' milliseconds would otherwise place a catch after the records that made it.
+        """
+        pending, self._pending = self._pending, {}
+        for key, time in pending.items():
+            cycle = self._cycles.get(key)
+            if cycle is not None:  # it may have broken since it was touched
+                self._evaluate(cycle, float(int(time)))
 
     def _evaluate(self, cycle: tuple[str, ...], time: float) -> None:
         config = self.config
         m = measure(self.graph, cycle, time)
         enough = m.traversals >= config.active_after
-        guarded = enough and m.gain is not None and m.gain < config.min_gain
+        gain = m.gain_allowing_in_flight
+        guarded = enough and gain is not None and gain < config.min_gain
         active = enough and not guarded
 
         def describe(guard: bool) -> tuple[str, str]:
@@ -234,6 +275,7 @@ class Engine:
                 self._out.append(finding)
 
     def _maintain(self, now: float) -> None:
+        self._settle()
         self._next_tick = now + _TICK
         self._out.extend(self.incidents.resolve_quiet(now))
         if now >= self._next_sweep:

@@ -1,1 +1,6 @@
-"""Helpers for tests of loopwatch and of code that uses it: records, scenarios, servers."""
+"""Helpers for tests, shipped in the package so every test suite can reuse them.
+
+``records``: realistic CloudTrail records, EventBridge envelopes and invocation events.
+``aws``: a local AWS API emulator (moto server on 127.0.0.1) and clients pointed at it.
+``scenario``: engine facts in a few words.
+"""

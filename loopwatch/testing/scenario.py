@@ -49,7 +49,8 @@ class Scenario:
 
     # -- facts -----------------------------------------------------------------------------
     def apply(self, fact: f.Fact) -> Sequence[Finding]:
-        out = self.engine.apply(fact)
+        """Apply a fact and settle its second at once: tests state facts one second apart."""
+        out = [*self.engine.apply(fact), *self.engine.flush()]
         self.findings.extend(out)
         return out
 

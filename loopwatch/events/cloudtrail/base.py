@@ -1,0 +1,150 @@
+"""What every CloudTrail handler shares: the registry, field access and the caller.
+
+A handler turns one *relevant* record (its ``(eventSource, eventName)`` is registered)
+into facts. It may assume the record is a dict whose ``eventSource``, ``eventName`` and
+``eventTime`` are strings and that it has no ``errorCode`` (``records.parse`` checks
+both), and nothing else: every other field is read through the helpers below, which
+tolerate any JSON value and raise ``MalformedRecord`` only when a field the fact needs
+is missing or unusable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from loopwatch.events.facts import Caller, Fact
+from loopwatch.events.times import parse_time
+
+JSON = dict[str, object]
+Handler = Callable[[JSON], tuple[Fact, ...]]
+
+
+class MalformedRecord(ValueError):
+    """A record that cannot be read: not an object, or missing what its facts need."""
+
+
+# eventName → eventSource → handler. Keyed by name first so that an irrelevant record
+# costs one lookup of a string whose hash is already cached, with no tuple to build.
+REGISTRY: dict[str, dict[str, Handler]] = {}
+
+# CloudTrail names Lambda calls after the API version that served them
+# (CreateFunction20150331, UpdateFunctionConfiguration20150331v2); the suffix has
+# changed over the years, so a versioned name is registered with all of these.
+API_VERSION_SUFFIXES = ("", "20150331", "20150331v2", "20170331", "20170331v2", "20190925")
+
+
+def handles(source: str, *names: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function for ``(source, name)``, for every name given."""
+
+    def register(handler: Handler) -> Handler:
+        for name in names:
+            by_source = REGISTRY.setdefault(name, {})
+            if source in by_source:
+                raise RuntimeError(f"two handlers for {source} {name}")
+            by_source[source] = handler
+        return handler
+
+    return register
+
+
+def versioned(*bases: str) -> tuple[str, ...]:
+    """Every CloudTrail spelling of Lambda API names: ``Invoke``, ``Invoke20150331``…"""
+    return tuple(base + suffix for base in bases for suffix in API_VERSION_SUFFIXES)
+
+
+# --- field access ------------------------------------------------------------------
+
+
+def as_obj(value: object) -> JSON:
+    """``value`` when it is an object, else an empty one (absent, null, wrong type)."""
+    return cast(JSON, value) if isinstance(value, dict) else {}
+
+
+def obj(parent: JSON, key: str) -> JSON:
+    """``parent[key]`` when it is an object, else an empty one."""
+    return as_obj(parent.get(key))
+
+
+def text(parent: JSON, key: str) -> str | None:
+    """``parent[key]`` when it is a non-empty string, else None."""
+    value = parent.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def need(parent: JSON, key: str, where: str) -> str:
+    """``parent[key]`` as a non-empty string; raises MalformedRecord naming ``where.key``."""
+    value = parent.get(key)
+    if isinstance(value, str) and value:
+        return value
+    raise MalformedRecord(f"{where}.{key} is missing or not a string")
+
+
+def listed(value: object) -> list[object]:
+    """XML-born fields hold one item or a list of them: always a list (None → empty)."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
+def objects(value: object) -> list[JSON]:
+    """The objects among ``listed(value)``; other items are ignored."""
+    return [cast(JSON, item) for item in listed(value) if isinstance(item, dict)]
+
+
+def request(rec: JSON) -> JSON:
+    return obj(rec, "requestParameters")
+
+
+def response(rec: JSON) -> JSON:
+    return obj(rec, "responseElements")
+
+
+def count_of(value: object) -> int:
+    """Items in a batch field: its length when it is a non-empty list, else 1."""
+    return len(value) if isinstance(value, list) and value else 1
+
+
+# --- record context ----------------------------------------------------------------
+
+
+def event_time(rec: JSON) -> float:
+    """The record's ``eventTime`` as epoch seconds; MalformedRecord if unparseable."""
+    try:
+        return parse_time(cast(str, rec["eventTime"]))
+    except (KeyError, ValueError) as exc:
+        raise MalformedRecord(f"bad eventTime: {rec.get('eventTime')!r}") from exc
+
+
+def account(rec: JSON) -> str:
+    """The account a resource named only by name lives in (DESIGN §4)."""
+    found = text(rec, "recipientAccountId") or text(obj(rec, "userIdentity"), "accountId")
+    if found is None:
+        raise MalformedRecord("neither recipientAccountId nor userIdentity.accountId")
+    return found
+
+
+def region(rec: JSON) -> str:
+    return need(rec, "awsRegion", "record")
+
+
+def caller(rec: JSON) -> Caller | None:
+    """The assumed-role caller, or None for any other identity (users, services, roots).
+
+    ``arn:<partition>:sts::<account>:assumed-role/<role>/<session>`` → Caller. Raises
+    MalformedRecord when the caller is an assumed role but ``awsRegion`` is missing.
+    """
+    identity = obj(rec, "userIdentity")
+    if identity.get("type") != "AssumedRole":
+        return None
+    arn = text(identity, "arn")
+    if arn is None:
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sts" or not parts[4]:
+        return None
+    kind, _, rest = parts[5].partition("/")
+    role, _, session = rest.partition("/")
+    if kind != "assumed-role" or not role or not session:
+        return None
+    return Caller(account=parts[4], region=region(rec), role=role, session=session)

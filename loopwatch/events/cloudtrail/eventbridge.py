@@ -1,0 +1,89 @@
+"""EventBridge: rule targets (trigger edges) and PutEvents (write edges).
+
+    PutTargets      bus ──eventbridge-rule──► target    id ``events:<bus ARN>/<rule>/<target id>``
+    RemoveTargets   those edges go
+    PutEvents       caller ──write──► bus, one write per bus named by the entries
+PutRule is not read: a rule leads nowhere until it has targets, and its pattern is not
+modelled (an edge is assumed to fire on any event of the bus).
+"""
+
+from __future__ import annotations
+
+from loopwatch.events import arns
+from loopwatch.events.cloudtrail.base import (
+    JSON,
+    account,
+    caller,
+    event_time,
+    handles,
+    listed,
+    need,
+    objects,
+    region,
+    request,
+    text,
+)
+from loopwatch.events.facts import (
+    EVENTBRIDGE_RULE,
+    Fact,
+    Trigger,
+    TriggerAdded,
+    TriggerRemoved,
+    Write,
+)
+
+EVENTS = "events.amazonaws.com"
+
+
+def target_id(bus: str, rule: str, target: str) -> str:
+    return f"events:{bus}/{rule}/{target}"
+
+
+def _bus(rec: JSON, params: JSON) -> str:
+    name = text(params, "eventBusName")
+    if name is not None and name.startswith("arn:"):
+        return name
+    return arns.event_bus_arn(name, account(rec), region(rec))
+
+
+@handles(EVENTS, "PutTargets")
+def targets_put(rec: JSON) -> tuple[Fact, ...]:
+    params = request(rec)
+    rule = need(params, "rule", "requestParameters")
+    bus, time = _bus(rec, params), event_time(rec)
+    facts: list[Fact] = []
+    for target in objects(params.get("targets")):
+        tid, arn = need(target, "id", "targets[]"), need(target, "arn", "targets[]")
+        trigger = Trigger(
+            target_id(bus, rule, tid),
+            bus,
+            arns.canonical(arn),
+            EVENTBRIDGE_RULE,
+            detail=f"rule {rule}",
+        )
+        facts.append(TriggerAdded(time, trigger))
+    return tuple(facts)
+
+
+@handles(EVENTS, "RemoveTargets")
+def targets_removed(rec: JSON) -> tuple[Fact, ...]:
+    params = request(rec)
+    rule = need(params, "rule", "requestParameters")
+    bus, time = _bus(rec, params), event_time(rec)
+    ids = [i for i in listed(params.get("ids")) if isinstance(i, str) and i]
+    return tuple(TriggerRemoved(time, target_id(bus, rule, i)) for i in ids)
+
+
+@handles(EVENTS, "PutEvents")
+def events_put(rec: JSON) -> tuple[Fact, ...]:
+    """Entries grouped by bus (a name or an ARN; the default bus when absent)."""
+    who = caller(rec)
+    if who is None:
+        return ()
+    counts: dict[str, int] = {}
+    entries = objects(request(rec).get("entries")) or [{}]
+    for entry in entries:
+        bus = arns.event_bus_arn(text(entry, "eventBusName"), who.account, who.region)
+        counts[bus] = counts.get(bus, 0) + 1
+    time = event_time(rec)
+    return tuple(Write(time, who, bus, count=n) for bus, n in counts.items())

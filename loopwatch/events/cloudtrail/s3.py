@@ -1,0 +1,149 @@
+"""S3: bucket notifications (trigger edges) and object writes (write edges).
+
+PutBucketNotification            bucket ──s3-notification──► function / queue / topic / bus
+PutObject, CopyObject, …         caller ──write──► bucket (key, ObjectCreated:* / ObjectRemoved:*)
+"""
+
+from __future__ import annotations
+
+from loopwatch.events import arns
+from loopwatch.events.cloudtrail.base import (
+    JSON,
+    MalformedRecord,
+    account,
+    as_obj,
+    caller,
+    event_time,
+    handles,
+    listed,
+    need,
+    obj,
+    objects,
+    region,
+    request,
+    text,
+)
+from loopwatch.events.facts import S3_NOTIFICATION, BucketTriggersReplaced, Fact, Trigger, Write
+
+S3 = "s3.amazonaws.com"
+
+# (configuration element, the elements that may name its target). CloudTrail renders the
+# XML request with the legacy names (CloudFunctionConfiguration/CloudFunction); the newer
+# API names (LambdaFunctionConfiguration/LambdaFunctionArn…) are accepted as well.
+_CONFIGURATIONS = (
+    ("CloudFunctionConfiguration", ("CloudFunction", "LambdaFunctionArn")),
+    ("LambdaFunctionConfiguration", ("LambdaFunctionArn", "CloudFunction")),
+    ("QueueConfiguration", ("Queue", "QueueArn")),
+    ("TopicConfiguration", ("Topic", "TopicArn")),
+)
+
+
+@handles(S3, "PutBucketNotification", "PutBucketNotificationConfiguration")
+def bucket_notification(rec: JSON) -> tuple[Fact, ...]:
+    """The bucket's notification triggers become exactly those of the new configuration.
+
+    An empty or absent configuration clears them (that is how notifications are removed).
+    Trigger ids are ``s3:<bucket>:<n>``, ``n`` counting configurations in a fixed order.
+    """
+    params = request(rec)
+    name = need(params, "bucketName", "requestParameters")
+    bucket = arns.bucket_arn(name)
+    config = obj(params, "NotificationConfiguration")
+    triggers: list[Trigger] = []
+    for element, target_keys in _CONFIGURATIONS:
+        for entry in objects(config.get(element)):
+            target = next((t for k in target_keys if (t := text(entry, k))), None)
+            if target is None:
+                raise MalformedRecord(f"{element} without a target ARN")
+            trigger_id = f"s3:{name}:{len(triggers)}"
+            triggers.append(_trigger(trigger_id, bucket, arns.canonical(target), entry))
+    # EventBridge delivery sends every event of the bucket to the default bus of its region.
+    if "EventBridgeConfiguration" in config:
+        bus = arns.event_bus_arn(None, account(rec), region(rec))
+        triggers.append(Trigger(f"s3:{name}:{len(triggers)}", bucket, bus, S3_NOTIFICATION))
+    return (BucketTriggersReplaced(event_time(rec), bucket, tuple(triggers)),)
+
+
+def _trigger(trigger_id: str, bucket: str, target: str, entry: JSON) -> Trigger:
+    events = tuple(e for e in listed(entry.get("Event")) if isinstance(e, str) and e)
+    prefix = suffix = ""
+    rules = obj(obj(entry, "Filter"), "S3Key").get("FilterRule")
+    for rule in objects(rules):
+        name, value = text(rule, "Name"), rule.get("Value")
+        if name is None or not isinstance(value, str):
+            continue
+        if name.lower() == "prefix":
+            prefix = value
+        elif name.lower() == "suffix":
+            suffix = value
+    detail = text(entry, "Id") or ""
+    return Trigger(
+        id=trigger_id,
+        source=bucket,
+        target=target,
+        via=S3_NOTIFICATION,
+        events=events,
+        prefix=prefix,
+        suffix=suffix,
+        detail=detail,
+    )
+
+
+# The notification event each write raises (DESIGN §4, ``Write.s3_event``).
+_CREATED = {
+    "PutObject": "ObjectCreated:Put",
+    "CopyObject": "ObjectCreated:Copy",
+    "CompleteMultipartUpload": "ObjectCreated:CompleteMultipartUpload",
+}
+_REMOVED = "ObjectRemoved:Delete"
+
+
+@handles(S3, *_CREATED)
+def object_created(rec: JSON) -> tuple[Fact, ...]:
+    who = caller(rec)
+    if who is None:
+        return ()
+    params = request(rec)
+    bucket = arns.bucket_arn(need(params, "bucketName", "requestParameters"))
+    event = _CREATED[str(rec["eventName"])]
+    return (Write(event_time(rec), who, bucket, key=text(params, "key"), s3_event=event),)
+
+
+@handles(S3, "DeleteObject")
+def object_deleted(rec: JSON) -> tuple[Fact, ...]:
+    who = caller(rec)
+    if who is None:
+        return ()
+    params = request(rec)
+    bucket = arns.bucket_arn(need(params, "bucketName", "requestParameters"))
+    return (Write(event_time(rec), who, bucket, key=text(params, "key"), s3_event=_REMOVED),)
+
+
+@handles(S3, "DeleteObjects")
+def objects_deleted(rec: JSON) -> tuple[Fact, ...]:
+    """One write per deleted key when the record lists them, else one with key None."""
+    who = caller(rec)
+    if who is None:
+        return ()
+    params = request(rec)
+    name = need(params, "bucketName", "requestParameters")
+    bucket, time = arns.bucket_arn(name), event_time(rec)
+    keys = _deleted_keys(rec, params, name)
+    if not keys:
+        return (Write(time, who, bucket, s3_event=_REMOVED),)
+    return tuple(Write(time, who, bucket, key=key, s3_event=_REMOVED) for key in keys)
+
+
+def _deleted_keys(rec: JSON, params: JSON, bucket: str) -> list[str]:
+    # The request body (Delete/Object[]/Key) when CloudTrail keeps it, else the object
+    # ARNs (arn:aws:s3:::<bucket>/<key>) it lists among the resources.
+    body = params.get("Delete", params.get("delete"))
+    keys = [k for o in objects(as_obj(body).get("Object")) if (k := text(o, "Key"))]
+    if keys:
+        return keys
+    head = f"arn:aws:s3:::{bucket}/"
+    return [
+        arn[len(head) :]
+        for resource in objects(rec.get("resources"))
+        if (arn := text(resource, "ARN")) and arn.startswith(head) and len(arn) > len(head)
+    ]

@@ -1,0 +1,339 @@
+"""Reading inputs (DESIGN §3): files, folders, stdin and ``s3://`` prefixes → decoded objects.
+
+    plan(["logs/", "-", "s3://trail/AWSLogs/"])      resolve every name up front
+        │                                           (SourceUnavailable if one cannot be opened)
+        ▼
+    SourcePlan.chunks() ─► Chunk(file 1) ─► Chunk(file 2) ─► …   objects in file order
+
+A chunk is one readable unit: a file, stdin or one S3 object. Damage inside a unit (bad
+gzip, non-JSON, a log file without ``Records``, lines that are not JSON) is reported in
+the chunk as a SourceError, never raised, so that the other units go on. Files are read
+whole: CloudTrail delivers them in small pieces, and one ``orjson.loads`` of a whole
+document is the cheapest decode there is.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, cast
+
+import orjson
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
+_GZIP_MAGIC = b"\x1f\x8b"
+# CloudTrail writes signed digests beside the logs (AWSLogs/<acct>/CloudTrail-Digest/…):
+# JSON without Records, present in every real trail bucket, and not logs.
+_DIGEST = "CloudTrail-Digest"
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class SourceError:
+    """A problem inside a readable source: which file (or S3 URL) and what went wrong."""
+
+    source: str
+    reason: str
+
+
+class SourceUnavailable(Exception):
+    """A source named on the command line does not exist or cannot be opened at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One readable unit, decoded.
+
+    ``objects`` are its JSON values in file order (a log file's ``Records``, or one per
+    JSON line); ``malformed`` counts entries that could not be decoded (non-JSON lines);
+    ``errors`` holds one SourceError per problem (one per bad file, one summarising all
+    bad lines of a file); ``size`` is the unit's stored (compressed) size in bytes.
+    """
+
+    source: str
+    objects: list[object]
+    malformed: int
+    errors: tuple[SourceError, ...]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    name: str  # what reports call it: the path, "-", or s3://bucket/key
+    size: int
+    path: Path | None = None
+    bucket: str = ""
+    key: str = ""
+    failure: str = ""  # found unreadable while planning (a folder that cannot be listed)
+
+
+class SourcePlan:
+    """Every unit of every named source, resolved; read them with ``chunks()``."""
+
+    def __init__(self, units: list[_Unit], stdin: IO[bytes] | None, s3: S3Client | None) -> None:
+        self._units = units
+        self._stdin = stdin
+        self._s3 = s3
+        self.total_bytes: int = sum(u.size for u in units)
+        """Stored bytes of all files and S3 objects (stdin's size is not known up front)."""
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def chunks(self) -> Iterator[Chunk]:
+        """One Chunk per unit, in plan order; never raises for damaged or vanished units."""
+        for unit in self._units:
+            yield self._read(unit)
+
+    def _read(self, unit: _Unit) -> Chunk:
+        if unit.failure:
+            return Chunk(unit.name, [], 0, (SourceError(unit.name, unit.failure),), 0)
+        try:
+            data = self._bytes(unit)
+        except Exception as exc:  # a unit that vanished or cannot be read is reported, not fatal
+            return Chunk(unit.name, [], 0, (SourceError(unit.name, _why(exc)),), unit.size)
+        stem = unit.name.removesuffix(".gz")
+        return decode(
+            unit.name, data, jsonl=stem.endswith(".jsonl"), document=stem.endswith(".json")
+        )
+
+    def _bytes(self, unit: _Unit) -> bytes:
+        if unit.path is not None:
+            return unit.path.read_bytes()
+        if unit.bucket:
+            assert self._s3 is not None  # planned with a client whenever an s3:// unit exists
+            body = self._s3.get_object(Bucket=unit.bucket, Key=unit.key)["Body"]
+            return body.read()
+        stream = self._stdin if self._stdin is not None else sys.stdin.buffer
+        return stream.read()
+
+
+def plan(
+    names: Sequence[str],
+    *,
+    s3_client: object | None = None,
+    stdin: IO[bytes] | None = None,
+) -> SourcePlan:
+    """Resolve every named source into the units ``chunks()`` will read.
+
+    A name is a file (read whatever its name), a folder (walked recursively in sorted
+    order for ``.json``, ``.json.gz``, ``.jsonl`` and ``.jsonl.gz`` files, CloudTrail
+    digests skipped), ``-`` (``stdin``, by default the process's), or
+    ``s3://bucket/prefix`` (listed now with ``s3_client``, by default a
+    ``boto3.client("s3")`` made only if such a name is present). A unit reached twice
+    is read once.
+
+    Raises SourceUnavailable for a name that does not exist or cannot be opened at all:
+    a missing or unreadable path, an unlistable folder, a missing or forbidden bucket.
+    """
+    units: list[_Unit] = []
+    client: S3Client | None = None
+    for name in names:
+        if name == "-":
+            units.append(_Unit("-", 0))
+        elif name.startswith("s3://"):
+            if client is None:
+                client = cast("S3Client", s3_client) if s3_client is not None else _s3_client()
+            units.extend(_s3_units(client, name))
+        else:
+            units.extend(_path_units(name))
+    return SourcePlan(_once(units), stdin, client)
+
+
+def _once(units: list[_Unit]) -> list[_Unit]:
+    """Drop units already planned (a file inside a folder also named on its own)."""
+    seen: set[str] = set()
+    unique: list[_Unit] = []
+    for unit in units:
+        if unit.name != "-" and unit.name in seen:
+            continue
+        seen.add(unit.name)
+        unique.append(unit)
+    return unique
+
+
+# --- local files -------------------------------------------------------------------
+
+
+def _path_units(name: str) -> list[_Unit]:
+    path = Path(name)
+    try:
+        if path.is_dir():
+            with os.scandir(path):  # an unlistable folder cannot be opened at all
+                pass
+            return list(_walk(path))
+        with path.open("rb"):
+            pass
+        return [_Unit(name, path.stat().st_size, path=path)]
+    except OSError as exc:
+        raise SourceUnavailable(f"{name}: {_why(exc)}") from exc
+
+
+def _walk(top: Path) -> Iterator[_Unit]:
+    failures: list[OSError] = []
+    for folder, dirs, files in os.walk(top, onerror=failures.append):
+        # Unlistable subfolders are reported in walk order, where they would have been read.
+        while failures:
+            failed = failures.pop(0)
+            yield _Unit(str(failed.filename or folder), 0, failure=_why(failed))
+        dirs[:] = sorted(d for d in dirs if d != _DIGEST)
+        for file in sorted(files):
+            if not file.endswith(SUFFIXES) or _DIGEST in file:
+                continue
+            path = Path(folder, file)
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                yield _Unit(str(path), 0, failure=_why(exc))
+                continue
+            yield _Unit(str(path), size, path=path)
+    for failed in failures:
+        yield _Unit(str(failed.filename or top), 0, failure=_why(failed))
+
+
+# --- S3 ----------------------------------------------------------------------------
+
+
+def _s3_client() -> S3Client:
+    import boto3  # only when an s3:// source is named; boto3 honours AWS_ENDPOINT_URL
+
+    return boto3.client("s3")
+
+
+def _s3_units(client: S3Client, url: str) -> list[_Unit]:
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise SourceUnavailable(f"{url}: no bucket in the URL")
+    units: list[_Unit] = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item.get("Key", "")
+                if key.endswith(SUFFIXES) and _DIGEST not in key:
+                    name, size = f"s3://{bucket}/{key}", item.get("Size", 0)
+                    units.append(_Unit(name, size, bucket=bucket, key=key))
+    except Exception as exc:  # botocore ClientError, NoCredentialsError, EndpointConnectionError…
+        raise SourceUnavailable(f"{url}: {_why(exc)}") from exc
+    return units
+
+
+# --- decoding ----------------------------------------------------------------------
+
+
+def decode(source: str, data: bytes, *, jsonl: bool = False, document: bool = False) -> Chunk:
+    """Decode one unit's bytes (gzip recognised by its magic bytes) into a Chunk.
+
+    ``jsonl``: one JSON value a line; a truncated or corrupt gzip keeps the complete lines
+    before the damage. ``document``: a CloudTrail log file, ``{"Records": [...]}``.
+    Neither: sniffed (stdin) — one JSON document if it is one (a log file, a list of
+    objects, or a single object), else JSON Lines. Never raises.
+    """
+    size = len(data)
+    gz_error = ""
+    if data[:2] == _GZIP_MAGIC:
+        data, gz_error = _gunzip(data)
+        if gz_error and not jsonl:
+            # A damaged document cannot be salvaged; sniffed input may still hold lines.
+            if document or not data:
+                return Chunk(source, [], 0, (SourceError(source, gz_error),), size)
+            jsonl = True
+    if not jsonl:
+        if not data or data.isspace():  # isspace stops at the first non-blank: no copy
+            return Chunk(source, [], 0, (), size)
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            if document:
+                return Chunk(source, [], 0, (SourceError(source, f"not JSON: {exc}"),), size)
+        else:
+            return _document(source, doc, size, strict=document)
+    chunk = _lines(source, data, size, drop_tail=bool(gz_error))
+    if gz_error:
+        reason = f"{gz_error}; kept the {len(chunk.objects)} complete lines before it"
+        errors = (SourceError(source, reason), *chunk.errors)
+        return Chunk(source, chunk.objects, chunk.malformed, errors, size)
+    return chunk
+
+
+def _document(source: str, doc: object, size: int, *, strict: bool) -> Chunk:
+    if isinstance(doc, dict) and "Records" in doc:
+        records = doc["Records"]
+        if isinstance(records, list):
+            return Chunk(source, records, 0, (), size)
+        reason = f"Records is not a list but {type(records).__name__}"
+        return Chunk(source, [], 0, (SourceError(source, reason),), size)
+    if strict:
+        reason = "not a CloudTrail log file: no Records list"
+        return Chunk(source, [], 0, (SourceError(source, reason),), size)
+    # Sniffed input: a list of objects, or one object (a JSON Lines stream of one line).
+    return Chunk(source, doc if isinstance(doc, list) else [doc], 0, (), size)
+
+
+def _lines(source: str, data: bytes, size: int, *, drop_tail: bool) -> Chunk:
+    lines = data.split(b"\n")
+    if drop_tail:  # the part after the last newline was cut off mid-line
+        lines.pop()
+    objects: list[object] = []
+    bad = 0
+    first = ""
+    loads = orjson.loads
+    for number, line in enumerate(lines, 1):
+        try:
+            objects.append(loads(line))
+        except orjson.JSONDecodeError as exc:
+            if not line.strip():
+                continue
+            if not bad:
+                first = f"line {number}: {exc}"
+            bad += 1
+    if not bad:
+        return Chunk(source, objects, 0, (), size)
+    noun = "line is" if bad == 1 else "lines are"
+    error = SourceError(source, f"{bad} {noun} not JSON (first: {first})")
+    return Chunk(source, objects, bad, (error,), size)
+
+
+def _gunzip(data: bytes) -> tuple[bytes, str]:
+    """The decompressed bytes, and why decompression stopped early ("" if it did not).
+
+    Handles concatenated gzip members. Input is fed in blocks so that, on damage, the
+    output of every block before it survives for JSON Lines salvage.
+    """
+    out: list[bytes] = []
+    view = memoryview(data)
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            inflater = zlib.decompressobj(wbits=31)
+            while not inflater.eof and pos < end:
+                block = view[pos : pos + _BLOCK]
+                pos += len(block)
+                out.append(inflater.decompress(block))
+            if not inflater.eof:
+                return b"".join(out), "truncated gzip"
+            pos -= len(inflater.unused_data)
+            if data[pos : pos + 2] != _GZIP_MAGIC:
+                break  # padding or garbage after the last member, which gzip(1) ignores too
+    except zlib.error as exc:
+        return b"".join(out), f"corrupt gzip: {exc}"
+    return b"".join(out), ""
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for a report: the OS error text, or the AWS error code and message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        code, message = error.get("Code", ""), error.get("Message", "")
+        if code:
+            return f"{code}: {message}" if message else str(code)
+    return str(exc) or type(exc).__name__

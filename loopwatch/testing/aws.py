@@ -1,0 +1,76 @@
+"""A real AWS API emulator for tests: moto's server on 127.0.0.1, on a free port.
+
+    with moto_server() as aws:
+        s3 = aws.client("s3")
+        s3.create_bucket(Bucket="trail")
+
+Clients carry the emulator's endpoint and dummy credentials explicitly, so nothing in
+the environment (a real profile, a real AWS_ENDPOINT_URL) can send a test to AWS.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+DUMMY = "testing"  # moto accepts any credentials; these can reach nothing real
+REGION = "us-east-1"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True)
+class MotoServer:
+    endpoint_url: str
+
+    def client(self, service: str, region: str = REGION) -> Any:
+        """A boto3 client for ``service`` talking to this emulator."""
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]  # a str, not one Literal name
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=region,
+            aws_access_key_id=DUMMY,
+            aws_secret_access_key=DUMMY,
+            aws_session_token=DUMMY,
+        )
+
+    def s3(self, region: str = REGION) -> S3Client:
+        """A typed S3 client talking to this emulator."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=region,
+            aws_access_key_id=DUMMY,
+            aws_secret_access_key=DUMMY,
+            aws_session_token=DUMMY,
+        )
+
+
+@contextmanager
+def moto_server(host: str = "127.0.0.1") -> Iterator[MotoServer]:
+    """Run ``moto.server.ThreadedMotoServer`` for the block; its state starts empty."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port(host)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    try:
+        yield MotoServer(f"http://{host}:{port}")
+    finally:
+        server.stop()
