@@ -41,7 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_USAGE
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except BrokenPipeError:
+        # The reader went away (``loopwatch replay … | head``): not an error of ours. Point
+        # stdout at devnull so the interpreter's final flush does not complain again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return code
 
 
@@ -86,7 +94,6 @@ def _parser() -> argparse.ArgumentParser:
         "topology", help="path to a topology YAML, or a built-in name such as s3-self-loop"
     )
     simulate.add_argument("--out", required=True, help="folder to write the log files into")
-    simulate.add_argument("--list", action="store_true", help=argparse.SUPPRESS)
     simulate.set_defaults(run=_simulate)
 
     demo = commands.add_parser(

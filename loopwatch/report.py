@@ -132,7 +132,7 @@ class Report:
             if loop.detected_at is not None:
                 lines.append(f"  caught    {format_time(loop.detected_at)}")
             lines += [
-                f"  traversed {loop.traversals} times in one window"
+                f"  peak      {loop.traversals} traversals in one window"
                 + (f", loop gain {loop.gain:.2f}" if loop.gain is not None else ""),
                 f"  why       {loop.explanation}",
                 f"  fix       {loop.fix}",

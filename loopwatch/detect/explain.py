@@ -32,7 +32,7 @@ def explain(
     minutes = f"{window / 60:g} min"
     text = (
         "; ".join(steps)
-        + f". {m.traversals} traversal{'s' if m.traversals != 1 else ''} in {minutes}"
+        + f". When this was written: {m.traversals} traversal{'s' if m.traversals != 1 else ''} within {minutes}"
     )
     if m.gain is not None:
         text += f", loop gain {m.gain:.2f}"
