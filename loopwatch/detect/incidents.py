@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from loopwatch.detect.findings import ACTIVE, ESCALATED, LATENT, OPENED, RESOLVED, LoopFinding
 from loopwatch.events import arns
@@ -120,6 +121,17 @@ class IncidentBook:
             return None
         incident.explanation += f" Resolved: {why}."
         return self._resolve(incident, now)
+
+    def to_state(self) -> list[dict[str, Any]]:
+        return [asdict(incident) for incident in self.incidents.values()]
+
+    @classmethod
+    def from_state(cls, state: list[dict[str, Any]], quiet: float) -> IncidentBook:
+        book = cls(quiet)
+        for data in state:
+            incident = Incident(**{**data, "cycle": tuple(data["cycle"])})
+            book.incidents[incident.id] = incident
+        return book
 
     def _resolve(self, incident: Incident, now: float) -> LoopFinding:
         incident.open = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import pairwise
+from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect.findings import RunawayFinding
@@ -50,6 +51,26 @@ class RateDetector:
     def rate_per_min(self, function: str) -> float:
         rate = self._rates.get(function)
         return 0.0 if rate is None else rate.count * self._per_min
+
+    def to_state(self) -> dict[str, list[Any]]:
+        return {
+            fn: [r.by_invocations, r.window_index, r.count, list(r.history), r.runaway]
+            for fn, r in self._rates.items()
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, list[Any]], config: DetectionConfig) -> RateDetector:
+        detector = cls(config)
+        for function, (by_invocations, index, count, history, runaway) in state.items():
+            rate = detector._rate(function)
+            rate.by_invocations, rate.window_index, rate.count = (
+                bool(by_invocations),
+                int(index),
+                int(count),
+            )
+            rate.history.extend(int(n) for n in history)
+            rate.runaway = bool(runaway)
+        return detector
 
     def _rate(self, function: str) -> _FunctionRate:
         rate = self._rates.get(function)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 
 class Activity:
@@ -47,6 +48,22 @@ class Activity:
     def live(self, now: float, horizon: float) -> bool:
         """Seen at most ``horizon`` seconds before ``now``."""
         return now - self.last <= horizon
+
+    def to_state(self) -> list[Any]:
+        """JSON-ready state; ``from_state`` rebuilds an equal Activity."""
+        return [self.first, self.last, self.total, [list(slot) for slot in self._slots]]
+
+    @classmethod
+    def from_state(cls, state: list[Any], window: float) -> Activity:
+        activity = cls(window)
+        activity.first, activity.last, activity.total = (
+            float(state[0]),
+            float(state[1]),
+            int(state[2]),
+        )
+        activity._slots.extend([int(sec), int(n)] for sec, n in state[3])
+        activity._windowed = sum(n for _, n in activity._slots)
+        return activity
 
     def _trim(self, now: float) -> None:
         # A slot holds events of second s, i.e. times in [s, s+1): drop it once s+1 <= now-window.

@@ -12,6 +12,9 @@ whose key and event type match an enabled trigger towards that node: only those 
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from loopwatch.events.facts import Trigger
 from loopwatch.graph.activity import Activity
 
@@ -83,3 +86,31 @@ class Edge:
         for node in [n for n, a in self.closing.items() if not a.live(now, horizon)]:
             del self.closing[node]
         return not self.triggers and self.writes is None and self.invocations is None
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "bucket": self.target_is_bucket,
+            "triggers": [asdict(t) for t in self.triggers.values()],
+            "writes": None if self.writes is None else self.writes.to_state(),
+            "invocations": None if self.invocations is None else self.invocations.to_state(),
+            "closing": {node: a.to_state() for node, a in self.closing.items()},
+            "last_key": self.last_key,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], window: float) -> Edge:
+        edge = cls(state["source"], state["target"], bool(state["bucket"]))
+        for t in state["triggers"]:
+            trigger = Trigger(**{**t, "events": tuple(t["events"])})
+            edge.triggers[trigger.id] = trigger
+        if state["writes"] is not None:
+            edge.writes = Activity.from_state(state["writes"], window)
+        if state["invocations"] is not None:
+            edge.invocations = Activity.from_state(state["invocations"], window)
+        edge.closing = {
+            node: Activity.from_state(a, window) for node, a in state["closing"].items()
+        }
+        edge.last_key = state["last_key"]
+        return edge

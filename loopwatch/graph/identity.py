@@ -50,6 +50,19 @@ class Identities:
     def knows(self, function: str) -> bool:
         return function in self._by_name.get(arns.name(function), ())
 
+    def to_state(self) -> dict[str, str | None]:
+        """Known functions and their roles (the session-name guesses are a cache, not state)."""
+        known = {fn: None for fns in self._by_name.values() for fn in fns}
+        roles = {fn: f"role/{role}" for fn, role in self._role_of.items()}
+        return {**known, **roles}
+
+    @classmethod
+    def from_state(cls, state: dict[str, str | None]) -> Identities:
+        identities = cls()
+        for function, role in state.items():
+            identities.learn(function, role)
+        return identities
+
     def function_of(self, caller: Caller) -> str | None:
         """The function ARN the caller is, or None when it is not a function."""
         named = self._by_name.get(caller.session)

@@ -186,6 +186,29 @@ class ResourceGraph:
         nodes = [{"id": n, "kind": k} for n, k in self._g.nodes(data="kind")]
         return {"nodes": nodes, "edges": edges}
 
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to resume: hops (with triggers and activity) and bucket configs."""
+        return {
+            "edges": [data["hop"].to_state() for _, _, data in self._g.edges(data=True)],
+            "bucket_triggers": {
+                bucket: sorted(ids) for bucket, ids in self._bucket_triggers.items()
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], window: float, horizon: float) -> ResourceGraph:
+        graph = cls(window, horizon)
+        for edge_state in state["edges"]:
+            edge = Edge.from_state(edge_state, window)
+            for node in (edge.source, edge.target):
+                if node not in graph._g:
+                    graph._g.add_node(node, kind=arns.kind(node))
+            graph._g.add_edge(edge.source, edge.target, hop=edge)
+            for trigger_id in edge.triggers:
+                graph._trigger_hops[trigger_id] = (edge.source, edge.target)
+        graph._bucket_triggers = {b: set(ids) for b, ids in state["bucket_triggers"].items()}
+        return graph
+
     # -- internals -----------------------------------------------------------------------------
 
     def _edge_for(self, source: str, target: str) -> Edge:

