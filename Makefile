@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
 .PHONY: demo test lint types unit bench clean
 
@@ -11,26 +12,30 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $(RUNTIME)
 
-demo: $(STAMP)
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(DEV) $(RUNTIME)
+
+demo: $(RUNTIME)
 	$(BIN)/loopwatch demo
 
-test: $(STAMP) lint types unit
+test: $(DEV) lint types unit
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check loopwatch tests bench
 	$(BIN)/ruff format --check loopwatch tests bench
 
-types: $(STAMP)
+types: $(DEV)
 	$(BIN)/mypy loopwatch
 
-unit: $(STAMP)
+unit: $(DEV)
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python bench/replay_bench.py
 
 clean:
