@@ -46,3 +46,36 @@ class RunawayFinding:
 
 
 Finding = LoopFinding | RunawayFinding
+
+
+def finding_json(finding: Finding, account: str | None = None) -> dict[str, object]:
+    """A finding as the JSON published on ``loopwatch.findings`` (times as ISO-8601 UTC)."""
+    from loopwatch.events.times import format_time
+
+    if isinstance(finding, RunawayFinding):
+        return {
+            "kind": "runaway",
+            "account": account,
+            "function": finding.function,
+            "detected_at": format_time(finding.detected_at),
+            "rate_per_min": round(finding.rate_per_min, 1),
+            "growth": None if finding.growth is None else round(finding.growth, 2),
+            "reason": finding.reason,
+        }
+    return {
+        "kind": "loop",
+        "account": account,
+        "incident": finding.incident,
+        "change": finding.change,
+        "status": finding.status,
+        "cycle": list(finding.cycle),
+        "functions": list(finding.functions),
+        "first_seen": format_time(finding.first_seen),
+        "detected_at": None if finding.detected_at is None else format_time(finding.detected_at),
+        "time": format_time(finding.time),
+        "traversals": finding.traversals,
+        "gain": None if finding.gain is None else round(finding.gain, 3),
+        "guarded": finding.guarded,
+        "explanation": finding.explanation,
+        "fix": finding.fix,
+    }
