@@ -96,6 +96,36 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", required=True, help="folder to write the log files into")
     simulate.set_defaults(run=_simulate)
 
+    ship = commands.add_parser(
+        "ship",
+        help="send CloudTrail logs and invocation events to Kafka for the service",
+        description="Send SOURCEs (files, folders, - or s3://bucket/prefix, as for replay) to the"
+        " service's Kafka topics, batched per account (one message holds up to 500 records)."
+        " Needs LOOPWATCH_KAFKA_BROKER.",
+    )
+    ship.add_argument("sources", nargs="+", metavar="SOURCE")
+    ship.add_argument("--topic", help="send CloudTrail records here instead of <prefix>.cloudtrail")
+    ship.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep watching the sources and ship new files as they land",
+    )
+    ship.add_argument(
+        "--poll",
+        type=float,
+        default=5.0,
+        help="seconds between looks for new files with --follow (default 5)",
+    )
+    ship.set_defaults(run=_ship)
+
+    init_topics = commands.add_parser(
+        "init-topics",
+        help="create the service's four topics with the configured partitions",
+        description="Create <prefix>.cloudtrail, .invocations, .findings and .deadletter with"
+        " LOOPWATCH_PARTITIONS partitions on LOOPWATCH_KAFKA_BROKER; existing topics are left as they are.",
+    )
+    init_topics.set_defaults(run=_init_topics)
+
     demo = commands.add_parser(
         "demo",
         help="replay a bundled example: a simulated loop hidden in real CloudTrail logs",
@@ -142,6 +172,56 @@ def _simulate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     result = write_simulation(topology, Path(args.out))
     print(f"wrote {result.records:,} records in {len(result.files)} files under {args.out}")
+    return EXIT_OK
+
+
+def _ship(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from loopwatch.events.sources import SourceUnavailable
+    from loopwatch.service.ship import ship
+    from loopwatch.settings import Settings
+
+    settings = Settings()
+    if not settings.kafka_broker:
+        print("loopwatch ship: set LOOPWATCH_KAFKA_BROKER=host:port", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        stats = asyncio.run(
+            ship(
+                args.sources,
+                settings,
+                topic=args.topic,
+                follow=args.follow,
+                poll=args.poll,
+                stdin=sys.stdin.buffer,
+            )
+        )
+    except SourceUnavailable as exc:
+        print(f"loopwatch ship: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    for error in stats.errors:
+        print(f"loopwatch ship: {error.source}: {error.reason}", file=sys.stderr)
+    print(
+        f"shipped {stats.records:,} records from {stats.files:,} sources in {stats.messages:,} messages"
+    )
+    return EXIT_OK
+
+
+def _init_topics(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from loopwatch.service.topics import create_topics
+    from loopwatch.settings import Settings
+
+    settings = Settings()
+    if not settings.kafka_broker:
+        print("loopwatch init-topics: set LOOPWATCH_KAFKA_BROKER=host:port", file=sys.stderr)
+        return EXIT_USAGE
+    for name in asyncio.run(create_topics(settings)):
+        print(f"topic {name}: {settings.partitions} partitions")
     return EXIT_OK
 
 

@@ -39,6 +39,38 @@ class Settings(BaseSettings):
         900.0, gt=0, description="Quiet time after which an incident resolves."
     )
 
+    # -- the service ---------------------------------------------------------------------------
+    kafka_broker: str | None = Field(
+        None,
+        description="Kafka bootstrap server, host:port. Unset: `loopwatch up` starts a bundled one.",
+    )
+    app_id: str = Field(
+        "loopwatch", description="Faust app id: the consumer group and table prefix."
+    )
+    topic_prefix: str = Field(
+        "loopwatch",
+        description="Topics are <prefix>.cloudtrail, .invocations, .findings, .deadletter.",
+    )
+    partitions: int = Field(4, ge=1, description="Partitions of the topics the service declares.")
+    replication_factor: int = Field(1, ge=1)
+    web_host: str = Field(
+        "127.0.0.1", description="Address of /health, /loops, /graph and /metrics."
+    )
+    web_port: int = Field(6066, ge=0, le=65535)
+    data_dir: str = Field("/tmp/loopwatch", description="Faust's data directory.")
+    flush_interval_seconds: float = Field(
+        0.25, gt=0, description="How often pending cycle measurements are settled (wall clock)."
+    )
+    snapshot_interval_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often changed account state is written to its changelogged table.",
+    )
+
+    def topic(self, name: str) -> str:
+        """``cloudtrail`` → ``loopwatch.cloudtrail`` (with the configured prefix)."""
+        return f"{self.topic_prefix}.{name}"
+
     def detection(self) -> DetectionConfig:
         return DetectionConfig(
             horizon=self.horizon_seconds,

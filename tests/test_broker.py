@@ -13,7 +13,6 @@ from loopwatch.testing.broker import ENV_VAR, Broker, BrokerError, running_broke
 
 # Registers the session fixture ``kafka_broker`` once for the whole run (a conftest.py naming
 # the same plugin does not start a second broker).
-pytest_plugins = ("loopwatch.testing.broker",)
 
 
 def unique(prefix: str) -> str:
@@ -132,3 +131,10 @@ def test_sync_helpers_refuse_to_run_inside_an_event_loop(kafka_broker: Broker) -
 
     with pytest.raises(RuntimeError, match="await the"):
         asyncio.run(inside())
+
+
+def test_faust_settings_name_this_broker(kafka_broker: Broker) -> None:
+    settings = kafka_broker.faust_settings()
+
+    assert settings["broker"] == f"kafka://{kafka_broker.bootstrap}"
+    assert settings["broker_session_timeout"] == kafka_broker.session_timeout_ms / 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 
 import orjson
@@ -52,10 +53,8 @@ def test_unreadable_messages_say_why(value: bytes, reason: str) -> None:
 
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_decode_or_raise_undecodable(value: bytes) -> None:
-    try:
+    with contextlib.suppress(Undecodable):  # the only exception allowed
         decode_message(value)
-    except Undecodable:
-        pass
 
 
 def test_redelivered_message_changes_nothing_and_duplicates_are_dropped() -> None:
