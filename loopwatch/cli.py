@@ -126,6 +126,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     init_topics.set_defaults(run=_init_topics)
 
+    worker = commands.add_parser(
+        "worker",
+        help="run a service worker: detect loops live from the Kafka topics",
+        description="Run one Faust worker: read <prefix>.cloudtrail and .invocations, publish"
+        " findings to .findings and unreadable input to .deadletter, serve /health, /loops,"
+        " /graph and /metrics on LOOPWATCH_WEB_HOST:LOOPWATCH_WEB_PORT. Workers with the same"
+        " LOOPWATCH_APP_ID share the partitions. Needs LOOPWATCH_KAFKA_BROKER; stops on SIGTERM.",
+    )
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    worker.set_defaults(run=_worker)
+
     demo = commands.add_parser(
         "demo",
         help="replay a bundled example: a simulated loop hidden in real CloudTrail logs",
@@ -223,6 +234,13 @@ def _init_topics(args: argparse.Namespace) -> int:
     for name in asyncio.run(create_topics(settings)):
         print(f"topic {name}: {settings.partitions} partitions")
     return EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from loopwatch.service.worker import run_worker
+    from loopwatch.settings import Settings
+
+    return run_worker(Settings(), loglevel=args.loglevel)
 
 
 def _demo(args: argparse.Namespace) -> int:

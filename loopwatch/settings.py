@@ -6,8 +6,10 @@ parts need (the engine gets a plain ``DetectionConfig``).
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from loopwatch.config import DetectionConfig
 
@@ -44,6 +46,11 @@ class Settings(BaseSettings):
         None,
         description="Kafka bootstrap server, host:port. Unset: `loopwatch up` starts a bundled one.",
     )
+    kafka_flavor: Literal["kafka", "tansu"] = Field(
+        "kafka",
+        description="tansu: short group sessions and one record per producer batch, which the"
+        " bundled Tansu broker needs; kafka: Faust's defaults (Apache Kafka needs sessions ≥ 6 s).",
+    )
     app_id: str = Field(
         "loopwatch", description="Faust app id: the consumer group and table prefix."
     )
@@ -66,6 +73,71 @@ class Settings(BaseSettings):
         gt=0,
         description="How often changed account state is written to its changelogged table.",
     )
+
+    # -- actions: alerts and throttling (loopwatch.actions) ------------------------------------
+    # Lists are comma-separated in the environment (NoDecode: not JSON), as docker-compose.yml
+    # documents them. Webhook URLs are secrets too: a Slack incoming-webhook URL is its own key.
+    alert_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Webhook URLs, comma-separated: hooks.slack.com → Slack, others → signed JSON.",
+    )
+    alert_secret: SecretStr | None = Field(
+        None, description="Shared secret of the generic webhook's HMAC-SHA256 signature."
+    )
+    alert_attempt_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest wait for one delivery attempt's answer."
+    )
+    alert_deadline_seconds: float = Field(
+        30.0, gt=0, description="Total time an alert may take to deliver, retries included."
+    )
+    alert_backoff_seconds: float = Field(
+        0.5, gt=0, description="First retry delay; doubles each attempt (with jitter)."
+    )
+    alert_backoff_max_seconds: float = Field(8.0, gt=0, description="Longest retry delay.")
+    alert_max_pending: int = Field(
+        1000, ge=1, description="Alerts waiting per sink before new ones go to the dead letter."
+    )
+    alert_dedupe_size: int = Field(
+        10000, ge=1, description="Idempotency keys remembered to fold repeated findings."
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL people reach the web views at (links to /loops); default the web address.",
+    )
+    throttle_mode: Literal["off", "dry-run", "enforce"] = Field(
+        "dry-run", description="off | dry-run (say what would be done) | enforce."
+    )
+    throttle_policy: Literal["all", "highest-rate"] = Field(
+        "all", description="Throttle every function of an active cycle, or the busiest one."
+    )
+    protected_functions: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Never throttled: function names or ARNs, fnmatch patterns allowed.",
+    )
+    throttle_role_template: str | None = Field(
+        None,
+        description="Role assumed per account, e.g. arn:aws:iam::{account}:role/loopwatch-throttle.",
+    )
+    throttle_max_per_hour: int = Field(
+        10, ge=0, description="Throttles allowed in any hour: forged input cannot throttle more."
+    )
+    throttle_deadline_seconds: float = Field(
+        20.0, gt=0, description="Total time for one function's AWS calls, retries included."
+    )
+    throttle_disable_mappings: bool = Field(
+        False, description="Also disable the event source mappings of mapping-driven loops."
+    )
+    ledger_path: str | None = Field(
+        None,
+        description="JSON file of what loopwatch holds; default <data_dir>/actions-ledger.json.",
+    )
+
+    @field_validator("alert_urls", "protected_functions", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     def topic(self, name: str) -> str:
         """``cloudtrail`` → ``loopwatch.cloudtrail`` (with the configured prefix)."""

@@ -60,10 +60,12 @@ def test_arbitrary_bytes_decode_or_raise_undecodable(value: bytes) -> None:
 def test_redelivered_message_changes_nothing_and_duplicates_are_dropped() -> None:
     loop = s3_self_loop_records(writes=4)
     state = AccountState(r.ACCOUNT)
-    first = state.apply(loop[:3], partition=0, offset=10)
-    again = state.apply(loop[:3], partition=0, offset=10)  # at-least-once redelivery
+    first = state.apply(loop[:3], "cloudtrail", partition=0, offset=10)
+    again = state.apply(loop[:3], "cloudtrail", partition=0, offset=10)  # at-least-once redelivery
     assert first.used == 3 and again.used == 0 and again.findings == []
-    overlap = state.apply(loop[2:], partition=0, offset=11)  # the next file repeats a record
+    overlap = state.apply(
+        loop[2:], "cloudtrail", partition=0, offset=11
+    )  # the next file repeats a record
     assert overlap.duplicates == 1 and overlap.used == 2
     state.engine.flush()
     (incident,) = state.engine.incidents.incidents.values()
@@ -73,7 +75,9 @@ def test_redelivered_message_changes_nothing_and_duplicates_are_dropped() -> Non
 def test_rejected_records_come_back_with_reasons() -> None:
     loop = s3_self_loop_records(writes=1)
     no_time = {k: v for k, v in loop[1].items() if k != "eventTime"}
-    applied = AccountState(r.ACCOUNT).apply([loop[0], no_time, 42, loop[1]], partition=0, offset=0)
+    applied = AccountState(r.ACCOUNT).apply(
+        [loop[0], no_time, 42, loop[1]], "cloudtrail", partition=0, offset=0
+    )
     assert [reason for _, reason in applied.rejected] == [
         "eventTime is missing or not a string",
         "not a JSON object but int",
@@ -84,17 +88,20 @@ def test_rejected_records_come_back_with_reasons() -> None:
 def test_account_state_round_trips_through_json_mid_loop() -> None:
     loop = s3_self_loop_records(writes=6)
     whole = AccountState(r.ACCOUNT)
-    findings = whole.apply(loop, 0, 1).findings + list(whole.engine.flush())
+    findings = whole.apply(loop, "cloudtrail", 0, 1).findings + list(whole.engine.flush())
 
     part = AccountState(r.ACCOUNT)
-    before = part.apply(loop[:3], 0, 1).findings
+    before = part.apply(loop[:3], "cloudtrail", 0, 1).findings
     restored = AccountState.from_state(orjson.loads(orjson.dumps(part.to_state())))
-    assert restored.already_applied(0, 1)
-    after = restored.apply(loop[3:], 0, 2).findings + list(restored.engine.flush())
+    assert restored.already_applied("cloudtrail", 0, 1)
+    assert not restored.already_applied("invocations", 0, 1)  # same partition number, other topic
+    after = restored.apply(loop[3:], "cloudtrail", 0, 2).findings + list(restored.engine.flush())
     assert [f.change for f in before + after if isinstance(f, LoopFinding)] == [
         f.change for f in findings if isinstance(f, LoopFinding)
     ]
-    assert restored.apply(loop[:3], 0, 3).duplicates == 3  # their eventIDs were saved too
+    assert (
+        restored.apply(loop[:3], "cloudtrail", 0, 3).duplicates == 3
+    )  # their eventIDs were saved too
 
 
 def test_recent_ids_forget_by_event_time_and_by_count() -> None:

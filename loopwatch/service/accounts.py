@@ -83,15 +83,21 @@ class AccountState:
         self.account = account
         self.engine = Engine(config)
         self.recent = RecentIds()
-        self.offsets: dict[int, int] = {}  # partition -> last offset applied
+        # (topic, partition) -> last offset applied: both input topics number partitions from 0.
+        self.offsets: dict[tuple[str, int], int] = {}
 
-    def already_applied(self, partition: int, offset: int) -> bool:
-        return offset <= self.offsets.get(partition, -1)
+    def already_applied(self, topic: str, partition: int, offset: int) -> bool:
+        return offset <= self.offsets.get((topic, partition), -1)
 
-    def apply(self, objects: list[object], partition: int, offset: int) -> Applied:
+    @property
+    def partitions(self) -> set[int]:
+        """The input partitions this account's messages came from (one, when keyed by account)."""
+        return {partition for _, partition in self.offsets}
+
+    def apply(self, objects: list[object], topic: str, partition: int, offset: int) -> Applied:
         """Apply one message's objects; a no-op for a message applied before."""
         applied = Applied()
-        if self.already_applied(partition, offset):
+        if self.already_applied(topic, partition, offset):
             return applied
         facts: list[Fact] = []
         parse, recent = records.parse, self.recent
@@ -113,7 +119,7 @@ class AccountState:
         apply = self.engine.apply
         for fact in facts:
             applied.findings.extend(apply(fact))
-        self.offsets[partition] = offset
+        self.offsets[(topic, partition)] = offset
         return applied
 
     def to_state(self) -> dict[str, Any]:
@@ -122,7 +128,9 @@ class AccountState:
             "account": self.account,
             "engine": self.engine.to_state(),
             "recent": self.recent.to_state(),
-            "offsets": {str(p): o for p, o in self.offsets.items()},
+            "offsets": [
+                [topic, partition, offset] for (topic, partition), offset in self.offsets.items()
+            ],
         }
 
     @classmethod
@@ -137,7 +145,7 @@ class AccountState:
         account = cls(state["account"], config)
         account.engine = Engine.from_state(state["engine"], config)
         account.recent = RecentIds.from_state(state["recent"])
-        account.offsets = {int(p): int(o) for p, o in state["offsets"].items()}
+        account.offsets = {(str(t), int(p)): int(o) for t, p, o in state["offsets"]}
         return account
 
 

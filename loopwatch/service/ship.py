@@ -98,11 +98,27 @@ async def _ship_chunk(
         account = account_of(obj) or _UNKNOWN_ACCOUNT
         groups.setdefault((kind, account), []).append(obj)
     for (kind, account), objects in groups.items():
+        # A log file's records are unordered; the worker orders each message by event time, so
+        # ordering the file before cutting it into messages keeps the stream in time order.
+        objects.sort(key=_event_time)
         destination = topic if topic is not None and kind == CLOUDTRAIL else settings.topic(kind)
         for value in batches(objects):
             await producer.send(destination, value, key=account.encode())
             stats.messages += 1
         stats.records += len(objects)
+
+
+def _event_time(obj: object) -> str:
+    """ISO event time of a record, envelope or invocation event ('' sorts unknown first).
+
+    Compared as text: exact across seconds, which is all the worker's per-second settling needs.
+    """
+    if not isinstance(obj, dict):
+        return ""
+    detail = obj.get("detail")
+    record = detail if isinstance(detail, dict) else obj
+    value = record.get("eventTime") or record.get("time")
+    return value if isinstance(value, str) else ""
 
 
 def batches(objects: list[object]) -> list[bytes]:

@@ -1,0 +1,224 @@
+"""The Faust adapter: topics, the account-state table, two agents, a timer and the web views.
+
+    <prefix>.cloudtrail ──agent──┐                      ┌──► <prefix>.findings
+    <prefix>.invocations ─agent──┴──► Processor ────────┼──► <prefix>.deadletter
+                  timer (flush_interval) ──┘            └──► table account-state (changelog)
+
+``create_app(settings)`` builds everything; nothing exists at import time. All logic is in
+``processor.Processor``; this module only moves bytes between Kafka and it, and hooks the
+table writes into Faust's lifecycle (rebalance, shutdown).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+import faust
+from faust.types import TP, StreamT
+
+from loopwatch.service.metrics import Metrics
+from loopwatch.service.processor import INPUTS, Output, Processor
+from loopwatch.service.topics import ALL, DEADLETTER, FINDINGS, bootstrap
+from loopwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TABLE = "account-state"
+
+# Tansu in memory mode answers ListOffsets(latest) with the last *batch's* base offset + 1, so
+# changelog recovery stops short unless every batch holds one record; and a short group session
+# keeps joins and takeovers after a crash to seconds (Tansu holds a JoinGroup for half of it).
+_TANSU = {
+    "producer_max_batch_size": 1,
+    "broker_session_timeout": 2.0,
+    "broker_heartbeat_interval": 0.33,
+    "broker_rebalance_timeout": 2.0,
+}
+
+
+def faust_options(settings: Settings) -> dict[str, Any]:
+    """Faust ``App`` settings for ``settings``; ValueError when no broker is configured."""
+    options: dict[str, Any] = {
+        "broker": f"kafka://{bootstrap(settings)}",
+        "store": "memory://",
+        "datadir": settings.data_dir,
+        "topic_replication_factor": settings.replication_factor,
+        "topic_partitions": settings.partitions,
+        "table_standby_replicas": 0,
+        "autodiscover": False,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_commit_interval": 0.5,
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        "web_host": settings.web_host,
+        "web_bind": settings.web_host,
+        "web_port": settings.web_port,
+    }
+    if settings.kafka_flavor == "tansu":
+        options.update(_TANSU)
+    return options
+
+
+class LoopwatchService:
+    """One worker's Faust app around a :class:`Processor`.
+
+    The in-memory accounts are the working state; the ``account-state`` table (account id →
+    ``orjson`` of ``AccountState.to_state()``) is their durable copy, written by the snapshot
+    policy of the processor, on revocation and on shutdown, and read when an account is first
+    seen after a (re)start.
+    """
+
+    def __init__(self, settings: Settings, overrides: Mapping[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self._recovered = False
+        self.app = faust.App(settings.app_id, **{**faust_options(settings), **(overrides or {})})
+        self.topics = {
+            name: self.app.topic(
+                settings.topic(name),
+                partitions=settings.partitions,
+                replicas=settings.replication_factor,
+                # Declared internal so Faust creates them at start with our partition count;
+                # otherwise a broker auto-creates them with its default and the table, which
+                # must be co-partitioned with its sources, refuses to start.
+                internal=True,
+                key_serializer="raw",
+                value_serializer="raw",
+            )
+            for name in ALL
+        }
+        self.table = self.app.Table(
+            TABLE,
+            # bytes both ways, so Faust uses its raw codec: keys are account ids in UTF-8.
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+        )
+        self.processor = Processor(
+            settings.detection(),
+            snapshot_interval=settings.snapshot_interval_seconds,
+            restore=self._restore,
+            metrics=self.metrics,
+        )
+        for name in INPUTS:
+            self.app.agent(self.topics[name], name=f"loopwatch.{name}")(self._agent(name))
+        self.app.task(self._declare_outputs)
+        self.app.timer(settings.flush_interval_seconds, name="loopwatch.tick")(self._tick)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_rebalance_complete.connect(self._on_rebalanced)
+        self.app.on_before_shutdown.connect(self._on_shutdown)
+        from loopwatch.service.web import register
+
+        register(self)
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Started, assigned, and the table recovered: messages are being processed."""
+        app = self.app
+        return bool(app.started and not app.rebalancing and self._recovered)
+
+    def input_partitions(self) -> set[TP]:
+        """The assigned partitions of the input topics (not the table's changelog)."""
+        names = {self.settings.topic(name) for name in INPUTS}
+        return {tp for tp in self.app.consumer.assignment() if tp.topic in names}
+
+    async def lag(self) -> int:
+        """Messages not yet read on the assigned input partitions (highwater - position)."""
+        consumer = self.app.consumer
+        total = 0
+        for tp in self.input_partitions():
+            position = await consumer.position(tp)
+            if position is not None:
+                total += max(0, consumer.highwater(tp) - position)
+        return total
+
+    # -- Faust hooks -----------------------------------------------------------------------------
+
+    def _agent(self, name: str) -> Callable[[StreamT[bytes]], Coroutine[Any, Any, None]]:
+        processor = self.processor
+
+        async def agent(stream: StreamT[bytes]) -> None:
+            async for event in stream.events():
+                message = event.message
+                out = processor.process(
+                    name, message.partition, message.offset, message.key, message.value, time.time()
+                )
+                if out.messages or out.snapshots:
+                    await self._send(out)
+
+        agent.__name__ = agent.__qualname__ = f"loopwatch_{name}"
+        return agent
+
+    async def _declare_outputs(self) -> None:
+        # Faust creates a topic it only sends to on first send; readers (and the test that
+        # waits for findings) should find it there from the start.
+        for name in (FINDINGS, DEADLETTER):
+            await self.topics[name].maybe_declare()
+
+    async def _tick(self) -> None:
+        out = self.processor.tick(time.time())
+        if out.messages or out.snapshots:
+            await self._send(out)
+
+    async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        self._recovered = False
+        revoked: set[TP] = args[0] if args else set()
+        names = {self.settings.topic(name) for name in INPUTS}
+        partitions = {tp.partition for tp in revoked if tp.topic in names}
+        snapshots = self.processor.save(partitions, forget=True)
+        self._write(Output(snapshots=snapshots))
+        if snapshots:
+            # The next owner recovers the table once the group has rebalanced: the snapshots
+            # must be on the broker by then.
+            await self.app.producer.flush()
+
+    async def _on_rebalanced(self, sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        # Sent by Faust's table recovery once the changelog is read back: the table is whole.
+        self._recovered = True
+        partitions = {tp.partition for tp in self.input_partitions()}
+        entries = (
+            (key.decode(), value)
+            for key, value in self.table.data.items()
+            if isinstance(key, bytes) and isinstance(value, bytes)
+        )
+        loaded = self.processor.load(entries, partitions, time.time())
+        if loaded:
+            log.info("loaded %d saved accounts after rebalance", loaded)
+
+    async def _on_shutdown(self, sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        # The consumer has stopped; Faust flushes the producer right after this signal.
+        self._write(Output(snapshots=self.processor.save()))
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def _restore(self, account: str) -> bytes | None:
+        value = self.table.data.get(account.encode())
+        return value if isinstance(value, bytes) else None
+
+    def _write(self, out: Output) -> None:
+        # Explicit partition: outside an agent (timer, rebalance, shutdown) there is no current
+        # event for ``table[key] = value`` to take it from. The local copy is updated too.
+        for snapshot in out.snapshots:
+            key = snapshot.account.encode()
+            self.table.send_changelog(snapshot.partition, key, snapshot.value)
+            self.table.data[key] = snapshot.value
+
+    async def _send(self, out: Output) -> None:
+        # Table first: a finding is published only with the state that produced it on its way.
+        self._write(out)
+        for message in out.messages:
+            await self.topics[message.topic].send(key=message.key, value=message.value)
+
+
+def create_app(settings: Settings, overrides: Mapping[str, Any] | None = None) -> LoopwatchService:
+    """A new service for ``settings`` (a new Faust App each call: an App starts only once).
+
+    ``overrides`` are extra Faust settings (tests use them for broker timeouts). Raises
+    ValueError when ``settings.kafka_broker`` is unset.
+    """
+    return LoopwatchService(settings, overrides)

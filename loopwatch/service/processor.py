@@ -1,0 +1,278 @@
+"""The per-message work of a worker, without Faust: decode, apply, and decide what to send.
+
+    message ──decode──► objects ──AccountState.apply──► findings ──► <prefix>.findings
+       │                   └── rejected records, bad lines ─────────► <prefix>.deadletter
+       └── unreadable ─────────────────────────────────────────────► <prefix>.deadletter
+    account state ──snapshot (bytes)──► the changelogged ``account-state`` table
+
+The Faust adapter (``app.py``) feeds messages in and sends what comes out; everything here is
+synchronous and testable with plain objects. The wall clock is passed in, never read here.
+
+Snapshot policy: an account's state is written at once when a message or a flush produced a
+finding (an opened or escalated incident is durable before its offset is committed, so a
+restart never opens it twice), and otherwise at most every ``snapshot_interval`` seconds. A
+crash loses at most that interval's counts, never an incident state change.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from loopwatch.config import DetectionConfig
+from loopwatch.detect import Finding, LoopFinding
+from loopwatch.detect.findings import finding_json
+from loopwatch.detect.incidents import Incident
+from loopwatch.service.accounts import AccountState, account_of
+from loopwatch.service.decode import Undecodable, decode_message
+from loopwatch.service.metrics import Metrics
+from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
+
+log = logging.getLogger(__name__)
+
+INPUTS = (CLOUDTRAIL, INVOCATIONS)
+UNKNOWN_ACCOUNT = "unknown"
+# An account is advanced on the wall clock only after this long without a message: while
+# messages flow, event time alone moves the engine.
+IDLE_AFTER = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to send: ``topic`` is FINDINGS or DEADLETTER (a name relative to the prefix)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An account's state to write to the table, on the partition its messages come from."""
+
+    partition: int
+    account: str
+    value: bytes
+
+
+@dataclass(slots=True)
+class Output:
+    messages: list[Outgoing] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Tracked:
+    """An account held by this worker, and when it last changed and was saved (wall clock)."""
+
+    state: AccountState
+    partition: int
+    last_message: float
+    last_snapshot: float
+    event_time: float = float("-inf")
+    """The engine's event time after the last message: the base of wall-clock advances."""
+    dirty: bool = False
+    unsettled: bool = False
+    """A message came since the last flush: the flush may change counts worth saving."""
+
+
+Restore = Callable[[str], bytes | None]
+
+
+class Processor:
+    """Every account this worker holds, and what each message and timer tick does to them."""
+
+    def __init__(
+        self,
+        config: DetectionConfig,
+        *,
+        snapshot_interval: float,
+        restore: Restore,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.snapshot_interval = snapshot_interval
+        self.restore = restore
+        self.metrics = metrics or Metrics()
+        self.accounts: dict[str, Tracked] = {}
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def process(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        now: float,
+    ) -> Output:
+        """Apply one message of input ``topic`` (CLOUDTRAIL or INVOCATIONS); what to send.
+
+        Never raises for bad input: what cannot be read goes to the dead-letter output with
+        its reason. A message applied before (same partition and offset) changes nothing.
+        """
+        out = Output()
+        metrics = self.metrics
+        metrics.messages_in[topic] += 1
+        where = {"topic": topic, "partition": partition, "offset": offset, "key": _text(key)}
+        try:
+            decoded = decode_message(value)
+        except Undecodable as exc:
+            self._dead(out, "message", {"reason": str(exc), **where, "value_b64": _b64(value)})
+            return out
+        for reason in decoded.bad_lines:
+            self._dead(out, "line", {"reason": reason, **where})
+        objects = decoded.objects
+        account = _text(key) or (account_of(objects[0]) if objects else None) or UNKNOWN_ACCOUNT
+        tracked = self._tracked(account, partition, now)
+        tracked.last_message = now
+        applied = tracked.state.apply(objects, topic, partition, offset)
+        for obj, reason in applied.rejected:
+            self._dead(out, "record", {"reason": reason, **where, "record": obj})
+        metrics.records_in[topic] += applied.used + applied.skipped + applied.duplicates
+        tracked.event_time = engine_now = tracked.state.engine.now
+        if engine_now != float("-inf"):
+            metrics.saw_event_time(engine_now)
+        tracked.dirty = tracked.unsettled = True
+        self._publish(out, account, applied.findings)
+        if applied.findings or now - tracked.last_snapshot >= self.snapshot_interval:
+            out.snapshots.append(self._snapshot(account, tracked, now))
+        return out
+
+    def tick(self, now: float) -> Output:
+        """The wall-clock timer: settle open seconds, let quiet accounts' time pass, save.
+
+        An account without messages for IDLE_AFTER seconds is advanced to its last event time
+        plus the wall time since its last message, so the incidents of a stream gone quiet
+        resolve. Dirty accounts are saved once their snapshot interval has passed.
+        """
+        out = Output()
+        for account, tracked in self.accounts.items():
+            engine = tracked.state.engine
+            findings = list(engine.flush())
+            if tracked.unsettled:
+                tracked.dirty, tracked.unsettled = True, False
+            idle = now - tracked.last_message
+            if idle >= IDLE_AFTER and tracked.event_time != float("-inf"):
+                # Measured from the newest event, not accumulated: advance() ignores a time
+                # already reached, so ticks never push event time faster than the wall clock.
+                findings.extend(engine.advance(tracked.event_time + idle))
+            if findings:
+                tracked.dirty = True
+                self._publish(out, account, findings)
+            if tracked.dirty and (
+                findings or now - tracked.last_snapshot >= self.snapshot_interval
+            ):
+                out.snapshots.append(self._snapshot(account, tracked, now))
+        return out
+
+    def save(
+        self, partitions: Iterable[int] | None = None, *, forget: bool = False
+    ) -> list[Snapshot]:
+        """Snapshots of the dirty accounts on ``partitions`` (all when None), for a shutdown or
+        a revocation; with ``forget``, those accounts are dropped from memory too (another
+        worker owns them now, and it starts from the table)."""
+        wanted = None if partitions is None else set(partitions)
+        snapshots = []
+        for account, tracked in list(self.accounts.items()):
+            if wanted is not None and tracked.partition not in wanted:
+                continue
+            if tracked.dirty:
+                snapshots.append(self._snapshot(account, tracked, tracked.last_snapshot))
+            if forget:
+                del self.accounts[account]
+        return snapshots
+
+    def load(
+        self, entries: Iterable[tuple[str, bytes]], partitions: Iterable[int], now: float
+    ) -> int:
+        """Take the saved accounts of ``partitions`` that are not in memory yet (after a table
+        recovery), so the timer resolves their quiet incidents and /loops shows them. Returns
+        how many were loaded; unreadable entries are logged and skipped."""
+        wanted = set(partitions)
+        loaded = 0
+        for account, value in entries:
+            if account in self.accounts:
+                continue
+            state = self._decode_state(account, value)
+            if state is None or not state.offsets:
+                continue
+            partition = min(state.partitions)
+            if partition in wanted:
+                self.accounts[account] = Tracked(
+                    state, partition, now, now, event_time=state.engine.now
+                )
+                loaded += 1
+        return loaded
+
+    # -- views -----------------------------------------------------------------------------------
+
+    def open_incidents(self) -> list[tuple[str, Incident]]:
+        return [
+            (account, incident)
+            for account, tracked in sorted(self.accounts.items())
+            for incident in tracked.state.engine.open_incidents()
+        ]
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _tracked(self, account: str, partition: int, now: float) -> Tracked:
+        tracked = self.accounts.get(account)
+        if tracked is None:
+            saved = self.restore(account)
+            state = self._decode_state(account, saved) if saved is not None else None
+            if state is None:
+                state = AccountState(account, self.config)
+            tracked = self.accounts[account] = Tracked(
+                state, partition, now, now, event_time=state.engine.now
+            )
+        tracked.partition = partition
+        return tracked
+
+    def _decode_state(self, account: str, value: bytes) -> AccountState | None:
+        try:
+            return AccountState.from_state(orjson.loads(value), self.config)
+        except (ValueError, KeyError, TypeError) as exc:
+            # A state this version cannot read is not fatal: detection starts afresh.
+            log.warning("account %s: saved state unreadable (%s); starting afresh", account, exc)
+            return None
+
+    def _snapshot(self, account: str, tracked: Tracked, now: float) -> Snapshot:
+        tracked.dirty = False
+        tracked.last_snapshot = now
+        return Snapshot(tracked.partition, account, orjson.dumps(tracked.state.to_state()))
+
+    def _publish(self, out: Output, account: str, findings: Sequence[Finding]) -> None:
+        for finding in findings:
+            if isinstance(finding, LoopFinding):
+                key, kind = finding.incident, f"loop_{finding.change}"
+            else:
+                key, kind = finding.function, "runaway"
+            out.messages.append(
+                Outgoing(FINDINGS, key.encode(), orjson.dumps(finding_json(finding, account)))
+            )
+            self.metrics.findings[kind] += 1
+
+    def _dead(self, out: Output, kind: str, document: dict[str, object]) -> None:
+        self.metrics.deadletter[kind] += 1
+        key = document.get("key")
+        try:
+            value = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:  # e.g. an integer wider than 64 bits in the record
+            value = orjson.dumps({**document, "record": repr(document.get("record"))})
+        out.messages.append(
+            Outgoing(DEADLETTER, key.encode() if isinstance(key, str) else None, value)
+        )
+
+
+def _text(key: bytes | None) -> str | None:
+    return key.decode("utf-8", "replace") if key else None
+
+
+def _b64(value: bytes | None) -> str:
+    return base64.b64encode(value or b"").decode("ascii")

@@ -1,0 +1,31 @@
+"""``loopwatch worker``: run one Faust worker of the service until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from loopwatch.settings import Settings
+
+
+def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO = sys.stderr) -> int:
+    """Run the worker in this thread until a stop signal; the process exit status.
+
+    Returns 2 (with a message on ``stderr``) when no broker is configured. Faust's Worker
+    installs the SIGTERM/SIGINT handlers, stops the app (saving dirty account state to the
+    table and flushing the producer) and exits 0.
+    """
+    if not settings.kafka_broker:
+        print("loopwatch worker: set LOOPWATCH_KAFKA_BROKER=host:port", file=stderr)
+        return 2
+    import faust
+
+    from loopwatch.service.app import create_app
+
+    service = create_app(settings)
+    worker = faust.Worker(service.app, loglevel=loglevel, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0

@@ -1,0 +1,290 @@
+"""Run service workers in tests: in this process (fast, inspectable) or as a subprocess (for
+kill -9, restarts and groups of workers).
+
+    settings = worker_settings(kafka_broker, tmp_path)        # unique app id, prefix, port
+    with running_worker(settings, kafka_broker) as worker:    # in a background thread
+        worker.get("/health")
+    with worker_process(settings) as proc:                    # `python -m loopwatch.cli worker`
+        proc.kill()
+
+Every wait is bounded and fails with TimeoutError (with the worker's output, for a process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import orjson
+from pydantic import SecretStr
+
+from loopwatch.settings import Settings
+from loopwatch.testing.broker import Broker
+
+T = TypeVar("T")
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+def worker_settings(broker: Broker, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of a fresh service on ``broker``: its own app id and topics, a free web port."""
+    name = f"lw-{uuid.uuid4().hex[:10]}"
+    values: dict[str, Any] = {
+        "kafka_broker": broker.bootstrap,
+        "kafka_flavor": "kafka" if broker.external else "tansu",
+        "app_id": name,
+        "topic_prefix": name,
+        "partitions": 2,
+        "web_host": "127.0.0.1",
+        "web_port": free_port(),
+        "data_dir": str(data_dir),
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """Status and body of a GET; error statuses are returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+class _Web:
+    url: str
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return http_get(self.url + path)
+
+    def json(self, path: str) -> Any:
+        status, body = self.get(path)
+        if status >= 500 and path != "/health":
+            raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
+        return orjson.loads(body)
+
+    def wait_ready(
+        self, timeout: float = READY_TIMEOUT, alive: Callable[[], bool] = lambda: True
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and alive():
+            try:
+                if self.get("/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"worker at {self.url} not ready within {timeout}s")
+
+
+class InProcessWorker(_Web):
+    """A service running on an event loop in a background thread."""
+
+    def __init__(self, service: Any, loop: asyncio.AbstractEventLoop, url: str) -> None:
+        self.service = service
+        self.loop = loop
+        self.url = url
+
+    def call(self, make: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
+        """Run a coroutine on the worker's loop and wait for its result."""
+
+        async def run() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+
+@contextmanager
+def running_worker(
+    settings: Settings,
+    broker: Broker | None = None,
+    *,
+    ready_timeout: float = READY_TIMEOUT,
+) -> Iterator[InProcessWorker]:
+    """Start ``create_app(settings)`` in a background thread; yield once /health says ready.
+
+    ``broker``'s Faust settings (timeouts for the test broker) override the service's. On
+    exit the app is stopped (state saved, producer flushed) and the thread joined.
+    """
+    from loopwatch.service.app import create_app
+
+    loop = asyncio.new_event_loop()
+    started: threading.Event = threading.Event()
+    holder: dict[str, Any] = {}
+    stop: asyncio.Event | None = None
+
+    async def main() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        try:
+            overrides = {} if broker is None else _timeouts(broker)
+            service = holder["service"] = create_app(settings, overrides)
+            await service.app.start()
+        except BaseException as exc:
+            holder["error"] = exc
+            started.set()
+            raise
+        started.set()
+        try:
+            await stop.wait()
+        finally:
+            await service.app.stop()
+
+    def thread_main() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(main())
+        except BaseException as exc:
+            holder.setdefault("error", exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=thread_main, name=f"worker-{settings.app_id}", daemon=True)
+    thread.start()
+    try:
+        if not started.wait(ready_timeout) or "error" in holder:
+            raise TimeoutError(f"worker did not start: {holder.get('error')!r}")
+        worker = InProcessWorker(
+            holder["service"], loop, f"http://{settings.web_host}:{settings.web_port}"
+        )
+        worker.wait_ready(ready_timeout, alive=thread.is_alive)
+        yield worker
+    finally:
+        if thread.is_alive() and stop is not None:
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(STOP_TIMEOUT)
+        if thread.is_alive():
+            raise TimeoutError(f"worker {settings.app_id} did not stop within {STOP_TIMEOUT}s")
+
+
+def _timeouts(broker: Broker) -> dict[str, Any]:
+    # Only the group timeouts: the rest of the test broker's Faust settings are the service's own.
+    keep = ("broker_session_timeout", "broker_heartbeat_interval", "broker_rebalance_timeout")
+    return {k: v for k, v in broker.faust_settings().items() if k in keep}
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The LOOPWATCH_* variables that rebuild ``settings`` (fields left at their default are
+    left out, so the child's own defaults apply)."""
+    env = {}
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        elif isinstance(value, list | tuple | dict):
+            text = orjson.dumps(value).decode()
+        else:
+            text = str(value)
+        env[f"LOOPWATCH_{name.upper()}"] = text
+    return env
+
+
+class WorkerProcess(_Web):
+    """``python -m loopwatch.cli worker`` with the settings in its environment."""
+
+    def __init__(self, settings: Settings, log: IO[bytes]) -> None:
+        self.settings = settings
+        self.url = f"http://{settings.web_host}:{settings.web_port}"
+        self.log = log
+        env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "loopwatch.cli", "worker"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_ready(
+        self, timeout: float = READY_TIMEOUT, alive: Callable[[], bool] | None = None
+    ) -> None:
+        try:
+            super().wait_ready(timeout, alive=alive or self.alive)
+        except TimeoutError as exc:
+            raise TimeoutError(
+                f"{exc}; exit {self.process.poll()}; output:\n{self.output()}"
+            ) from None
+
+    def output(self, limit: int = 4000) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-limit:]
+
+    def kill(self) -> None:
+        """SIGKILL: no snapshot, no commit, no goodbye to the group."""
+        self.process.kill()
+        self.process.wait(STOP_TIMEOUT)
+
+    def terminate(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM and wait; the exit status (SIGKILL after ``timeout``)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+                raise TimeoutError(f"worker did not stop on SIGTERM:\n{self.output()}") from None
+        return int(self.process.returncode)
+
+
+@contextmanager
+def worker_process(settings: Settings, *, wait: bool = True) -> Iterator[WorkerProcess]:
+    """Start a worker process (ready once /health answers 200, unless ``wait`` is False);
+    terminated on exit."""
+    with tempfile.TemporaryFile() as log:
+        worker = WorkerProcess(settings, log)
+        try:
+            if wait:
+                worker.wait_ready()
+            yield worker
+        finally:
+            if worker.alive():
+                worker.terminate()
+
+
+def read_until(
+    broker: Broker,
+    topic: str,
+    done: Callable[[list[Any]], bool],
+    *,
+    timeout: float = 20.0,
+) -> list[Any]:
+    """The JSON values on ``topic`` once ``done(values)`` holds; TimeoutError with what was
+    read if it does not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    values: list[Any] = []
+    while True:
+        values = [orjson.loads(m.value) for m in broker.consume(topic, None, timeout=0.3)]
+        if done(values):
+            return values
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{topic}: condition not met in {timeout}s; read {values!r}"[:3000])
+        time.sleep(0.2)
