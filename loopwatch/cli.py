@@ -137,6 +137,25 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(run=_worker)
 
+    up = commands.add_parser(
+        "up",
+        help="run the whole service locally; with --simulate, watch it catch a loop live",
+        description="Run the service on this machine. Without LOOPWATCH_KAFKA_BROKER it starts the"
+        " bundled Kafka-compatible broker (pip install 'loopwatch[broker]') on 127.0.0.1. With"
+        " --simulate it ships simulated CloudTrail traffic of a topology and stops once its loops"
+        " are reported.",
+    )
+    up.add_argument(
+        "--simulate", metavar="TOPOLOGY", help="a topology YAML or built-in name, e.g. s3-self-loop"
+    )
+    up.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="with --simulate, give up after this many seconds (default 120)",
+    )
+    up.set_defaults(run=_up)
+
     demo = commands.add_parser(
         "demo",
         help="replay a bundled example: a simulated loop hidden in real CloudTrail logs",
@@ -241,6 +260,13 @@ def _worker(args: argparse.Namespace) -> int:
     from loopwatch.settings import Settings
 
     return run_worker(Settings(), loglevel=args.loglevel)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from loopwatch.service.up import run_up
+    from loopwatch.settings import Settings
+
+    return run_up(Settings(), sys.stdout, simulate=args.simulate, timeout=args.timeout)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -214,3 +214,37 @@ def test_records_of_one_second_in_any_order_do_not_flip_the_verdict() -> None:
     (r,) = runaway.incidents.incidents.values()
     assert g.status == LATENT and g.guarded
     assert r.status == ACTIVE and r.detected_at == 12
+
+
+def test_activity_counts_out_of_order_events_in_their_own_second() -> None:
+    from loopwatch.graph import Activity
+
+    a = Activity(window=300)
+    for t in (100.0, 400.0, 101.5, 399.0, 102.0):
+        a.add(t)
+    assert a.count(102.0) == 3  # nothing from after the window's end
+    assert a.count(400.0) == 5  # a 300 s window ending at 400 still holds second 100
+    assert a.count(403.0) == 2  # ... and no longer at 403
+    assert (a.first, a.last, a.total) == (100.0, 400.0, 5)
+
+
+def test_a_late_record_from_the_future_does_not_stall_or_skew_detection() -> None:
+    """Live input interleaves overlapping CloudTrail files: a file may hold a record minutes
+    ahead of the next file's records. The loop must still be active at its 3rd traversal."""
+    s = Engine()
+    s.apply(
+        f.BucketTriggersReplaced(
+            1, UPLOADS, (f.Trigger("s3:up:0", UPLOADS, THUMB, f.S3_NOTIFICATION),)
+        )
+    )
+    caller = Scenario.caller("thumb")
+    s.apply(f.Invoked(300, THUMB, source=UPLOADS))  # a record from 5 minutes ahead comes first
+    findings = []
+    for i in range(5):
+        findings += s.apply(f.Invoked(10 + i, THUMB, source=UPLOADS))
+        findings += s.apply(
+            f.Write(10.5 + i, caller, UPLOADS, key=f"{i}", s3_event="ObjectCreated:Put")
+        )
+    findings += s.flush()
+    escalated = [x for x in findings if getattr(x, "change", None) == ESCALATED]
+    assert len(escalated) == 1 and escalated[0].detected_at == 12

@@ -9,8 +9,9 @@ event time seen.
 
 CloudTrail times are whole seconds, and records of one second come in any order: a loop's next
 invocation may sort before the write that caused it. So a cycle touched by a fact is measured
-once that second is over (when a later second starts, or on ``flush()``), with every record of
-the second counted; measuring after each fact would make loop gain a coin toss at small counts.
+once that second is over (when a fact of another second comes, or on ``flush()``), with every
+record of the second counted; measuring after each fact would make loop gain a coin toss at
+small counts.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ class Engine:
         event time of the fact that completed it).
         """
         time = fact.time
-        if self._pending and time >= self._pending_second + 1:
+        # Settle when a fact of another second arrives, earlier or later: live input interleaves
+        # overlapping CloudTrail files, and waiting for a later second would stall on a record
+        # from the future until the end of the stream.
+        if self._pending and int(time) != self._pending_second:
             self._settle()
         if time > self.now:
             self.now = time
@@ -268,9 +272,7 @@ class Engine:
     def _touch(self, key: str, time: float) -> None:
         if time > self._pending.get(key, float("-inf")):
             self._pending[key] = time
-        second = float(int(time))
-        if second > self._pending_second:
-            self._pending_second = second
+        self._pending_second = float(int(time))
 
     def _settle(self) -> None:
         """Measure the cycles touched in the open second, as of that second.

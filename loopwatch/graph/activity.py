@@ -9,10 +9,10 @@ from typing import Any
 class Activity:
     """Occurrences of one observed thing (a write, an invocation) in event time.
 
-    Keeps the first and last time, a running total, and a count over the last ``window``
-    seconds in one-second slots, so memory is bounded by the window, not the rate. An event
-    older than the newest slot (records arrive slightly out of order) is folded into the newest
-    slot: it then counts a little longer than it should, never less.
+    Keeps the first and last time, a running total, and counts per second over the last
+    ``window`` seconds, so memory is bounded by the window, not the rate. Events may arrive out
+    of order (live input interleaves overlapping CloudTrail files): each is counted in its own
+    second, and a count "at" a time leaves out what happened after it.
     """
 
     __slots__ = ("_slots", "_windowed", "first", "last", "total", "window")
@@ -22,7 +22,7 @@ class Activity:
         self.first = float("inf")
         self.last = float("-inf")
         self.total = 0
-        self._slots: deque[list[int]] = deque()
+        self._slots: deque[list[int]] = deque()  # [second, count], ascending seconds
         self._windowed = 0
 
     def add(self, time: float, n: int = 1) -> None:
@@ -33,21 +33,49 @@ class Activity:
         self.total += n
         second = int(time)
         slots = self._slots
-        if slots and slots[-1][0] >= second:
+        if not slots or slots[-1][0] < second:
+            slots.append([second, n])
+        elif slots[-1][0] == second:
             slots[-1][1] += n
         else:
-            slots.append([second, n])
+            self._insert(second, n)
         self._windowed += n
         self._trim(self.last)
 
     def count(self, now: float) -> int:
-        """Occurrences in the window that ends at ``now``."""
-        self._trim(now)
-        return self._windowed
+        """Occurrences in the window that ends at ``now``: none later than ``now``'s second."""
+        total = self._windowed
+        slots = self._slots
+        if slots and slots[-1][0] > now:  # events from after ``now`` are not counted
+            for second, n in reversed(slots):
+                if second <= now:
+                    break
+                total -= n
+        if now >= self.last:
+            self._trim(now)  # time only moves on past the newest event: forget for good
+            return self._windowed
+        cutoff = now - self.window - 1.0  # an earlier window: its start is earlier too
+        for second, n in slots:
+            if second > cutoff:
+                break
+            total -= n
+        return total
 
     def live(self, now: float, horizon: float) -> bool:
-        """Seen at most ``horizon`` seconds before ``now``."""
+        """Seen at most ``horizon`` seconds before ``now`` (or after it)."""
         return now - self.last <= horizon
+
+    def _insert(self, second: int, n: int) -> None:
+        """Count an out-of-order event in its own second (found from the newest end)."""
+        slots = self._slots
+        for i in range(len(slots) - 1, -1, -1):
+            if slots[i][0] == second:
+                slots[i][1] += n
+                return
+            if slots[i][0] < second:
+                slots.insert(i + 1, [second, n])
+                return
+        slots.appendleft([second, n])
 
     def to_state(self) -> list[Any]:
         """JSON-ready state; ``from_state`` rebuilds an equal Activity."""

@@ -1,0 +1,139 @@
+"""An alert: one incident state change (or a runaway function), with what was done about it.
+
+The generic JSON payload, version 1 (``payload``), is the contract webhook receivers read::
+
+    {
+      "version": 1,
+      "kind": "loop" | "runaway",
+      "idempotency_key": "<hex, stable per incident state change>",
+      "account": "111122223333" | null,
+      "incident": "<incident id>" | null,          # null for runaway
+      "state": "opened" | "escalated" | "resolved" | "runaway",
+      "status": "latent" | "active" | null,        # null for runaway
+      "cycle": ["arn:…", …],                      # traversal order; [] for runaway
+      "chain": "bucket uploads → function thumb → bucket uploads" | null,
+      "functions": ["arn:aws:lambda:…", …],
+      "first_seen": "2026-10-05T14:00:03Z" | null,
+      "detected_at": "…Z" | null,                 # event time the loop became active
+      "time": "…Z",                               # event time of this change
+      "traversals": 3 | null, "gain": 1.0 | null, "guarded": false | null,
+      "rate_per_min": 240.0 | null, "growth": 2.1 | null,   # runaway only
+      "explanation": "…", "fix": "…",
+      "action": {"mode": "off" | "dry-run" | "enforce", "summary": "…",
+                 "outcomes": [{"action": "throttle", "function": "arn:…",
+                               "result": "throttled" | "held" | "would-throttle" | "protected"
+                                         | "not-chosen" | "rate-limited" | "failed",
+                               "reason": "…", "previous": 25 | null, "mappings": []}]} | null,
+      "links": {"loops": "https://loopwatch.example/loops"}
+    }
+
+Fields are only ever added within a version; a receiver should ignore fields it does not know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from loopwatch.actions.throttle import ThrottleReport
+from loopwatch.detect.explain import draw
+from loopwatch.detect.findings import Finding, RunawayFinding
+from loopwatch.events.times import format_time
+
+PAYLOAD_VERSION = 1
+RUNAWAY = "runaway"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    key: str  # idempotency key: the same for every repeat of one state change
+    finding: Finding
+    account: str | None
+    action: ThrottleReport | None
+    loops_url: str | None
+
+    @property
+    def state(self) -> str:
+        return RUNAWAY if isinstance(self.finding, RunawayFinding) else self.finding.change
+
+    @property
+    def title(self) -> str:
+        """ "Loop opened (active): bucket uploads → function thumb → bucket uploads"."""
+        f = self.finding
+        if isinstance(f, RunawayFinding):
+            return f"Runaway function {f.function.rsplit(':', 1)[-1]}: {f.rate_per_min:.0f}/min"
+        return f"Loop {f.change} ({f.status}): {draw(f.cycle)}"
+
+
+def idempotency_key(finding: Finding, account: str | None = None) -> str:
+    """Stable per incident state change: (account, incident, change, episode).
+
+    The episode is the incident's ``first_seen``: a cycle that resolves and opens again keeps
+    its incident id but starts a new episode, which must alert again.
+    """
+    if isinstance(finding, RunawayFinding):
+        parts = [RUNAWAY, account or "", finding.function, repr(finding.detected_at)]
+    else:
+        parts = ["loop", account or "", finding.incident, finding.change, repr(finding.first_seen)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def alert_for(
+    finding: Finding,
+    account: str | None = None,
+    action: ThrottleReport | None = None,
+    loops_url: str | None = None,
+) -> Alert:
+    return Alert(idempotency_key(finding, account), finding, account, action, loops_url)
+
+
+def payload(alert: Alert) -> dict[str, object]:
+    """The version-1 generic payload of ``alert`` (see the module docstring)."""
+    f = alert.finding
+    body: dict[str, object] = {
+        "version": PAYLOAD_VERSION,
+        "idempotency_key": alert.key,
+        "account": alert.account,
+        "state": alert.state,
+    }
+    if isinstance(f, RunawayFinding):
+        body |= {
+            "kind": "runaway",
+            "incident": None,
+            "status": None,
+            "cycle": [],
+            "chain": None,
+            "functions": [f.function],
+            "first_seen": None,
+            "detected_at": format_time(f.detected_at),
+            "time": format_time(f.detected_at),
+            "traversals": None,
+            "gain": None,
+            "guarded": None,
+            "rate_per_min": round(f.rate_per_min, 1),
+            "growth": None if f.growth is None else round(f.growth, 2),
+            "explanation": f"invocation rate {f.rate_per_min:.0f}/min ({f.reason})",
+            "fix": "Find what invokes this function so often; throttle it by hand if it is a loop.",
+        }
+    else:
+        body |= {
+            "kind": "loop",
+            "incident": f.incident,
+            "status": f.status,
+            "cycle": list(f.cycle),
+            "chain": draw(f.cycle),
+            "functions": list(f.functions),
+            "first_seen": format_time(f.first_seen),
+            "detected_at": None if f.detected_at is None else format_time(f.detected_at),
+            "time": format_time(f.time),
+            "traversals": f.traversals,
+            "gain": None if f.gain is None else round(f.gain, 3),
+            "guarded": f.guarded,
+            "rate_per_min": None,
+            "growth": None,
+            "explanation": f.explanation,
+            "fix": f.fix,
+        }
+    body["action"] = None if alert.action is None else alert.action.to_json()
+    body["links"] = {"loops": alert.loops_url}
+    return body

@@ -1,0 +1,152 @@
+"""What loopwatch holds: the functions it throttled and the value to give back.
+
+A hold is written *before* the change it records, so a crash between the two leaves a hold
+that ``release`` can still undo (restoring a value that was never changed is harmless); the
+reverse order could lose the previous value forever.
+
+    Ledger ──holds──► Hold(function, previous, incident, since, by, mappings)
+
+The service provides a Kafka-backed ledger; ``MemoryLedger`` serves tests and replays,
+``JsonFileLedger`` a single worker or the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A function loopwatch set to reserved concurrency 0. ``previous`` is what it had
+    (``None``: no reserved concurrency); ``mappings`` are event source mappings it disabled."""
+
+    function: str
+    account: str | None
+    incident: str | None
+    previous: int | None
+    since: float  # wall-clock epoch seconds
+    by: str
+    mappings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "function": self.function,
+            "account": self.account,
+            "incident": self.incident,
+            "previous": self.previous,
+            "since": self.since,
+            "by": self.by,
+            "mappings": list(self.mappings),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Hold:
+        """Raises ValueError (or KeyError/TypeError) on a malformed entry."""
+        previous = data.get("previous")
+        mappings = data.get("mappings") or []
+        if previous is not None and not isinstance(previous, int):
+            raise ValueError(f"bad previous value: {previous!r}")
+        if not isinstance(mappings, list):
+            raise ValueError(f"bad mappings: {mappings!r}")
+        since = data["since"]
+        if not isinstance(since, int | float):
+            raise ValueError(f"bad since: {since!r}")
+        return cls(
+            function=str(data["function"]),
+            account=None if data.get("account") is None else str(data["account"]),
+            incident=None if data.get("incident") is None else str(data["incident"]),
+            previous=previous,
+            since=float(since),
+            by=str(data["by"]),
+            mappings=tuple(str(m) for m in mappings),
+        )
+
+
+class Ledger(Protocol):
+    """Durable store of holds, keyed by unqualified function ARN. Implementations must make
+    ``put`` and ``remove`` durable before returning (the throttle changes AWS right after)."""
+
+    def get(self, function: str) -> Hold | None: ...
+
+    def put(self, hold: Hold) -> None: ...
+
+    def remove(self, function: str) -> None: ...
+
+    def holds(self) -> list[Hold]: ...
+
+
+class MemoryLedger:
+    """Holds in a dict: for tests and one-shot runs. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._holds: dict[str, Hold] = {}
+        self._lock = threading.Lock()
+
+    def get(self, function: str) -> Hold | None:
+        with self._lock:
+            return self._holds.get(function)
+
+    def put(self, hold: Hold) -> None:
+        with self._lock:
+            self._holds[hold.function] = hold
+
+    def remove(self, function: str) -> None:
+        with self._lock:
+            self._holds.pop(function, None)
+
+    def holds(self) -> list[Hold]:
+        with self._lock:
+            return sorted(self._holds.values(), key=lambda h: (h.since, h.function))
+
+
+class JsonFileLedger(MemoryLedger):
+    """Holds in a JSON file, rewritten atomically (temp file + fsync + rename) on every change.
+
+    Opening a missing file starts empty; an unreadable or malformed file raises ValueError
+    rather than starting empty, which would forget values that must be given back.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.path = Path(path)
+        if self.path.exists():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                entries = data["holds"]
+                for entry in entries:
+                    hold = Hold.from_json(entry)
+                    self._holds[hold.function] = hold
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"cannot read the actions ledger {self.path}: {exc}") from exc
+
+    def put(self, hold: Hold) -> None:
+        with self._lock:
+            self._holds[hold.function] = hold
+            self._save()
+
+    def remove(self, function: str) -> None:
+        with self._lock:
+            if self._holds.pop(function, None) is not None:
+                self._save()
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"version": _VERSION, "holds": [h.to_json() for h in self._holds.values()]}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ledger-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(document, f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            Path(tmp).replace(self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,177 @@
+"""Undo throttles: give a function back the reserved concurrency it had before loopwatch.
+
+``loopwatch release FUNCTION`` → ``release``; ``--incident ID`` → ``release_incident``;
+``loopwatch actions`` → ``held``. Synchronous boto3 (run off the event loop).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from loopwatch.actions import outcomes as o
+from loopwatch.actions.aws import AwsFailure, LambdaAccess, call
+from loopwatch.actions.ledger import Hold, Ledger
+from loopwatch.actions.throttle import default_identity
+from loopwatch.events import arns
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseReport:
+    outcomes: tuple[o.Outcome, ...]
+    audit: tuple[o.AuditRecord, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Every function asked for is back (released, or gone so nothing is held)."""
+        return bool(self.outcomes) and all(x.result in (o.RELEASED, o.GONE) for x in self.outcomes)
+
+
+def held(ledger: Ledger) -> list[Hold]:
+    """What loopwatch changed and still holds, oldest first."""
+    return ledger.holds()
+
+
+def find_hold(ledger: Ledger, function: str) -> Hold | None:
+    """The hold for ``function``: an unqualified (or qualified) ARN, or a bare name that
+    matches exactly one held function. None when nothing matches (or a name is ambiguous)."""
+    if function.startswith("arn:"):
+        return ledger.get(arns.canonical(function))
+    matches = [h for h in ledger.holds() if arns.name(h.function) == function]
+    return matches[0] if len(matches) == 1 else None
+
+
+def release(
+    function: str,
+    ledger: Ledger,
+    access: LambdaAccess,
+    *,
+    identity: str | None = None,
+    clock: Callable[[], float] = time.time,
+    deadline_seconds: float = 20.0,
+) -> ReleaseReport:
+    """Restore ``function``'s previous reserved concurrency and forget the hold.
+
+    "had none" deletes the reserved concurrency; a number puts it back. Re-enables mappings
+    the throttle disabled. Never raises for AWS errors: a failed release keeps the hold (so
+    it can be retried) and the outcome says why; a function that no longer exists drops it.
+    """
+    hold = find_hold(ledger, function)
+    if hold is None:
+        reason = f"loopwatch holds nothing for {function}"
+        return ReleaseReport((o.Outcome("release", function, o.NOT_HELD, reason),), ())
+    return _release_hold(
+        hold, ledger, access, identity or default_identity(), clock, deadline_seconds
+    )
+
+
+def release_incident(
+    incident: str,
+    ledger: Ledger,
+    access: LambdaAccess,
+    *,
+    identity: str | None = None,
+    clock: Callable[[], float] = time.time,
+    deadline_seconds: float = 20.0,
+) -> ReleaseReport:
+    """Release every function held for ``incident`` (an empty report when there is none)."""
+    outcomes: list[o.Outcome] = []
+    audit: list[o.AuditRecord] = []
+    who = identity or default_identity()
+    for hold in ledger.holds():
+        if hold.incident == incident:
+            report = _release_hold(hold, ledger, access, who, clock, deadline_seconds)
+            outcomes.extend(report.outcomes)
+            audit.extend(report.audit)
+    return ReleaseReport(tuple(outcomes), tuple(audit))
+
+
+def _release_hold(
+    hold: Hold,
+    ledger: Ledger,
+    access: LambdaAccess,
+    who: str,
+    clock: Callable[[], float],
+    deadline_seconds: float,
+) -> ReleaseReport:
+    function = hold.function
+    deadline = time.monotonic() + deadline_seconds
+
+    def audit(action: str, result: str, new: int | None, by: str, reason: str) -> o.AuditRecord:
+        return o.AuditRecord(
+            action,
+            result,
+            function,
+            hold.account,
+            hold.incident,
+            0,
+            new,
+            "release",
+            by,
+            clock(),
+            reason,
+        )
+
+    def refused(result: str, reason: str) -> ReleaseReport:
+        return ReleaseReport(
+            (o.Outcome("release", function, result, reason, hold.previous),),
+            (audit("release", result, None, who, reason),),
+        )
+
+    try:
+        client, principal = access.lambda_for(function)
+        if hold.previous is None:
+            call(
+                partial(client.delete_function_concurrency, FunctionName=function),
+                "delete_function_concurrency",
+                function,
+                deadline=deadline,
+            )
+        else:
+            call(
+                partial(
+                    client.put_function_concurrency,
+                    FunctionName=function,
+                    ReservedConcurrentExecutions=hold.previous,
+                ),
+                "put_function_concurrency",
+                function,
+                deadline=deadline,
+            )
+    except AwsFailure as exc:
+        if exc.code == "ResourceNotFound":
+            ledger.remove(function)
+            return refused(o.GONE, f"the function no longer exists; hold dropped ({exc.reason})")
+        return refused(o.FAILED, f"not released, still held: {exc.reason}")
+
+    by = f"{who} as {principal}"
+    restored = (
+        "reserved concurrency removed (had none)"
+        if hold.previous is None
+        else f"reserved concurrency restored to {hold.previous}"
+    )
+    records = [audit("release", o.RELEASED, hold.previous, by, restored)]
+    problems: list[str] = []
+    for uuid in hold.mappings:
+        try:
+            call(
+                partial(client.update_event_source_mapping, UUID=uuid, Enabled=True),
+                "update_event_source_mapping",
+                f"event source mapping {uuid}",
+                deadline=deadline,
+            )
+            records.append(
+                audit(
+                    "enable-mapping", o.RELEASED, None, by, f"event source mapping {uuid} enabled"
+                )
+            )
+        except AwsFailure as exc:
+            problems.append(f"re-enable mapping {uuid} by hand: {exc.reason}")
+    ledger.remove(function)
+    reason = "; ".join([restored, *problems])
+    return ReleaseReport(
+        (o.Outcome("release", function, o.RELEASED, reason, hold.previous, hold.mappings),),
+        tuple(records),
+    )

@@ -1,0 +1,138 @@
+"""Act on findings: throttle what policy allows, then alert every sink, once per state change.
+
+This is what the service's agent on ``loopwatch.findings`` and ``loopwatch replay --act`` call::
+
+    async with Actions.from_settings(settings, dead_letter=publish_deadletter) as actions:
+        report = await actions.handle(finding, account, mappings=cycle_mappings(graph, cycle))
+        for record in report.audit:
+            await findings_topic.send(value=record.to_json())
+
+``handle`` returns once the throttle is done (boto3 in a worker thread, bounded by
+``throttle_deadline_seconds`` per function) and the alert is enqueued; delivery runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loopwatch.actions.alert import Alert, alert_for, idempotency_key
+from loopwatch.actions.aws import LambdaAccess
+from loopwatch.actions.delivery import DeadLetterHandler, DeliveredHandler, Dispatcher, RetryPolicy
+from loopwatch.actions.ledger import JsonFileLedger, Ledger
+from loopwatch.actions.outcomes import AuditRecord
+from loopwatch.actions.sinks import sink_for
+from loopwatch.actions.targets import RateOf
+from loopwatch.actions.throttle import ThrottleConfig, Throttler, ThrottleReport
+from loopwatch.detect.findings import Finding
+
+if TYPE_CHECKING:
+    from loopwatch.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ActionReport:
+    """What ``handle`` did: the alert (``folded``: a repeat, not sent again) and the throttle."""
+
+    alert: Alert
+    folded: bool
+    throttle: ThrottleReport
+
+    @property
+    def audit(self) -> tuple[AuditRecord, ...]:
+        """Records to publish on ``loopwatch.findings``."""
+        return self.throttle.audit
+
+
+def ledger_from_settings(settings: Settings) -> JsonFileLedger:
+    """The JSON-file ledger at ``ledger_path`` (default ``<data_dir>/actions-ledger.json``).
+    Raises ValueError when the file exists but cannot be read."""
+    path = settings.ledger_path or str(Path(settings.data_dir) / "actions-ledger.json")
+    return JsonFileLedger(path)
+
+
+def access_from_settings(settings: Settings) -> LambdaAccess:
+    """Lambda clients from the ambient AWS credentials (``AWS_*`` env, profile, instance
+    role), assuming ``throttle_role_template`` per account when set."""
+    return LambdaAccess(settings.throttle_role_template)
+
+
+def loops_url(settings: Settings) -> str:
+    base = settings.public_url or f"http://{settings.web_host}:{settings.web_port}"
+    return base.rstrip("/") + "/loops"
+
+
+class Actions:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        throttler: Throttler,
+        *,
+        loops_url: str | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.throttler = throttler
+        self.loops_url = loops_url
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        ledger: Ledger | None = None,
+        access: LambdaAccess | None = None,
+        dead_letter: DeadLetterHandler | None = None,
+        on_delivered: DeliveredHandler | None = None,
+    ) -> Actions:
+        """Everything from one settings object; the service passes its own ledger (Kafka) and
+        dead-letter publisher. Raises ValueError for an alert URL that is not http(s)."""
+        sinks = [sink_for(url, settings.alert_secret) for url in settings.alert_urls]
+        dispatcher = Dispatcher(
+            sinks,
+            RetryPolicy.from_settings(settings),
+            dead_letter=dead_letter,
+            on_delivered=on_delivered,
+            max_pending=settings.alert_max_pending,
+            dedupe_size=settings.alert_dedupe_size,
+        )
+        throttler = Throttler(
+            ThrottleConfig.from_settings(settings),
+            ledger if ledger is not None else ledger_from_settings(settings),
+            access if access is not None else access_from_settings(settings),
+        )
+        return cls(dispatcher, throttler, loops_url=loops_url(settings))
+
+    async def __aenter__(self) -> Actions:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.dispatcher.close()
+
+    async def handle(
+        self,
+        finding: Finding,
+        account: str | None = None,
+        *,
+        mappings: Mapping[str, Sequence[str]] | None = None,
+        rate_of: RateOf | None = None,
+    ) -> ActionReport:
+        """Throttle (per mode and policy) and enqueue one alert for ``finding``.
+
+        A repeat of a state change already handled is folded: no throttle call, no alert.
+        Never raises for AWS or webhook failures; they are in the report and the alert.
+        """
+        key = idempotency_key(finding, account)
+        if self.dispatcher.seen(key):
+            folded = ThrottleReport(
+                self.throttler.config.mode, "folded into the alert already sent"
+            )
+            return ActionReport(alert_for(finding, account, folded, self.loops_url), True, folded)
+        report = await asyncio.to_thread(
+            self.throttler.throttle, finding, account, mappings=mappings, rate_of=rate_of
+        )
+        alert = alert_for(finding, account, report, self.loops_url)
+        sent = self.dispatcher.enqueue(alert)
+        return ActionReport(alert, not sent, report)

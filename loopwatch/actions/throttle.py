@@ -1,0 +1,372 @@
+"""Stop a loop: set its functions' reserved concurrency to 0, remembering what was there.
+
+    finding ──should_throttle?──► choose (policy) ──► per function:
+        protected? ─► held in ledger? ─► read current ─► already 0? ─► hourly budget?
+        ─► dry-run: report │ enforce: ledger.put(hold) ─► PutFunctionConcurrency(0)
+                                      ─► (optionally) disable its event source mappings
+
+Everything here is synchronous boto3; ``Actions`` runs it with ``asyncio.to_thread``.
+Nothing raises for an AWS problem: each function's outcome says what happened and why.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from loopwatch.actions import outcomes as o
+from loopwatch.actions.aws import AwsFailure, LambdaAccess, call, function_account
+from loopwatch.actions.ledger import Hold, Ledger
+from loopwatch.actions.ratelimit import HourlyLimit
+from loopwatch.actions.targets import RateOf, choose, protected_by
+from loopwatch.detect.findings import ACTIVE, ESCALATED, OPENED, Finding, RunawayFinding
+from loopwatch.events import arns
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+    from loopwatch.settings import Settings
+
+OFF = "off"
+DRY_RUN = "dry-run"
+ENFORCE = "enforce"
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleConfig:
+    mode: str = DRY_RUN
+    policy: str = "all"
+    protected: tuple[str, ...] = ()
+    max_per_hour: int = 10
+    deadline_seconds: float = 20.0
+    disable_mappings: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ThrottleConfig:
+        return cls(
+            mode=settings.throttle_mode,
+            policy=settings.throttle_policy,
+            protected=tuple(settings.protected_functions),
+            max_per_hour=settings.throttle_max_per_hour,
+            deadline_seconds=settings.throttle_deadline_seconds,
+            disable_mappings=settings.throttle_disable_mappings,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleReport:
+    """What throttling did for one finding: a sentence, each function's outcome, and the audit
+    records the caller publishes (to ``loopwatch.findings``)."""
+
+    mode: str
+    summary: str
+    outcomes: tuple[o.Outcome, ...] = ()
+    audit: tuple[o.AuditRecord, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "summary": self.summary,
+            "outcomes": [x.to_json() for x in self.outcomes],
+        }
+
+
+def not_throttled_because(finding: Finding) -> str | None:
+    """Why ``finding`` calls for no throttle, or None when it does (an active, unguarded loop
+    that just opened or escalated). Resolution never releases by itself: a person decides."""
+    if isinstance(finding, RunawayFinding):
+        return "runaway rates are alerted, not throttled: no loop was shown"
+    if finding.change not in (OPENED, ESCALATED):
+        return "the incident resolved; throttles stay until `loopwatch release`"
+    if finding.guarded:
+        return "the loop is guarded and ends by itself"
+    if finding.status != ACTIVE:
+        return "the loop is latent, not active"
+    return None
+
+
+def default_identity() -> str:
+    return f"loopwatch@{socket.gethostname()}"
+
+
+class Throttler:
+    """Applies ``config`` to findings. Thread-safe: one function is handled at a time, so the
+    ledger's check-then-write cannot race with itself."""
+
+    def __init__(
+        self,
+        config: ThrottleConfig,
+        ledger: Ledger,
+        access: LambdaAccess,
+        *,
+        identity: str | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.access = access
+        self.identity = identity or default_identity()
+        self._clock = clock
+        self._monotonic = monotonic
+        self.limit = HourlyLimit(config.max_per_hour, clock)
+        self._lock = threading.Lock()
+
+    def throttle(
+        self,
+        finding: Finding,
+        account: str | None = None,
+        *,
+        mappings: Mapping[str, Sequence[str]] | None = None,
+        rate_of: RateOf | None = None,
+    ) -> ThrottleReport:
+        """Throttle what ``finding`` calls for under the configured mode and policy.
+
+        ``mappings`` maps a function to the event source mapping UUIDs that drive it in the
+        cycle (see ``loopwatch.actions.mappings``); ``rate_of`` serves ``highest-rate``.
+        Never raises for AWS errors: they are in the outcomes.
+        """
+        mode = self.config.mode
+        if mode == OFF:
+            return ThrottleReport(mode, "throttling is off (LOOPWATCH_THROTTLE_MODE=off)")
+        why_not = not_throttled_because(finding)
+        if why_not is not None or isinstance(finding, RunawayFinding):
+            return ThrottleReport(mode, f"no throttle: {why_not}")
+        chosen = set(choose(finding.functions, self.config.policy, rate_of))
+        results: list[o.Outcome] = []
+        audit: list[o.AuditRecord] = []
+        for function in finding.functions:
+            if function not in chosen:
+                results.append(
+                    o.Outcome(
+                        "throttle", function, o.NOT_CHOSEN, "another function has the highest rate"
+                    )
+                )
+                continue
+            outcome, records = self.throttle_function(
+                function,
+                account=account or function_account(function),
+                incident=finding.incident,
+                mappings=tuple((mappings or {}).get(function, ())),
+            )
+            results.append(outcome)
+            audit.extend(records)
+        return ThrottleReport(mode, summarize(results), tuple(results), tuple(audit))
+
+    def throttle_function(
+        self,
+        function: str,
+        *,
+        account: str | None,
+        incident: str | None,
+        mappings: tuple[str, ...] = (),
+    ) -> tuple[o.Outcome, list[o.AuditRecord]]:
+        """Throttle one function (unqualified ARN); the outcome and the audit records of it."""
+        with self._lock:
+            return self._throttle_function(function, account, incident, mappings)
+
+    def _throttle_function(
+        self, function: str, account: str | None, incident: str | None, mappings: tuple[str, ...]
+    ) -> tuple[o.Outcome, list[o.AuditRecord]]:
+        mode = self.config.mode
+        pattern = protected_by(function, self.config.protected)
+        if pattern is not None:
+            return o.Outcome(
+                "throttle", function, o.PROTECTED, f"protected (matches {pattern!r}): not touched"
+            ), []
+        held = self.ledger.get(function)
+        if held is not None:
+            reason = f"already held at 0 by loopwatch since {o.iso(held.since)} ({o.describe_value(held.previous)})"
+            return o.Outcome("throttle", function, o.HELD, reason, held.previous), []
+
+        deadline = self._monotonic() + self.config.deadline_seconds
+        try:
+            client, principal = self.access.lambda_for(function)
+            answer = call(
+                lambda: client.get_function_concurrency(FunctionName=function),
+                "get_function_concurrency",
+                function,
+                deadline=deadline,
+                monotonic=self._monotonic,
+            )
+        except AwsFailure as exc:
+            return self._failed(function, account, incident, None, exc.reason)
+        # An absent key means no reserved concurrency: the function shares the account pool.
+        previous = answer.get("ReservedConcurrentExecutions")
+        who = f"{self.identity} as {principal}"
+
+        if previous == 0:
+            if mode == ENFORCE:
+                self.ledger.put(self._hold(function, account, incident, 0, who, ()))
+            reason = "reserved concurrency was already 0: nothing to change"
+            return o.Outcome("throttle", function, o.HELD, reason, 0), []
+        if not self.limit.try_acquire():
+            reason = (
+                f"not throttled: the budget of {self.config.max_per_hour} throttles per hour is"
+                " spent (LOOPWATCH_THROTTLE_MAX_PER_HOUR)"
+            )
+            return o.Outcome("throttle", function, o.RATE_LIMITED, reason, previous), [
+                self._audit(
+                    "throttle",
+                    o.RATE_LIMITED,
+                    function,
+                    account,
+                    incident,
+                    previous,
+                    None,
+                    who,
+                    reason,
+                )
+            ]
+        if mode != ENFORCE:
+            reason = f"dry-run: would set reserved concurrency 0 ({o.describe_value(previous)})"
+            if mappings and self.config.disable_mappings:
+                reason += f" and disable mapping {', '.join(mappings)}"
+            return o.Outcome("throttle", function, o.WOULD_THROTTLE, reason, previous), [
+                self._audit(
+                    "throttle",
+                    o.WOULD_THROTTLE,
+                    function,
+                    account,
+                    incident,
+                    previous,
+                    0,
+                    who,
+                    reason,
+                )
+            ]
+
+        planned = mappings if self.config.disable_mappings else ()
+        # The hold is durable before AWS changes: see loopwatch.actions.ledger.
+        self.ledger.put(self._hold(function, account, incident, previous, who, planned))
+        try:
+            call(
+                lambda: client.put_function_concurrency(
+                    FunctionName=function, ReservedConcurrentExecutions=0
+                ),
+                "put_function_concurrency",
+                function,
+                deadline=deadline,
+                monotonic=self._monotonic,
+            )
+        except AwsFailure as exc:
+            self.ledger.remove(function)
+            return self._failed(function, account, incident, previous, exc.reason, who)
+        reason = f"reserved concurrency set to 0 ({o.describe_value(previous)})"
+        records = [
+            self._audit(
+                "throttle", o.THROTTLED, function, account, incident, previous, 0, who, reason
+            )
+        ]
+        disabled, problems = self._disable_mappings(client, planned, deadline)
+        if disabled != planned:
+            self.ledger.put(self._hold(function, account, incident, previous, who, disabled))
+        for uuid in disabled:
+            records.append(
+                self._audit(
+                    "disable-mapping",
+                    o.THROTTLED,
+                    function,
+                    account,
+                    incident,
+                    None,
+                    None,
+                    who,
+                    f"event source mapping {uuid} disabled",
+                )
+            )
+        if disabled:
+            reason += f"; disabled mapping {', '.join(disabled)}"
+        if problems:
+            reason += "; " + "; ".join(problems)
+        return o.Outcome("throttle", function, o.THROTTLED, reason, previous, disabled), records
+
+    def _disable_mappings(
+        self, client: LambdaClient, planned: tuple[str, ...], deadline: float
+    ) -> tuple[tuple[str, ...], list[str]]:
+        # The loop was found through these mappings while they were enabled (a disabled mapping
+        # closes nothing), so release re-enables them without reading their state first.
+        done: list[str] = []
+        problems: list[str] = []
+        for uuid in planned:
+            try:
+                call(
+                    partial(client.update_event_source_mapping, UUID=uuid, Enabled=False),
+                    "update_event_source_mapping",
+                    f"event source mapping {uuid}",
+                    deadline=deadline,
+                    monotonic=self._monotonic,
+                )
+                done.append(uuid)
+            except AwsFailure as exc:
+                problems.append(exc.reason)
+        return tuple(done), problems
+
+    def _failed(
+        self,
+        function: str,
+        account: str | None,
+        incident: str | None,
+        previous: int | None,
+        reason: str,
+        who: str | None = None,
+    ) -> tuple[o.Outcome, list[o.AuditRecord]]:
+        record = self._audit(
+            "throttle",
+            o.FAILED,
+            function,
+            account,
+            incident,
+            previous,
+            None,
+            who or self.identity,
+            reason,
+        )
+        return o.Outcome("throttle", function, o.FAILED, reason, previous), [record]
+
+    def _hold(
+        self,
+        function: str,
+        account: str | None,
+        incident: str | None,
+        previous: int | None,
+        who: str,
+        mappings: tuple[str, ...],
+    ) -> Hold:
+        return Hold(function, account, incident, previous, self._clock(), who, mappings)
+
+    def _audit(
+        self,
+        action: str,
+        result: str,
+        function: str,
+        account: str | None,
+        incident: str | None,
+        previous: int | None,
+        new: int | None,
+        who: str,
+        reason: str,
+    ) -> o.AuditRecord:
+        return o.AuditRecord(
+            action,
+            result,
+            function,
+            account,
+            incident,
+            previous,
+            new,
+            self.config.mode,
+            who,
+            self._clock(),
+            reason,
+        )
+
+
+def summarize(outcomes: Sequence[o.Outcome]) -> str:
+    """ "throttled thumb (was 25); protected auth" — one line for alerts and logs."""
+    return "; ".join(f"{x.result} {arns.name(x.function)}: {x.reason}" for x in outcomes)
