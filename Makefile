@@ -13,15 +13,17 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(RUNTIME): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[broker]'
 	touch $(RUNTIME)
 
 $(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(DEV) $(RUNTIME)
 
+# The live service on embedded defaults: a bundled broker, the worker, a simulated S3 self-loop;
+# it stops by itself once the loop is reported. `loopwatch demo` is the offline twin (replay).
 demo: $(RUNTIME)
-	$(BIN)/loopwatch demo
+	$(BIN)/loopwatch up --simulate s3-self-loop --timeout 120
 
 test: $(DEV) lint types unit
 
@@ -37,6 +39,7 @@ unit: $(DEV)
 
 bench: $(DEV)
 	$(BIN)/python bench/replay_bench.py
+	$(BIN)/python bench/stream_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,9 +60,20 @@ async def _up(settings: Settings, out: TextIO, simulate: str | None, timeout: fl
         if simulate is None:
             await _print_findings(settings, out, expected=None, deadline=None)
             return 0
-        expected = await _ship_simulation(settings, simulate, out)
+        expected, shipped = await _ship_simulation(settings, simulate, out)
         started = time.monotonic()
-        caught = await _print_findings(settings, out, expected=expected, deadline=started + timeout)
+
+        def everything_read() -> bool:
+            return sum(service.metrics.records_in.values()) >= shipped
+
+        caught = await _print_findings(
+            settings, out, expected=expected, deadline=started + timeout, read=everything_read
+        )
+        if caught and not expected:
+            out.write(
+                f"\nno loop  the worker read all {shipped:,} records and reported no active loop\n"
+            )
+            return 0
         if caught:
             out.write(
                 f"\ncaught   every declared loop, {time.monotonic() - started:.1f} s after shipping began\n"
@@ -75,8 +87,11 @@ async def _up(settings: Settings, out: TextIO, simulate: str | None, timeout: fl
         await service.app.stop()
 
 
-async def _ship_simulation(settings: Settings, name: str, out: TextIO) -> set[frozenset[str]]:
-    """Simulate ``name``, ship it; the node sets of the loops it must produce as active."""
+async def _ship_simulation(
+    settings: Settings, name: str, out: TextIO
+) -> tuple[set[frozenset[str]], int]:
+    """Simulate ``name``, ship it; the node sets of the loops it must produce as active, and
+    how many records were shipped."""
     from loopwatch.service.ship import ship
     from loopwatch.topology import resolve_topology, write_simulation
 
@@ -88,17 +103,24 @@ async def _ship_simulation(settings: Settings, name: str, out: TextIO) -> set[fr
         f"ship     {stats.records:,} simulated CloudTrail records of {topology.name} in {stats.messages} messages\n"
     )
     out.flush()
-    return {
+    expected = {
         frozenset(cycle)
         for cycle, loop in zip(topology.expected_cycles(), topology.expect.loops, strict=True)
         if loop.status == "active"
     }
+    return expected, stats.records
 
 
 async def _print_findings(
-    settings: Settings, out: TextIO, *, expected: set[frozenset[str]] | None, deadline: float | None
+    settings: Settings,
+    out: TextIO,
+    *,
+    expected: set[frozenset[str]] | None,
+    deadline: float | None,
+    read: Callable[[], bool] = lambda: True,
 ) -> bool:
-    """Print findings as they arrive; True once all ``expected`` loops were reported active."""
+    """Print findings as they arrive; True once all ``expected`` loops were reported active
+    (with none expected: once ``read()`` says the worker has read everything shipped)."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
@@ -118,7 +140,7 @@ async def _print_findings(
                     if finding.get("kind") == "loop" and finding.get("status") == "active":
                         waiting.discard(frozenset(finding["cycle"]))
             out.flush()
-            if expected is not None and not waiting:
+            if expected is not None and not waiting and (expected or read()):
                 return True
         return False
     finally:
