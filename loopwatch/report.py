@@ -53,6 +53,22 @@ class LoopReport:
         )
 
 
+def loop_json(loop: LoopReport) -> dict[str, Any]:
+    """A loop as DESIGN §7's ``loops`` entry (also what the service's ``/loops`` shows)."""
+    return {
+        "id": loop.id,
+        "status": loop.status,
+        "cycle": list(loop.cycle),
+        "functions": list(loop.functions),
+        "first_seen": format_time(loop.first_seen),
+        "detected_at": None if loop.detected_at is None else format_time(loop.detected_at),
+        "traversals": loop.traversals,
+        "gain": None if loop.gain is None else round(loop.gain, 3),
+        "explanation": loop.explanation,
+        "fix": loop.fix,
+    }
+
+
 @dataclass(slots=True)
 class Report:
     counts: Counts = field(default_factory=Counts)
@@ -81,23 +97,7 @@ class Report:
                 "malformed": c.malformed,
             },
             "errors": [{"source": e.source, "reason": e.reason} for e in self.errors],
-            "loops": [
-                {
-                    "id": loop.id,
-                    "status": loop.status,
-                    "cycle": list(loop.cycle),
-                    "functions": list(loop.functions),
-                    "first_seen": format_time(loop.first_seen),
-                    "detected_at": None
-                    if loop.detected_at is None
-                    else format_time(loop.detected_at),
-                    "traversals": loop.traversals,
-                    "gain": None if loop.gain is None else round(loop.gain, 3),
-                    "explanation": loop.explanation,
-                    "fix": loop.fix,
-                }
-                for loop in self.loops
-            ],
+            "loops": [loop_json(loop) for loop in self.loops],
             "runaway": [
                 {
                     "function": r.function,

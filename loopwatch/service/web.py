@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
-from loopwatch.events.times import format_time
+from loopwatch.report import LoopReport, loop_json
 
 if TYPE_CHECKING:
     from loopwatch.service.app import LoopwatchService
@@ -70,20 +70,7 @@ def register(service: LoopwatchService) -> None:
 def loops_json(service: LoopwatchService) -> list[dict[str, Any]]:
     """Open incidents as the replay report's ``loops`` entries, with their account."""
     return [
-        {
-            "id": incident.id,
-            "account": account,
-            "status": incident.status,
-            "cycle": list(incident.cycle),
-            "functions": list(incident.functions),
-            "first_seen": format_time(incident.first_seen),
-            "detected_at": None
-            if incident.detected_at is None
-            else format_time(incident.detected_at),
-            "traversals": incident.traversals,
-            "explanation": incident.explanation,
-            "fix": incident.fix,
-        }
+        {**loop_json(LoopReport.of(incident)), "account": account}
         for account, incident in service.processor.open_incidents()
     ]
 

@@ -10,25 +10,18 @@ the environment (a real profile, a real AWS_ENDPOINT_URL) can send a test to AWS
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from loopwatch.net import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 DUMMY = "testing"  # moto accepts any credentials; these can reach nothing real
 REGION = "us-east-1"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True, slots=True)

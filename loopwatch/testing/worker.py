@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from typing import IO, Any, TypeVar
 import orjson
 from pydantic import SecretStr
 
+from loopwatch.net import free_port
 from loopwatch.settings import Settings
 from loopwatch.testing.broker import Broker
 
@@ -55,13 +55,6 @@ def worker_settings(broker: Broker, data_dir: Path, **overrides: Any) -> Setting
         **overrides,
     }
     return Settings(**values)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
