@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 
 from loopwatch import __version__
+
+if TYPE_CHECKING:
+    from loopwatch.detect import Finding
+    from loopwatch.settings import Settings
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
@@ -29,6 +34,7 @@ examples:
   loopwatch replay --format json s3://trail-bucket/AWSLogs/111122223333/CloudTrail/
   zcat events.jsonl.gz | loopwatch replay -      # from a pipe
   loopwatch replay --fail-on latent logs/        # exit 1 even for loops not yet running hot
+  loopwatch replay --act logs/                   # alert on the loops found (throttle: dry-run)
 
 Detection knobs come from LOOPWATCH_* environment variables (e.g. LOOPWATCH_ACTIVE_AFTER=3,
 LOOPWATCH_WINDOW_SECONDS=300).
@@ -81,6 +87,16 @@ def _parser() -> argparse.ArgumentParser:
         choices=["active", "latent", "never"],
         default="active",
         help="exit 1 when a loop at least this serious is found (default: active)",
+    )
+    replay.add_argument(
+        "--act",
+        action="store_true",
+        help="send the alerts of the loops found (LOOPWATCH_ALERT_URLS); actions on stderr",
+    )
+    replay.add_argument(
+        "--throttle",
+        choices=["off", "dry-run", "enforce"],
+        help="with --act: throttle mode (default dry-run; only enforce changes AWS)",
     )
     replay.set_defaults(run=_replay)
 
@@ -156,6 +172,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(run=_up)
 
+    release = commands.add_parser(
+        "release",
+        help="give a throttled function back its previous reserved concurrency",
+        description="Restore the reserved concurrency loopwatch stored before throttling (delete it"
+        " if there was none), re-enable mappings it disabled, and record it. Reads the ledger at"
+        " LOOPWATCH_LEDGER_PATH (default <LOOPWATCH_DATA_DIR>/actions-ledger.json). Exit 1 when"
+        " something could not be restored.",
+    )
+    release.add_argument("function", nargs="?", help="function ARN, or a held function's name")
+    release.add_argument("--incident", help="release every function held for this incident")
+    release.set_defaults(run=_release)
+
+    actions = commands.add_parser(
+        "actions",
+        help="list what loopwatch changed and still holds",
+        description="List the functions loopwatch throttled and has not released: incident,"
+        " previous reserved concurrency, since when and by whom.",
+    )
+    actions.add_argument("--format", choices=["text", "json"], default="text")
+    actions.set_defaults(run=_actions)
+
     demo = commands.add_parser(
         "demo",
         help="replay a bundled example: a simulated loop hidden in real CloudTrail logs",
@@ -169,17 +206,66 @@ def _replay(args: argparse.Namespace) -> int:
     from loopwatch.replay import replay
     from loopwatch.settings import Settings
 
-    config = Settings().detection()
+    if args.throttle is not None and not args.act:
+        print("loopwatch replay: --throttle needs --act", file=sys.stderr)
+        return EXIT_USAGE
+    settings = Settings()
+    findings: list[Finding] = []
     try:
-        report = replay(args.sources, config, progress=True, stdin=sys.stdin.buffer)
+        report = replay(
+            args.sources,
+            settings.detection(),
+            progress=True,
+            stdin=sys.stdin.buffer,
+            on_finding=findings.append if args.act else None,
+        )
     except SourceUnavailable as exc:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.act:
+        code = _act(settings, findings, args.throttle or "dry-run")
+        if code != EXIT_OK:
+            return code
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(report.to_text())
     return _exit_for(report.worst(), args.fail_on)
+
+
+def _act(settings: Settings, findings: list[Finding], mode: str) -> int:
+    import asyncio
+
+    from loopwatch.actions.offline import act_offline
+
+    settings = settings.model_copy(update={"throttle_mode": mode})
+    if not settings.alert_urls:
+        print("loopwatch replay --act: no LOOPWATCH_ALERT_URLS: no alert is sent", file=sys.stderr)
+    try:
+        result = asyncio.run(act_offline(findings, settings))
+    except ValueError as exc:
+        print(f"loopwatch replay --act: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in result.lines():
+        print(line, file=sys.stderr)
+    return EXIT_OK
+
+
+def _release(args: argparse.Namespace) -> int:
+    from loopwatch.settings import Settings
+    from loopwatch.undo import run_release
+
+    if (args.function is None) == (args.incident is None):
+        print("loopwatch release: name a FUNCTION or --incident ID (one of them)", file=sys.stderr)
+        return EXIT_USAGE
+    return run_release(Settings(), args.function, args.incident, sys.stdout, sys.stderr)
+
+
+def _actions(args: argparse.Namespace) -> int:
+    from loopwatch.settings import Settings
+    from loopwatch.undo import run_actions
+
+    return run_actions(Settings(), sys.stdout, sys.stderr, as_json=args.format == "json")
 
 
 def _exit_for(worst: str | None, fail_on: str) -> int:

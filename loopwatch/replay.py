@@ -8,12 +8,12 @@ themselves are dropped as soon as they are parsed, so memory follows the facts, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import IO, Any
 
 from loopwatch.config import DetectionConfig
-from loopwatch.detect import Engine, RunawayFinding
+from loopwatch.detect import Engine, Finding, RunawayFinding
 from loopwatch.events import records
 from loopwatch.events.facts import Fact
 from loopwatch.events.sources import SourceError, plan
@@ -28,13 +28,15 @@ def replay(
     s3_client: Any = None,
     stdin: IO[bytes] | None = None,
     progress: bool = False,
+    on_finding: Callable[[Finding], None] | None = None,
 ) -> Report:
     """Replay CloudTrail logs and invocation events through the engine.
 
     Raises ``loopwatch.events.sources.SourceUnavailable`` for a named source that does not
     exist or cannot be opened at all; every other problem (a bad file, a malformed record) is
     counted in the report and the replay goes on. With ``progress``, a bar is drawn on stderr
-    when it is a terminal and the input is large.
+    when it is a terminal and the input is large. ``on_finding`` sees every finding in event
+    time order (``replay --act`` acts on them).
     """
     source_plan = plan(names, s3_client=s3_client, stdin=stdin)
     report = Report()
@@ -48,7 +50,12 @@ def replay(
         for finding in apply(fact):
             if isinstance(finding, RunawayFinding):
                 runaway.append(finding)
-    engine.flush()  # settle the last second; it can only hold loop findings
+            if on_finding is not None:
+                on_finding(finding)
+    # Settle the last second; it can only hold loop findings.
+    for finding in engine.flush():
+        if on_finding is not None:
+            on_finding(finding)
     report.loops = sorted(
         (LoopReport.of(i) for i in engine.incidents.incidents.values()),
         key=attrgetter("first_seen"),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -219,6 +219,12 @@ def call(
                 ) from None
             retryable = code in _RETRYABLE_CODES or status == 429 or status >= 500
             failure = AwsFailure(f"{code}: {permission} on {resource}: {_message(exc)}", code)
+        except NoCredentialsError:
+            # No retry makes credentials appear; failing at once keeps the reason clear.
+            raise AwsFailure(
+                f"NoCredentials: the worker has no AWS credentials for {permission} on {resource}",
+                "NoCredentials",
+            ) from None
         except BotoCoreError as exc:
             retryable = True
             failure = AwsFailure(

@@ -6,16 +6,19 @@ reverse order could lose the previous value forever.
 
     Ledger ──holds──► Hold(function, previous, incident, since, by, mappings)
 
-The service provides a Kafka-backed ledger; ``MemoryLedger`` serves tests and replays,
-``JsonFileLedger`` a single worker or the CLI.
+``MemoryLedger`` serves tests; ``JsonFileLedger`` is the worker's and the CLI's (one file on
+a host or a shared volume; see ``loopwatch.service.act`` for how the service rebuilds it).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -110,6 +113,11 @@ class MemoryLedger:
 class JsonFileLedger(MemoryLedger):
     """Holds in a JSON file, rewritten atomically (temp file + fsync + rename) on every change.
 
+    Shared between processes on one host: the worker writes it while ``loopwatch release`` and
+    ``loopwatch actions`` read and change it. Every operation takes an exclusive ``flock`` on
+    ``<path>.lock`` and re-reads the file when another process replaced it, so neither side
+    writes back a stale copy (which would resurrect a released hold or drop a new one).
+
     Opening a missing file starts empty; an unreadable or malformed file raises ValueError
     rather than starting empty, which would forget values that must be given back.
     """
@@ -117,28 +125,63 @@ class JsonFileLedger(MemoryLedger):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
         self.path = Path(path)
-        if self.path.exists():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                entries = data["holds"]
-                for entry in entries:
-                    hold = Hold.from_json(entry)
-                    self._holds[hold.function] = hold
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"cannot read the actions ledger {self.path}: {exc}") from exc
+        self._stamp: tuple[int, int, int] | None = None
+        with self._locked():
+            pass
+
+    def get(self, function: str) -> Hold | None:
+        with self._locked():
+            return self._holds.get(function)
 
     def put(self, hold: Hold) -> None:
-        with self._lock:
+        with self._locked():
             self._holds[hold.function] = hold
             self._save()
 
     def remove(self, function: str) -> None:
-        with self._lock:
+        with self._locked():
             if self._holds.pop(function, None) is not None:
                 self._save()
 
+    def holds(self) -> list[Hold]:
+        with self._locked():
+            return sorted(self._holds.values(), key=lambda h: (h.since, h.function))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This thread and process alone, with ``_holds`` as the file has them now."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock_path = self.path.with_name(self.path.name + ".lock")
+            with lock_path.open("a+b") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                try:
+                    self._reload()
+                    yield
+                finally:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _reload(self) -> None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._holds, self._stamp = {}, None
+            return
+        # Writers replace the file by rename, so a new inode (or size/mtime) means new content.
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            holds = {}
+            for entry in data["holds"]:
+                hold = Hold.from_json(entry)
+                holds[hold.function] = hold
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"cannot read the actions ledger {self.path}: {exc}") from exc
+        self._holds, self._stamp = holds, stamp
+
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         document = {"version": _VERSION, "holds": [h.to_json() for h in self._holds.values()]}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ledger-", suffix=".json")
         try:
@@ -150,3 +193,5 @@ class JsonFileLedger(MemoryLedger):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        st = self.path.stat()
+        self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -79,3 +79,70 @@ def finding_json(finding: Finding, account: str | None = None) -> dict[str, obje
         "explanation": finding.explanation,
         "fix": finding.fix,
     }
+
+
+def finding_from_json(document: dict[str, object]) -> tuple[Finding, str | None]:
+    """The finding and account of a ``finding_json`` document (``kind`` "loop" or "runaway").
+
+    Times come back from their ISO text, so a redelivered document rebuilds an equal finding
+    (and the same alert idempotency key). Raises ValueError for any other kind or a malformed
+    document.
+    """
+    try:
+        kind = document.get("kind")
+        account = _optional_str(document.get("account"))
+        if kind == "runaway":
+            growth = document.get("growth")
+            return RunawayFinding(
+                function=str(document["function"]),
+                detected_at=_time(document["detected_at"]),
+                rate_per_min=_number(document["rate_per_min"]),
+                growth=None if growth is None else _number(growth),
+                reason=str(document["reason"]),
+            ), account
+        if kind != "loop":
+            raise ValueError(f"not a finding: kind {kind!r}")
+        detected = document.get("detected_at")
+        gain = document.get("gain")
+        traversals = document["traversals"]
+        if not isinstance(traversals, int) or isinstance(traversals, bool):
+            raise ValueError(f"bad traversals: {traversals!r}")
+        return LoopFinding(
+            incident=str(document["incident"]),
+            change=str(document["change"]),
+            status=str(document["status"]),
+            cycle=_strings(document["cycle"]),
+            functions=_strings(document["functions"]),
+            first_seen=_time(document["first_seen"]),
+            detected_at=None if detected is None else _time(detected),
+            time=_time(document["time"]),
+            traversals=traversals,
+            gain=None if gain is None else _number(gain),
+            guarded=bool(document["guarded"]),
+            explanation=str(document["explanation"]),
+            fix=str(document["fix"]),
+        ), account
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed finding: {exc!r}") from exc
+
+
+def _time(value: object) -> float:
+    from loopwatch.events.times import parse_time
+
+    return parse_time(value)  # type: ignore[arg-type]  # parse_time rejects non-strings itself
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"not a list: {value!r}")
+    return tuple(str(v) for v in value)

@@ -3,6 +3,7 @@
     <prefix>.cloudtrail ──agent──┐                      ┌──► <prefix>.findings
     <prefix>.invocations ─agent──┴──► Processor ────────┼──► <prefix>.deadletter
                   timer (flush_interval) ──┘            └──► table account-state (changelog)
+    <prefix>.findings ──agent──► LiveActions (alerts, throttles; see ``act.py``)
 
 ``create_app(settings)`` builds everything; nothing exists at import time. All logic is in
 ``processor.Processor``; this module only moves bytes between Kafka and it, and hooks the
@@ -19,6 +20,8 @@ from typing import Any
 import faust
 from faust.types import TP, StreamT
 
+from loopwatch.detect.engine import Engine
+from loopwatch.service.act import LiveActions, actions_wanted
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import INPUTS, Output, Processor
 from loopwatch.service.topics import ALL, DEADLETTER, FINDINGS, bootstrap
@@ -51,6 +54,9 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "autodiscover": False,
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 0.5,
+        # A message carries up to ~800 KB of records (ship's batches): with Faust's default 1 MB
+        # a fetch would bring one message per round trip.
+        "consumer_max_fetch_size": 16 * 1024 * 1024,
         "web_tables_enabled": False,
         "web_router_enabled": False,
         "web_host": settings.web_host,
@@ -105,6 +111,11 @@ class LoopwatchService:
         )
         for name in INPUTS:
             self.app.agent(self.topics[name], name=f"loopwatch.{name}")(self._agent(name))
+        self.actions: LiveActions | None = None
+        if actions_wanted(settings):
+            self.actions = LiveActions(settings, self._send_one, engine_of=self._engine_of)
+            agent = _actions_agent(self.actions)
+            self.app.agent(self.topics[FINDINGS], name="loopwatch.actions")(agent)
         self.app.task(self._declare_outputs)
         self.app.timer(settings.flush_interval_seconds, name="loopwatch.tick")(self._tick)
         self.app.on_partitions_revoked.connect(self._on_revoked)
@@ -153,6 +164,10 @@ class LoopwatchService:
 
         agent.__name__ = agent.__qualname__ = f"loopwatch_{name}"
         return agent
+
+    def _engine_of(self, account: str) -> Engine | None:
+        tracked = self.processor.accounts.get(account)
+        return None if tracked is None else tracked.state.engine
 
     async def _declare_outputs(self) -> None:
         # Faust creates a topic it only sends to on first send; readers (and the test that
@@ -208,11 +223,24 @@ class LoopwatchService:
             self.table.send_changelog(snapshot.partition, key, snapshot.value)
             self.table.data[key] = snapshot.value
 
+    async def _send_one(self, name: str, key: bytes | None, value: bytes) -> None:
+        await self.topics[name].send(key=key, value=value)
+
     async def _send(self, out: Output) -> None:
         # Table first: a finding is published only with the state that produced it on its way.
         self._write(out)
         for message in out.messages:
             await self.topics[message.topic].send(key=message.key, value=message.value)
+
+
+def _actions_agent(
+    actions: LiveActions,
+) -> Callable[[StreamT[bytes]], Coroutine[Any, Any, None]]:
+    # A plain function for Faust (it names the agent after it), around the bound method.
+    async def loopwatch_actions(stream: StreamT[bytes]) -> None:
+        await actions.run(stream)
+
+    return loopwatch_actions
 
 
 def create_app(settings: Settings, overrides: Mapping[str, Any] | None = None) -> LoopwatchService:

@@ -8,13 +8,17 @@ from typing import TextIO
 from loopwatch.settings import Settings
 
 
-def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO = sys.stderr) -> int:
+def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | None = None) -> int:
     """Run the worker in this thread until a stop signal; the process exit status.
 
-    Returns 2 (with a message on ``stderr``) when no broker is configured. Faust's Worker
-    installs the SIGTERM/SIGINT handlers, stops the app (saving dirty account state to the
-    table and flushing the producer) and exits 0.
+    Returns 2 (with a message on ``stderr``) when no broker is configured or the settings
+    cannot work (an alert URL that is not http(s)). Faust's Worker installs the SIGTERM/SIGINT
+    handlers, stops the app (saving dirty account state to the table and flushing the
+    producer) and exits 0.
     """
+    # Looked up per call, not bound at import: a default of ``sys.stderr`` would keep whatever
+    # stream was installed when this module was first imported (a test's capture, say).
+    stderr = stderr or sys.stderr
     if not settings.kafka_broker:
         print("loopwatch worker: set LOOPWATCH_KAFKA_BROKER=host:port", file=stderr)
         return 2
@@ -22,7 +26,11 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO = s
 
     from loopwatch.service.app import create_app
 
-    service = create_app(settings)
+    try:
+        service = create_app(settings)
+    except ValueError as exc:  # settings that cannot work, e.g. an alert URL that is not http(s)
+        print(f"loopwatch worker: {exc}", file=stderr)
+        return 2
     worker = faust.Worker(service.app, loglevel=loglevel, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

@@ -1,0 +1,81 @@
+"""``loopwatch replay --act``: act on the loops a replay found, through the same ``Actions``.
+
+    replay findings ──► opened / escalated loop changes ──► Actions.handle ──► alerts, throttles
+                                                                 └─► wait for delivery (bounded)
+
+Only loop incidents are acted on: runaway rates and resolutions of old logs are history, not
+something to page about. The caller picks the throttle mode (``--throttle``, dry-run unless
+told ``enforce``); the ledger is the shared file, so ``loopwatch release`` undoes an enforce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from loopwatch.actions.aws import LambdaAccess, function_account
+from loopwatch.actions.delivery import DeadLetter, Delivered
+from loopwatch.actions.ledger import Ledger
+from loopwatch.actions.run import ActionReport, Actions
+from loopwatch.detect.explain import draw
+from loopwatch.detect.findings import ESCALATED, OPENED, Finding, LoopFinding
+
+if TYPE_CHECKING:
+    from loopwatch.settings import Settings
+
+
+@dataclass(slots=True)
+class OfflineResult:
+    reports: list[ActionReport] = field(default_factory=list)
+    delivered: list[Delivered] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """One line per action and per failed delivery, for people (stderr)."""
+        out = []
+        for report in self.reports:
+            alert, finding = report.alert, report.alert.finding
+            if report.folded or not isinstance(finding, LoopFinding):
+                continue
+            sent = sum(1 for d in self.delivered if d.alert.key == alert.key)
+            out.append(
+                f"alert {alert.state} {draw(finding.cycle)}: sent to {sent} sink(s)"
+                f"; throttle ({report.throttle.mode}): {report.throttle.summary}"
+            )
+        for letter in self.dead:
+            out.append(
+                f"alert {letter.alert.key} NOT delivered to {letter.sink}: {letter.last_error}"
+            )
+        return out
+
+
+def acted_on(finding: Finding) -> bool:
+    return isinstance(finding, LoopFinding) and finding.change in (OPENED, ESCALATED)
+
+
+async def act_offline(
+    findings: Iterable[Finding],
+    settings: Settings,
+    *,
+    ledger: Ledger | None = None,
+    access: LambdaAccess | None = None,
+) -> OfflineResult:
+    """Handle every opened/escalated loop finding in order, then wait until each alert is
+    delivered or dead-lettered (bounded by ``alert_deadline_seconds``). Raises ValueError
+    for an unreadable ledger file or an alert URL that is not http(s)."""
+    result = OfflineResult()
+    async with Actions.from_settings(
+        settings,
+        ledger=ledger,
+        access=access,
+        dead_letter=result.dead.append,
+        on_delivered=result.delivered.append,
+    ) as actions:
+        for finding in findings:
+            if not acted_on(finding) or not isinstance(finding, LoopFinding):
+                continue
+            account = function_account(finding.functions[0]) if finding.functions else None
+            result.reports.append(await actions.handle(finding, account))
+        await actions.dispatcher.drain(settings.alert_deadline_seconds + 1.0)
+    return result

@@ -1,0 +1,98 @@
+"""Audit records on ``<prefix>.findings``: read them back (to rebuild the ledger), write them
+from outside a worker (``loopwatch release``).
+
+Audit records are keyed by function ARN, so all records of one function sit on one
+partition, in the order they were written: enough to fold them into holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from loopwatch.service.topics import FINDINGS, bootstrap
+from loopwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# orjson writes no spaces: a cheap test that skips parsing the (many) findings between audits.
+_AUDIT_MARK = b'"kind":"audit"'
+
+
+async def read_audit(settings: Settings, timeout: float = 15.0) -> list[dict[str, object]]:
+    """Every audit record on the findings topic now, partition by partition in offset order.
+
+    Reads up to the end offsets seen at the start, without joining a group (nothing is
+    committed). Raises TimeoutError when the end is not reached within ``timeout`` seconds:
+    a partial read could miss a release and resurrect a hold.
+    """
+    topic = settings.topic(FINDINGS)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    deadline = time.monotonic() + timeout
+    await consumer.start()
+    try:
+        await consumer.topics()  # fills the metadata of every topic
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            return []
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        by_partition: dict[int, list[dict[str, object]]] = {tp.partition: [] for tp in tps}
+        while True:
+            behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+            if not behind:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{topic}: audit records not read to the end in {timeout}s")
+            batches = await consumer.getmany(*behind, timeout_ms=int(min(left, 0.5) * 1000))
+            for tp, messages in batches.items():
+                for message in messages:
+                    value = message.value
+                    if value is None or _AUDIT_MARK not in value:
+                        continue
+                    try:
+                        document = orjson.loads(value)
+                    except orjson.JSONDecodeError:
+                        continue
+                    if isinstance(document, dict):
+                        by_partition[tp.partition].append(document)
+        return [record for p in sorted(by_partition) for record in by_partition[p]]
+    finally:
+        await consumer.stop()
+
+
+async def publish_audit(
+    settings: Settings, records: Iterable[Mapping[str, object]], timeout: float = 15.0
+) -> int:
+    """Send audit records (``AuditRecord.to_json()``) to the findings topic, keyed by function;
+    how many were sent. Raises TimeoutError or a KafkaError when the broker does not take them."""
+    documents = list(records)
+    if not documents:
+        return 0
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(settings), acks="all")
+
+    async def send_all() -> None:
+        await producer.start()
+        try:
+            for document in documents:
+                key = str(document.get("function", "")).encode()
+                await producer.send_and_wait(
+                    settings.topic(FINDINGS), orjson.dumps(document), key=key
+                )
+        finally:
+            await producer.stop()
+
+    await asyncio.wait_for(send_all(), timeout)
+    return len(documents)
