@@ -34,6 +34,9 @@ from loopwatch.testing.worker import running_worker, worker_settings
 
 INVICTUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "cloudtrail-invictus"
 ACCOUNT = "123837392027"
+# The raw consumer fetches as much per round trip and waits as long as the worker's consumer
+# (consumer_max_fetch_size, fast_faust's fetch wait): the ratio compares processing, not fetch settings.
+FETCH_BYTES = 16 * 1024 * 1024
 
 
 def real_records(count: int) -> list[dict[str, Any]]:
@@ -65,7 +68,10 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
 
 async def raw_rate(bootstrap: str, topic: str, expected: int, batched: bool) -> float:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4_000_000
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_wait_ms=100,
     )
     await consumer.start()
     try:

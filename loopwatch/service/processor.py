@@ -119,21 +119,25 @@ class Processor:
         out = Output()
         metrics = self.metrics
         metrics.messages_in[topic] += 1
-        where = {"topic": topic, "partition": partition, "offset": offset, "key": _text(key)}
+        key_text = _text(key)
+
+        def where() -> dict[str, object]:  # only for dead letters: most messages have none
+            return {"topic": topic, "partition": partition, "offset": offset, "key": key_text}
+
         try:
             decoded = decode_message(value)
         except Undecodable as exc:
-            self._dead(out, "message", {"reason": str(exc), **where, "value_b64": _b64(value)})
+            self._dead(out, "message", {"reason": str(exc), **where(), "value_b64": _b64(value)})
             return out
         for reason in decoded.bad_lines:
-            self._dead(out, "line", {"reason": reason, **where})
+            self._dead(out, "line", {"reason": reason, **where()})
         objects = decoded.objects
-        account = _text(key) or (account_of(objects[0]) if objects else None) or UNKNOWN_ACCOUNT
+        account = key_text or (account_of(objects[0]) if objects else None) or UNKNOWN_ACCOUNT
         tracked = self._tracked(account, partition, now)
         tracked.last_message = now
         applied = tracked.state.apply(objects, topic, partition, offset)
         for obj, reason in applied.rejected:
-            self._dead(out, "record", {"reason": reason, **where, "record": obj})
+            self._dead(out, "record", {"reason": reason, **where(), "record": obj})
         metrics.records_in[topic] += applied.used + applied.skipped + applied.duplicates
         tracked.event_time = engine_now = tracked.state.engine.now
         if engine_now != float("-inf"):

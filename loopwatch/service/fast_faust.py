@@ -1,0 +1,481 @@
+"""Faust with its per-message overhead trimmed: the worker's consumer, conductor and stream.
+
+Stock Faust spends ~200 µs of bookkeeping per message, which caps a one-record-per-message
+topic at ~0.04x of a plain aiokafka consumer. The parts below remove that cost and nothing else:
+group management, rebalances, table changelogs, acks and commits are Faust's own code paths.
+
+    getmany ──► FastConsumer._drain_messages ──► FastConductor handler ──► channel queue
+      (100 ms fetch wait)    (no task per message)    (one channel, no codec)     │
+                                                         BatchYieldStream ◄───────┘
+                                                     (yields to the loop every 64)
+
+Every override copies or wraps a private method of **faust-streaming 0.15.x** (pinned in
+pyproject.toml): when upgrading Faust, diff each against the new upstream method it names.
+Only the ``kafka://`` (aiokafka) transport is replaced; any other broker URL gets stock Faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import weakref
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    MutableSet,
+)
+from typing import Any, cast
+
+import faust
+from aiokafka import AIOKafkaConsumer
+from faust.channels import Channel
+from faust.events import Event
+from faust.exceptions import KeyDecodeError, Skip, ValueDecodeError
+from faust.sensors import Monitor
+from faust.streams import Stream, _current_event
+from faust.transport.conductor import Conductor
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, CollectionT, EventT, Message, StreamT, TransportT
+from faust.types.transports import ConsumerCallback
+from mode.utils.futures import maybe_async
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OPTIONS", "App", "RawTopic", "tune_gc", "tune_gc_task"]
+
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker may hold a fetch that has no data. Faust hard-codes 1500 ms; because
+every worker is also assigned the always-empty ``<app>-__assignor-__leader`` partition (and idle
+changelogs), fetches for a busy partition then stall up to 1.5 s behind it. 100 ms keeps an idle
+worker from polling the broker more than ten times a second."""
+
+STREAM_YIELD_EVERY = 64
+
+OPTIONS: dict[str, Any] = {
+    # One getmany hands over up to this many messages; the stream buffer must hold 1.25x that
+    # (Faust pauses a partition at maxsize / 1.25, and a paused partition's next getmany
+    # waits out its 1 s timeout). 4096 is Faust's own default buffer size.
+    "broker_max_poll_records": 2000,
+    "stream_buffer_maxsize": 4096,
+    # ``faust.App`` resolves these by class; see the classes below.
+    "Stream": "loopwatch.service.fast_faust:BatchYieldStream",
+    "Monitor": "loopwatch.service.fast_faust:NullMonitor",
+}
+"""Faust settings that go with :class:`App` (merged into ``app.faust_options``)."""
+
+
+# -- consumer --------------------------------------------------------------------------------------
+
+
+class _Resume:
+    """Await the rest of a coroutine that already ran up to its first suspension on ``fut``."""
+
+    __slots__ = ("coro", "fut")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], fut: Any) -> None:
+        self.coro, self.fut = coro, fut
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro, fut = self.coro, self.fut
+        while True:
+            try:
+                yield fut
+            except BaseException as exc:  # a cancellation, say: the coroutine must see it
+                try:
+                    fut = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    fut = coro.send(None)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _resume(coro: Coroutine[Any, Any, Any], fut: Any) -> Any:
+    return await _Resume(coro, fut)
+
+
+class _ShortPollConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    # Upstream passes fetch_max_wait_ms=1500 straight to AIOKafkaConsumer with no setting to
+    # change it; AIOKafkaConsumer reads the attribute only in start(), so setting it here works.
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
+class FastConsumer(faust_aiokafka.Consumer):
+    """The aiokafka consumer with a short fetch wait and a drain loop without a task per message."""
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
+        # Upstream (faust/transport/consumer.py, Consumer._drain_messages) delivers each message
+        # with ``await self.wait_first(callback(message), self.suspend_flow.wait())``: four tasks
+        # and an asyncio.wait per message, most of Faust's per-message cost. Here the callback
+        # runs eagerly; when it completes without suspending (flow active, producer buffer and
+        # the stream's queue not full: the common case) nothing else is needed. Only when it
+        # does suspend is its remainder raced against ``suspend_flow`` exactly as upstream does,
+        # so a rebalance still interrupts a blocked delivery. The rest is upstream's loop.
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = cast(faust_aiokafka.Consumer, fetcher)._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        suspend_flow = self.suspend_flow
+        yield_every = 100
+        num_since_yield = 0
+        sleep = asyncio.sleep
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            coro = cast(Coroutine[Any, Any, Any], callback(message))
+                            try:
+                                fut = coro.send(None)
+                            except StopIteration:
+                                pass  # delivered without suspending
+                            else:
+                                await self.wait_first(_resume(coro, fut), suspend_flow.wait())
+                            set_read_offset(tp, offset)
+                        else:
+                            self.log.dev("DROPPED MESSAGE ROFF %r", offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+
+# -- conductor -------------------------------------------------------------------------------------
+
+
+class FastConductor(Conductor):
+    """Conductor with a lean handler for a partition that feeds exactly one channel (ours all do).
+
+    Upstream (faust/transport/conductor.py, ConductorCompiler.build) awaits flow control and the
+    producer buffer and builds delivery sets on every message; this handler awaits only when
+    there is something to wait for, and hands other partitions to upstream's handler.
+    """
+
+    def _compile_message_handler(self) -> ConsumerCallback:
+        if self.app.client_only:
+            return super()._compile_message_handler()
+        callbacks = self._tp_to_callback
+        lock = self._tp_to_callback_lock
+
+        async def on_message(message: Message) -> None:
+            # Upstream takes the lock for every message; an uncontended asyncio.Lock never
+            # suspends, so only a rebuild of the callback map (under the lock) needs waiting for.
+            if lock.locked():
+                async with lock:
+                    callback = callbacks[message.tp]
+            else:
+                callback = callbacks[message.tp]
+            await callback(message)
+
+        return on_message
+
+    def _build_handler(self, tp: TP, channels: MutableSet[Any]) -> ConsumerCallback:
+        upstream = super()._build_handler(tp, channels)
+        if len(channels) != 1:
+            return upstream
+        [chan] = channels
+        app = self.app
+        consumer = app.consumer
+        flow_active = app.flow_control.is_active
+        acquire_flow_control = app.flow_control.acquire
+        pbuffer = app.producer.buffer
+        threaded = app.conf.producer_threaded
+        wait_until_producer_ebb = pbuffer.wait_until_ebb
+        on_topic_buffer_full = app.sensors.on_topic_buffer_full
+        consumer_on_buffer_full = consumer.on_buffer_full
+        consumer_on_buffer_drop = consumer.on_buffer_drop
+
+        def on_pressure_high() -> None:
+            on_topic_buffer_full(tp)
+            consumer_on_buffer_full(tp)
+
+        def on_pressure_drop() -> None:
+            consumer_on_buffer_drop(tp)
+
+        async def on_message(message: Message) -> None:
+            if len(channels) != 1 or chan not in channels:  # subscriptions changed under us
+                await upstream(message)
+                return
+            if not flow_active():
+                await acquire_flow_control()
+            if threaded or pbuffer.size > pbuffer.max_messages:
+                await wait_until_producer_ebb()
+            message.incref(1)
+            try:
+                event = await chan.decode(message, propagate=True)
+            except KeyDecodeError as exc:
+                message.ack(consumer, n=1)
+                await chan.on_key_decode_error(exc, message)
+                return
+            except ValueDecodeError as exc:
+                message.ack(consumer, n=1)
+                await chan.on_value_decode_error(exc, message)
+                return
+            queue = chan.queue
+            if queue.full():
+                on_topic_buffer_full(tp)
+                await chan.put(event)
+            else:
+                queue.put_nowait_enhanced(
+                    event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
+                )
+
+        return on_message
+
+
+class _FastTransport(faust_aiokafka.Transport):
+    Consumer = FastConsumer
+    Conductor = FastConductor
+
+
+class App(faust.App):
+    """``faust.App`` whose ``kafka://`` consumer transport is the fast one above."""
+
+    def _new_transport(self) -> TransportT:
+        if self.conf.broker_consumer[0].scheme not in ("kafka", "aiokafka"):
+            return super()._new_transport()
+        return _FastTransport(self.conf.broker_consumer, self)
+
+
+# -- topics, streams, sensors ----------------------------------------------------------------------
+
+
+class RawTopic(faust.Topic):
+    """A topic whose messages reach the stream as bytes, without the codec registry.
+
+    Upstream ``Topic.decode`` goes through the serializer machinery even for ``raw`` (a few
+    µs per message). Producing to it is unchanged. Declare it with raw key and value serializers
+    so that both directions agree.
+    """
+
+    def _compile_decode(self) -> None:
+        app = self.app
+        # conf.Event is typed as the EventT protocol class, which mypy will not call.
+        make_event = cast(Callable[..., EventT[Any]], app.conf.Event or Event)
+
+        async def decode(message: Message, *, propagate: bool = False) -> EventT[Any]:
+            return make_event(app, message.key, message.value, message.headers, message)
+
+        self.decode = decode  # type: ignore[method-assign]  # per-instance compiled decoder, as upstream
+
+
+class NullMonitor(Monitor):
+    """The default sensor without its per-message bookkeeping.
+
+    Loopwatch keeps its own counters (``metrics.py``) and exposes none of the Monitor's, so its
+    per-message dict updates and timestamps are pure cost. Rebalance and commit hooks stay.
+    """
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        pass
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
+    ) -> dict[str, Any] | None:
+        return None
+
+    def on_stream_event_out(
+        self,
+        tp: TP,
+        offset: int,
+        stream: StreamT[Any],
+        event: EventT[Any],
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        pass
+
+    def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
+        pass
+
+    def track_tp_end_offset(self, tp: TP, offset: int) -> None:
+        pass
+
+    def on_table_get(self, table: CollectionT, key: Any) -> None:
+        pass
+
+    def on_table_set(self, table: CollectionT, key: Any, value: Any) -> None:
+        pass
+
+
+class BatchYieldStream(Stream[Any]):
+    """A stream that yields to the event loop every ``yield_every`` events, not after each.
+
+    Upstream (faust/streams.py, Stream._py_aiter) runs ``await asyncio.sleep(0)`` before every
+    event: a full loop turn per message. Waiting on an empty queue yields anyway, so this only
+    changes how long a busy stream runs before letting the consumer and timers in. Otherwise
+    it is upstream's iterator: acks, generation checks, current_event, processors, sensors.
+    """
+
+    yield_every = STREAM_YIELD_EVERY
+
+    def __aiter__(self) -> AsyncIterator[Any]:  # pragma: no cover
+        if not isinstance(self.channel, Channel):  # a stream over a plain iterable
+            return super().__aiter__()
+        it = self._batch_aiter()
+        self._active_agens.add(it)
+        return it
+
+    async def _batch_aiter(self) -> AsyncGenerator[Any, None]:  # pragma: no cover
+        self._finalized = True
+        started_by_aiter = await self.maybe_start()
+        on_merge = self.on_merge
+        on_stream_event_out = self._on_stream_event_out
+        on_message_out = self._on_message_out
+        channel = cast(Channel[Any], self.channel)
+        chan_queue = channel.queue
+        chan_queue_empty = chan_queue.empty
+        chan_errors = chan_queue._errors
+        chan_quick_get = chan_queue.get_nowait
+        chan_slow_get = channel.__anext__
+        processors = self._processors
+        on_stream_event_in = self._on_stream_event_in
+        create_ref = weakref.ref
+        app = self.app
+        add_unacked = app.consumer.unacked.add
+        acking_topics = app.topics.acking_topics
+        on_message_in = self._on_message_in
+        sleep = asyncio.sleep
+        skipped_value = self._skipped_value
+        flow_active = app.flow_control.is_active
+        yield_every = self.yield_every
+        since_yield = 0
+        try:
+            while not self.should_stop:
+                event: EventT[Any] | None = None
+                do_ack = self.enable_acks
+                value: Any = None
+                sensor_state = None
+                while value is None and event is None:
+                    since_yield += 1
+                    if since_yield >= yield_every:
+                        since_yield = 0
+                        await sleep(0)
+                    if chan_errors:
+                        raise chan_errors.popleft()
+                    if chan_queue_empty():
+                        since_yield = 0  # the get below waits in the loop anyway
+                        channel_value = await chan_slow_get()
+                    else:
+                        channel_value = chan_quick_get()
+                    if isinstance(channel_value, EventT):
+                        event = channel_value
+                        message = event.message
+                        tp = message.tp
+                        offset = message.offset
+                        if not flow_active() or message.generation_id != app.consumer_generation_id:
+                            value = skipped_value
+                            break
+                        if message.topic in acking_topics and not message.tracked:
+                            message.tracked = True
+                            add_unacked(message)
+                            on_message_in(tp, offset, message)
+                        sensor_state = on_stream_event_in(tp, offset, self, event)
+                        _current_event.set(create_ref(event))
+                        self.current_event = event
+                        value = event.value
+                    else:
+                        value = channel_value
+                        self.current_event = None
+                        sensor_state = None
+                    try:
+                        for processor in processors:
+                            value = await maybe_async(processor(value))
+                        value = await on_merge(value)
+                    except Skip:
+                        value = skipped_value
+                try:
+                    if value is not skipped_value:
+                        self.events_total += 1
+                        yield value
+                finally:
+                    self.current_event = None
+                    if event is not None and (do_ack or value is skipped_value):
+                        last_stream_to_ack = event.ack()
+                        message = event.message
+                        on_stream_event_out(message.tp, message.offset, self, event, sensor_state)
+                        if last_stream_to_ack:
+                            on_message_out(message.tp, message.offset, message)
+        except StopAsyncIteration:
+            return
+        finally:
+            self._channel_stop_iteration(channel)
+            if started_by_aiter:
+                await self.stop()
+                self.service_reset()
+
+
+# -- garbage collector -----------------------------------------------------------------------------
+
+_gc_tuned = False
+
+
+def tune_gc() -> None:
+    """Move everything alive now out of the collector's sight and make gen-0 collections rarer.
+
+    A worker allocates a few container objects per message and frees them by reference
+    counting; with the default threshold (700) the cyclic collector runs every few messages and
+    rescans the whole started app (Faust, aiokafka, the detection engine) each time. Freezing
+    after start excludes that long-lived heap; the higher threshold makes the young collections
+    rare. Process-wide and applied once per process (tests run several apps in one process);
+    cycles are still collected, only less often.
+    """
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    log.debug("gc: froze %d objects, threshold %s", gc.get_freeze_count(), gc.get_threshold())
+
+
+async def tune_gc_task() -> None:
+    """:func:`tune_gc` as a Faust app task: ``app.task(tune_gc_task)`` runs it once the worker
+    has started and recovered, so the frozen heap is the running app's, not a half-built one."""
+    tune_gc()
