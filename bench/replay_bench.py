@@ -151,7 +151,7 @@ def engine_facts(functions: int, events: int, seed: int = 7) -> tuple[list[f.Fac
     return setup, timed_facts
 
 
-def bench_engine(events: int, rounds: int = 5) -> None:
+def bench_engine(events: int, rounds: int = 9) -> None:
     """Best-of-``rounds`` per-event cost, the two graph sizes interleaved round by round so
     that load from elsewhere on the machine falls on both alike."""
     sizes = (1_000, 10_000)

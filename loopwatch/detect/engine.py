@@ -56,6 +56,9 @@ class Engine:
         self.now = float("-inf")
         self._cycles: dict[str, tuple[str, ...]] = {}  # incident id -> cycle
         self._by_hop: dict[tuple[str, str], set[str]] = {}  # hop -> ids of cycles through it
+        # Nodes of any known cycle: most facts touch none, and checking this set first spares
+        # them building a (source, target) key, a tuple the garbage collector would track.
+        self._cycle_nodes: set[str] = set()
         self._out: list[Finding] = []
         self._pending: dict[str, float] = {}  # cycles touched in the open second -> last touch
         self._pending_second = float("-inf")
@@ -156,6 +159,7 @@ class Engine:
             engine._cycles[key] = cycle
             for node, nxt, _ in cycle_search.hops(cycle):
                 engine._by_hop.setdefault((node, nxt), set()).add(key)
+            engine._cycle_nodes.update(cycle)
         engine._pending = {k: float(v) for k, v in state["pending"].items()}
         engine._pending_second = _infinite(state["pending_second"])
         engine._next_tick = _infinite(state["next_tick"])
@@ -261,9 +265,12 @@ class Engine:
             self._cycles[key] = cycle
             for node, nxt, _ in cycle_search.hops(cycle):
                 self._by_hop.setdefault((node, nxt), set()).add(key)
+            self._cycle_nodes.update(cycle)
             self._touch(key, time)
 
     def _update(self, source: str, target: str, time: float) -> None:
+        if source not in self._cycle_nodes:
+            return
         ids = self._by_hop.get((source, target))
         if ids:
             for key in ids:
@@ -319,6 +326,7 @@ class Engine:
                     ids.discard(key)
                     if not ids:
                         del self._by_hop[(node, nxt)]
+            self._cycle_nodes = {n for c in self._cycles.values() for n in c}
             finding = self.incidents.resolve_broken(cycle, time, why)
             if finding is not None:
                 self._out.append(finding)

@@ -7,7 +7,6 @@ writes instead (one call ≈ one run), until an invocation is seen.
 
 from __future__ import annotations
 
-from collections import deque
 from itertools import pairwise
 from typing import Any
 
@@ -16,13 +15,16 @@ from loopwatch.detect.findings import RunawayFinding
 
 
 class _FunctionRate:
-    __slots__ = ("by_invocations", "count", "history", "runaway", "window_index")
+    __slots__ = ("by_invocations", "count", "history", "keep", "runaway", "window_index")
 
     def __init__(self, history: int) -> None:
+        self.keep = history
         self.by_invocations = False
         self.window_index = -1
         self.count = 0
-        self.history: deque[int] = deque(maxlen=history)  # full windows before the current one
+        # Full windows before the current one, at most ``keep``: a short list, not a deque,
+        # whose 0.5 KB block per function would dominate memory on large graphs.
+        self.history: list[int] = []
         self.runaway = False  # inside a runaway episode: report once until it calms down
 
 
@@ -68,7 +70,7 @@ class RateDetector:
                 int(index),
                 int(count),
             )
-            rate.history.extend(int(n) for n in history)
+            rate.history.extend(int(n) for n in history[-rate.keep :])
             rate.runaway = bool(runaway)
         return detector
 
@@ -100,12 +102,12 @@ class RateDetector:
 
     def _roll(self, rate: _FunctionRate, index: int) -> None:
         if rate.window_index >= 0:
-            rate.history.append(rate.count)
+            _push(rate, rate.count)
             if rate.count < self._floor:
                 rate.runaway = False  # the episode is over; a new one may be reported
             # Windows with no event at all count as empty.
-            for _ in range(min(index - rate.window_index - 1, rate.history.maxlen or 0)):
-                rate.history.append(0)
+            for _ in range(min(index - rate.window_index - 1, rate.keep)):
+                _push(rate, 0)
                 rate.runaway = False
         rate.window_index = index
         rate.count = 0
@@ -126,3 +128,10 @@ class RateDetector:
             if after < self._floor or after < growth * before:
                 return None
         return "growth"
+
+
+def _push(rate: _FunctionRate, count: int) -> None:
+    history = rate.history
+    history.append(count)
+    if len(history) > rate.keep:
+        del history[0]

@@ -22,17 +22,23 @@ _NOT_A_FUNCTION = re.compile(r"awslambda_.*|i-[0-9a-f]{8,17}")
 
 
 class Identities:
-    __slots__ = ("_by_name", "_by_role", "_guesses", "_role_of")
+    __slots__ = ("_by_name", "_by_role", "_guesses", "_only", "_role_of")
 
     def __init__(self) -> None:
         self._by_name: dict[str, set[str]] = {}  # function name -> function ARNs
         self._by_role: dict[str, set[str]] = {}  # role name -> functions using it
         self._role_of: dict[str, str] = {}  # function ARN -> role name
         self._guesses: dict[str, bool] = {}  # session name -> looks like a function name
+        # Names that only one known function has (nearly all): the answer without a set
+        # iterator, on the path every write takes.
+        self._only: dict[str, str] = {}
 
     def learn(self, function: str, role_arn: str | None = None) -> None:
         """Remember that ``function`` exists, and its execution role when known."""
-        self._by_name.setdefault(arns.name(function), set()).add(function)
+        name = arns.name(function)
+        same_name = self._by_name.setdefault(name, set())
+        same_name.add(function)
+        self._index_name(name, same_name)
         if role_arn:
             role = role_arn.rsplit("/", 1)[-1]
             old = self._role_of.get(function)
@@ -42,7 +48,10 @@ class Identities:
             self._by_role.setdefault(role, set()).add(function)
 
     def forget(self, function: str) -> None:
-        self._by_name.get(arns.name(function), set()).discard(function)
+        name = arns.name(function)
+        same_name = self._by_name.get(name, set())
+        same_name.discard(function)
+        self._index_name(name, same_name)
         role = self._role_of.pop(function, None)
         if role is not None:
             self._by_role.get(role, set()).discard(function)
@@ -63,8 +72,17 @@ class Identities:
             identities.learn(function, role)
         return identities
 
+    def _index_name(self, name: str, functions: set[str]) -> None:
+        if len(functions) == 1:
+            self._only[name] = next(iter(functions))
+        else:
+            self._only.pop(name, None)
+
     def function_of(self, caller: Caller) -> str | None:
         """The function ARN the caller is, or None when it is not a function."""
+        only = self._only.get(caller.session)
+        if only is not None:
+            return only
         named = self._by_name.get(caller.session)
         if named:
             return _closest(named, caller)
