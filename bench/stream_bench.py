@@ -181,7 +181,7 @@ def main() -> None:
     started = time.perf_counter()
     with running_broker() as broker, tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp:
         data_dir = Path(tmp)
-        for mode, per_message, count in (("batched", 500, 100_000), ("single-record", 1, 20_000)):
+        for mode, per_message, count in (("batched", 500, 100_000), ("single-record", 1, 60_000)):
             prefix = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
             topic = f"{prefix}.cloudtrail"
             records = real_records(count)
