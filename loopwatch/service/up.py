@@ -60,8 +60,8 @@ async def _up(settings: Settings, out: TextIO, simulate: str | None, timeout: fl
         if simulate is None:
             await _print_findings(settings, out, expected=None, deadline=None)
             return 0
-        expected, shipped = await _ship_simulation(settings, simulate, out)
         started = time.monotonic()
+        expected, shipped = await _ship_simulation(settings, simulate, out)
 
         def everything_read() -> bool:
             return sum(service.metrics.records_in.values()) >= shipped
