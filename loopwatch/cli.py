@@ -291,16 +291,25 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kafka_settings(command: str) -> Settings | None:
+    """Settings for a command that needs Kafka; None, having said why, when no broker is set."""
+    from loopwatch.settings import Settings
+
+    settings = Settings()
+    if not settings.kafka_broker:
+        print(f"loopwatch {command}: set LOOPWATCH_KAFKA_BROKER=host:port", file=sys.stderr)
+        return None
+    return settings
+
+
 def _ship(args: argparse.Namespace) -> int:
     import asyncio
 
     from loopwatch.events.sources import SourceUnavailable
     from loopwatch.service.ship import ship
-    from loopwatch.settings import Settings
 
-    settings = Settings()
-    if not settings.kafka_broker:
-        print("loopwatch ship: set LOOPWATCH_KAFKA_BROKER=host:port", file=sys.stderr)
+    settings = _kafka_settings("ship")
+    if settings is None:
         return EXIT_USAGE
     try:
         stats = asyncio.run(
@@ -330,11 +339,9 @@ def _init_topics(args: argparse.Namespace) -> int:
     import asyncio
 
     from loopwatch.service.topics import create_topics
-    from loopwatch.settings import Settings
 
-    settings = Settings()
-    if not settings.kafka_broker:
-        print("loopwatch init-topics: set LOOPWATCH_KAFKA_BROKER=host:port", file=sys.stderr)
+    settings = _kafka_settings("init-topics")
+    if settings is None:
         return EXIT_USAGE
     for name in asyncio.run(create_topics(settings)):
         print(f"topic {name}: {settings.partitions} partitions")
