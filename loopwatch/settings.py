@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     alert_dedupe_size: int = Field(
         10000, ge=1, description="Idempotency keys remembered to fold repeated findings."
     )
+    alert_latent: bool = Field(
+        False,
+        description="Also alert on loops found latent; by default alerts start once a loop is active.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL people reach the web views at (links to /loops); default the web address.",

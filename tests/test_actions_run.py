@@ -81,12 +81,15 @@ def test_a_loop_is_throttled_alerted_once_and_audited(
     assert [r.action for r in escalated.audit] == ["throttle"]
     assert repeat.folded and repeat.audit == ()
     bodies = [json.loads(r.get_data()) for r, _ in httpserver.log]
-    assert [b["state"] for b in bodies] == ["opened", "escalated", "resolved"]  # one per change
-    action = bodies[1]["action"]
+    # One per change worth hearing of: the latent opening is not, the resolution of an
+    # active loop is.
+    assert [b["state"] for b in bodies] == ["escalated", "resolved"]
+    assert not latent.alerted and escalated.alerted
+    action = bodies[0]["action"]
     assert action["mode"] == "enforce"
     assert action["outcomes"][0]["result"] == "throttled"
     assert action["outcomes"][0]["previous"] == 25
-    assert bodies[1]["links"]["loops"] == "https://loopwatch.example.com/loops"
-    request = httpserver.log[1][0]
+    assert bodies[0]["links"]["loops"] == "https://loopwatch.example.com/loops"
+    request = httpserver.log[0][0]
     assert verify_signature("shared", request.headers[SIGNATURE_HEADER], request.get_data())
     assert resolved.throttle.summary.startswith("no throttle: the incident resolved")

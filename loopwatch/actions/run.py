@@ -27,7 +27,7 @@ from loopwatch.actions.outcomes import AuditRecord
 from loopwatch.actions.sinks import sink_for
 from loopwatch.actions.targets import RateOf
 from loopwatch.actions.throttle import ThrottleConfig, Throttler, ThrottleReport
-from loopwatch.detect.findings import Finding
+from loopwatch.detect.findings import ACTIVE, Finding, LoopFinding
 
 if TYPE_CHECKING:
     from loopwatch.settings import Settings
@@ -35,11 +35,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class ActionReport:
-    """What ``handle`` did: the alert (``folded``: a repeat, not sent again) and the throttle."""
+    """What ``handle`` did: the alert (``folded``: a repeat, not sent again; ``alerted``: sent
+    to the sinks, which a latent finding is not unless ``alert_latent``) and the throttle."""
 
     alert: Alert
     folded: bool
     throttle: ThrottleReport
+    alerted: bool = True
 
     @property
     def audit(self) -> tuple[AuditRecord, ...]:
@@ -72,10 +74,12 @@ class Actions:
         throttler: Throttler,
         *,
         loops_url: str | None = None,
+        alert_latent: bool = False,
     ) -> None:
         self.dispatcher = dispatcher
         self.throttler = throttler
         self.loops_url = loops_url
+        self.alert_latent = alert_latent
 
     @classmethod
     def from_settings(
@@ -103,7 +107,9 @@ class Actions:
             ledger if ledger is not None else ledger_from_settings(settings),
             access if access is not None else access_from_settings(settings),
         )
-        return cls(dispatcher, throttler, loops_url=loops_url(settings))
+        return cls(
+            dispatcher, throttler, loops_url=loops_url(settings), alert_latent=settings.alert_latent
+        )
 
     async def __aenter__(self) -> Actions:
         return self
@@ -134,5 +140,20 @@ class Actions:
             self.throttler.throttle, finding, account, mappings=mappings, rate_of=rate_of
         )
         alert = alert_for(finding, account, report, self.loops_url)
+        if not worth_alerting(finding, self.alert_latent):
+            return ActionReport(alert, False, report, alerted=False)
         sent = self.dispatcher.enqueue(alert)
-        return ActionReport(alert, not sent, report)
+        return ActionReport(alert, not sent, report, alerted=sent)
+
+
+def worth_alerting(finding: Finding, latent_too: bool = False) -> bool:
+    """Whether people hear of this finding.
+
+    A loop is news once it runs hot: opened active, escalated, and resolved after it was
+    active; a runaway always is. A latent loop (a guarded write-back stays latent for good)
+    alerts only when asked for with ``alert_latent``: otherwise it would page for loops
+    that end by themselves.
+    """
+    if not isinstance(finding, LoopFinding):
+        return True
+    return finding.status == ACTIVE or latent_too
