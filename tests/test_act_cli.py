@@ -22,11 +22,6 @@ ACCOUNT = "123456789012"
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:worker"
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[MotoServer]:
     with moto_server() as aws:

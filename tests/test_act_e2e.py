@@ -34,11 +34,6 @@ ACCOUNT = "123456789012"  # moto's default account: the simulated function exist
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:worker"
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
     """The emulator, and the ambient AWS environment the worker and the CLI read pointed at it

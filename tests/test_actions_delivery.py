@@ -34,11 +34,6 @@ FAST = RetryPolicy(attempt_timeout=0.5, deadline=3.0, backoff=0.01, backoff_max=
 FN = "arn:aws:lambda:us-east-1:111122223333:function:thumb"
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture
 def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
     yield httpserver

@@ -24,11 +24,6 @@ from loopwatch.settings import Settings
 from loopwatch.testing.aws import MotoServer, moto_server
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture(scope="module")
 def aws() -> Iterator[MotoServer]:
     with moto_server() as server:

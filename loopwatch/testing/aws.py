@@ -10,6 +10,7 @@ the environment (a real profile, a real AWS_ENDPOINT_URL) can send a test to AWS
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,7 +64,13 @@ def moto_server(host: str = "127.0.0.1") -> Iterator[MotoServer]:
     port = free_port(host)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
+    endpoint = f"http://{host}:{port}"
     try:
-        yield MotoServer(f"http://{host}:{port}")
+        # moto keeps its backends per process, not per server: what an earlier server in the
+        # same test session created would still be there without this.
+        request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        yield MotoServer(endpoint)
     finally:
         server.stop()
