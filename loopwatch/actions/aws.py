@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import boto3
@@ -239,6 +240,33 @@ def call(
                 ) from None
             raise failure
         sleep(delay)
+
+
+def set_mappings_enabled(
+    client: LambdaClient,
+    uuids: tuple[str, ...],
+    enabled: bool,
+    *,
+    deadline: float,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Enable or disable each event source mapping; the UUIDs done, and (UUID, cause) of the
+    ones that failed. Throttling disables them, release enables them again."""
+    done: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for uuid in uuids:
+        try:
+            call(
+                partial(client.update_event_source_mapping, UUID=uuid, Enabled=enabled),
+                "update_event_source_mapping",
+                f"event source mapping {uuid}",
+                deadline=deadline,
+                monotonic=monotonic,
+            )
+            done.append(uuid)
+        except AwsFailure as exc:
+            failed.append((uuid, exc.reason))
+    return done, failed
 
 
 def _code(exc: ClientError) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from loopwatch.actions import outcomes as o
-from loopwatch.actions.aws import AwsFailure, LambdaAccess, call
+from loopwatch.actions.aws import AwsFailure, LambdaAccess, call, set_mappings_enabled
 from loopwatch.actions.ledger import Hold, Ledger
 from loopwatch.actions.throttle import default_identity
 from loopwatch.events import arns
@@ -153,22 +153,12 @@ def _release_hold(
         else f"reserved concurrency restored to {hold.previous}"
     )
     records = [audit("release", o.RELEASED, hold.previous, by, restored)]
-    problems: list[str] = []
-    for uuid in hold.mappings:
-        try:
-            call(
-                partial(client.update_event_source_mapping, UUID=uuid, Enabled=True),
-                "update_event_source_mapping",
-                f"event source mapping {uuid}",
-                deadline=deadline,
-            )
-            records.append(
-                audit(
-                    "enable-mapping", o.RELEASED, None, by, f"event source mapping {uuid} enabled"
-                )
-            )
-        except AwsFailure as exc:
-            problems.append(f"re-enable mapping {uuid} by hand: {exc.reason}")
+    enabled, failed = set_mappings_enabled(client, hold.mappings, True, deadline=deadline)
+    records += [
+        audit("enable-mapping", o.RELEASED, None, by, f"event source mapping {uuid} enabled")
+        for uuid in enabled
+    ]
+    problems = [f"re-enable mapping {uuid} by hand: {why}" for uuid, why in failed]
     ledger.remove(function)
     reason = "; ".join([restored, *problems])
     return ReleaseReport(

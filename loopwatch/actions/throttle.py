@@ -16,11 +16,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 
 from loopwatch.actions import outcomes as o
-from loopwatch.actions.aws import AwsFailure, LambdaAccess, call, function_account
+from loopwatch.actions.aws import (
+    AwsFailure,
+    LambdaAccess,
+    call,
+    function_account,
+    set_mappings_enabled,
+)
 from loopwatch.actions.ledger import Hold, Ledger
 from loopwatch.actions.ratelimit import HourlyLimit
 from loopwatch.actions.targets import RateOf, choose, protected_by
@@ -291,21 +296,10 @@ class Throttler:
     ) -> tuple[tuple[str, ...], list[str]]:
         # The loop was found through these mappings while they were enabled (a disabled mapping
         # closes nothing), so release re-enables them without reading their state first.
-        done: list[str] = []
-        problems: list[str] = []
-        for uuid in planned:
-            try:
-                call(
-                    partial(client.update_event_source_mapping, UUID=uuid, Enabled=False),
-                    "update_event_source_mapping",
-                    f"event source mapping {uuid}",
-                    deadline=deadline,
-                    monotonic=self._monotonic,
-                )
-                done.append(uuid)
-            except AwsFailure as exc:
-                problems.append(exc.reason)
-        return tuple(done), problems
+        done, failed = set_mappings_enabled(
+            client, planned, False, deadline=deadline, monotonic=self._monotonic
+        )
+        return tuple(done), [why for _, why in failed]
 
     def _failed(
         self,
