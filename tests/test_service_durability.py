@@ -5,7 +5,6 @@ and two workers in one group report each loop once.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from loopwatch.testing.worker import (
     worker_process,
     worker_settings,
 )
-from loopwatch.topology import SimulationResult, resolve_topology, write_simulation
+from loopwatch.topology import resolve_topology, write_simulation
 
 
 def test_a_restarted_worker_recovers_state_and_never_reopens(
@@ -30,7 +29,7 @@ def test_a_restarted_worker_recovers_state_and_never_reopens(
     settings = worker_settings(kafka_broker, tmp_path / "data", partitions=1)
     sim = write_simulation(resolve_topology("s3-self-loop"), tmp_path / "sim")
     key = sim.topology.account.encode()
-    records = sorted(_records(sim), key=lambda rec: str(rec["eventTime"]))
+    records = sim.distinct_records()
     messages = [
         (key, orjson.dumps({"Records": records[i : i + 20]})) for i in range(0, len(records), 20)
     ]
@@ -117,11 +116,3 @@ def test_two_workers_in_one_group_report_each_loop_once(
 def _traversals(loops: dict[str, Any]) -> int:
     (loop,) = loops["loops"]
     return int(loop["traversals"])
-
-
-def _records(sim: SimulationResult) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for path in sim.files:
-        for record in orjson.loads(gzip.decompress(path.read_bytes()))["Records"]:
-            seen[record["eventID"]] = record
-    return list(seen.values())

@@ -8,7 +8,6 @@ suite pays for one start; the dead-letter test has its own worker because it cou
 from __future__ import annotations
 
 import asyncio
-import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ def test_bad_input_is_dead_lettered_counted_and_the_loop_still_found(
 ) -> None:
     settings = worker_settings(kafka_broker, tmp_path / "data")
     sim = write_simulation(resolve_topology("s3-self-loop"), tmp_path / "sim")
-    records = sorted(_records(sim), key=lambda rec: str(rec["eventTime"]))
+    records = sim.distinct_records()
     key = sim.topology.account.encode()
     no_time = {k: v for k, v in records[5].items() if k != "eventTime"}
     bad = [b"\x00\x01 not json at all", orjson.dumps({"hello": "world"}), orjson.dumps(no_time)]
@@ -147,12 +146,3 @@ def test_bad_input_is_dead_lettered_counted_and_the_loop_still_found(
     assert 'loopwatch_deadletter_total{kind="message"} 1' in text
     assert 'loopwatch_deadletter_total{kind="record"} 2' in text
     assert f'loopwatch_records_in_total{{topic="cloudtrail"}} {len(records)}' in text
-
-
-def _records(sim: SimulationResult) -> list[dict[str, Any]]:
-    """Each distinct record of the simulation once (files repeat about 1%, as CloudTrail does)."""
-    seen: dict[str, dict[str, Any]] = {}
-    for path in sim.files:
-        for record in orjson.loads(gzip.decompress(path.read_bytes()))["Records"]:
-            seen[record["eventID"]] = record
-    return list(seen.values())

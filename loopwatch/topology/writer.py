@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -50,6 +51,15 @@ class SimulationResult:
     last_time: datetime
     truth: tuple[LoopTruth, ...]
     truncated: bool
+
+    def distinct_records(self) -> list[dict[str, Any]]:
+        """Each CloudTrail record written, once (files repeat about 1%, as CloudTrail does),
+        in event-time order: what a stream of the simulation carries."""
+        seen: dict[str, dict[str, Any]] = {}
+        for path in self.files:
+            for record in orjson.loads(gzip.decompress(path.read_bytes()))["Records"]:
+                seen[record["eventID"]] = record
+        return sorted(seen.values(), key=lambda record: str(record["eventTime"]))
 
     def third_traversal_at(self, cycle: Iterable[str]) -> float | None:
         """Ground-truth time of the 3rd traversal of an expected loop, given its node ids in
