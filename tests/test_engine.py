@@ -6,7 +6,7 @@ from loopwatch.config import DetectionConfig
 from loopwatch.detect import Engine
 from loopwatch.detect.findings import ACTIVE, ESCALATED, LATENT, OPENED, RESOLVED
 from loopwatch.events import facts as f
-from loopwatch.testing.scenario import Scenario
+from loopwatch.testing.scenario import ACCOUNT, Scenario
 
 S = Scenario
 UPLOADS = S.bucket("uploads")
@@ -188,13 +188,14 @@ def test_unrelated_traffic_does_not_create_loops() -> None:
 def test_records_of_one_second_in_any_order_do_not_flip_the_verdict() -> None:
     """CloudTrail times are whole seconds: a loop's next invocation can sort before its write."""
     guarded, runaway = Engine(), Engine()
+    caller = Scenario.caller("thumb")
     for engine in (guarded, runaway):
+        engine.apply(f.FunctionDeclared(0, THUMB, f"arn:aws:iam::{ACCOUNT}:role/{caller.role}"))
         engine.apply(
             f.BucketTriggersReplaced(
                 1, UPLOADS, (f.Trigger("s3:up:0", UPLOADS, THUMB, f.S3_NOTIFICATION),)
             )
         )
-    caller = Scenario.caller("thumb")
 
     def write(engine: Engine, t: float, key: str) -> None:
         engine.apply(f.Write(t, caller, UPLOADS, key=key, s3_event="ObjectCreated:Put"))
@@ -232,12 +233,13 @@ def test_a_late_record_from_the_future_does_not_stall_or_skew_detection() -> Non
     """Live input interleaves overlapping CloudTrail files: a file may hold a record minutes
     ahead of the next file's records. The loop must still be active at its 3rd traversal."""
     s = Engine()
+    caller = Scenario.caller("thumb")
+    s.apply(f.FunctionDeclared(0, THUMB, f"arn:aws:iam::{ACCOUNT}:role/{caller.role}"))
     s.apply(
         f.BucketTriggersReplaced(
             1, UPLOADS, (f.Trigger("s3:up:0", UPLOADS, THUMB, f.S3_NOTIFICATION),)
         )
     )
-    caller = Scenario.caller("thumb")
     s.apply(f.Invoked(300, THUMB, source=UPLOADS))  # a record from 5 minutes ahead comes first
     findings = []
     for i in range(5):

@@ -21,6 +21,7 @@ from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect import cycles as cycle_search
+from loopwatch.detect.confirm import unknowns
 from loopwatch.detect.explain import explain, fix
 from loopwatch.detect.findings import Finding
 from loopwatch.detect.incidents import Incident, IncidentBook, incident_id
@@ -41,7 +42,7 @@ from loopwatch.events.facts import (
 from loopwatch.graph import Identities, ResourceGraph
 
 _NOTHING: tuple[Finding, ...] = ()
-STATE_VERSION = 1
+STATE_VERSION = 2
 # Event-time interval at which quiet incidents are resolved.
 _TICK = 60.0
 
@@ -60,7 +61,8 @@ class Engine:
         # them building a (source, target) key, a tuple the garbage collector would track.
         self._cycle_nodes: set[str] = set()
         self._out: list[Finding] = []
-        self._pending: dict[str, float] = {}  # cycles touched in the open second -> last touch
+        # Cycles touched since the last settling -> the seconds to measure them at.
+        self._pending: dict[str, set[int]] = {}
         self._pending_second = float("-inf")
         self._next_tick = float("-inf")
         self._next_sweep = float("-inf")
@@ -134,7 +136,7 @@ class Engine:
             "rates": self.rates.to_state(),
             "incidents": self.incidents.to_state(),
             "cycles": {key: list(cycle) for key, cycle in self._cycles.items()},
-            "pending": self._pending,
+            "pending": {key: sorted(seconds) for key, seconds in self._pending.items()},
             "pending_second": _finite(self._pending_second),
             "next_tick": _finite(self._next_tick),
             "next_sweep": _finite(self._next_sweep),
@@ -160,7 +162,7 @@ class Engine:
             for node, nxt, _ in cycle_search.hops(cycle):
                 engine._by_hop.setdefault((node, nxt), set()).add(key)
             engine._cycle_nodes.update(cycle)
-        engine._pending = {k: float(v) for k, v in state["pending"].items()}
+        engine._pending = {k: {int(s) for s in v} for k, v in state["pending"].items()}
         engine._pending_second = _infinite(state["pending_second"])
         engine._next_tick = _infinite(state["next_tick"])
         engine._next_sweep = _infinite(state["next_sweep"])
@@ -199,6 +201,10 @@ class Engine:
 
     def _declared(self, fact: FunctionDeclared) -> None:
         self.identities.learn(fact.function, fact.role)
+        if fact.function in self._cycle_nodes:  # its loops may be confirmed now
+            self._remeasure(
+                [key for key, cycle in self._cycles.items() if fact.function in cycle], fact.time
+            )
 
     def _deleted(self, fact: FunctionDeleted) -> None:
         self.identities.forget(fact.function)
@@ -213,7 +219,10 @@ class Engine:
         self.graph.add_trigger(trigger)
         hop = (trigger.source, trigger.target)
         self._recheck(self._by_hop.get(hop, ()), fact.time, "its trigger changed")
-        self._search(*hop, fact.time)
+        self._remeasure(self._by_hop.get(hop, ()), fact.time)
+        # A late configuration: look for cycles as of everything seen so far, not as of its own
+        # time, when observed hops it now completes had not been seen yet.
+        self._search(*hop, self.now)
 
     def _bucket_replaced(self, fact: BucketTriggersReplaced) -> None:
         bucket, time = fact.bucket, fact.time
@@ -221,26 +230,22 @@ class Engine:
         for trigger in fact.triggers:
             if arns.is_function(trigger.target) and not self.identities.knows(trigger.target):
                 self.identities.learn(trigger.target)
+        # The writes remembered inside the window are matched against the new filters.
         graph.replace_bucket_triggers(bucket, fact.triggers)
-        # Writes matched against the old filters say nothing about the new ones.
-        writers = list(graph.nx.predecessors(bucket)) if bucket in graph.nx else []
-        for writer in writers:
-            edge = graph.edge(writer, bucket)
-            if edge is not None:
-                edge.closing.clear()
         touched = {c for hop, ids in self._by_hop.items() if bucket in hop for c in ids}
         self._recheck(
             touched, time, f"the notification configuration of {arns.label(bucket)} changed"
         )
+        self._remeasure(touched, time)
         for trigger in fact.triggers:
-            self._search(trigger.source, trigger.target, time)
+            self._search(trigger.source, trigger.target, self.now)
 
     def _trigger_enabled(self, fact: TriggerEnabled) -> None:
         hop = self.graph.set_trigger_enabled(fact.trigger_id, fact.enabled)
         if hop is None:
             return
         if fact.enabled:
-            self._search(*hop, fact.time)
+            self._search(*hop, self.now)
         else:
             self._recheck(
                 self._by_hop.get(hop, ()), fact.time, "its event source mapping was disabled"
@@ -268,6 +273,13 @@ class Engine:
             self._cycle_nodes.update(cycle)
             self._touch(key, time)
 
+    def _remeasure(self, keys: Any, time: float) -> None:
+        """Measure again the cycles among ``keys`` that still hold: their configuration changed,
+        and a late configuration must count everything seen so far (DESIGN §5)."""
+        for key in list(keys):
+            if key in self._cycles:
+                self._touch(key, max(time, self.now))
+
     def _update(self, source: str, target: str, time: float) -> None:
         if source not in self._cycle_nodes:
             return
@@ -277,9 +289,21 @@ class Engine:
                 self._touch(key, time)
 
     def _touch(self, key: str, time: float) -> None:
-        if time > self._pending.get(key, float("-inf")):
-            self._pending[key] = time
-        self._pending_second = float(int(time))
+        """Measure cycle ``key`` once the second of ``time`` is settled.
+
+        A late fact (from a second before the newest one seen) is measured at its own second,
+        as if it had come in order, and at the newest second too: the later measurements it
+        would have been part of have already been made without it.
+        """
+        second = int(time)
+        seconds = self._pending.get(key)
+        if seconds is None:
+            seconds = self._pending[key] = set()
+        seconds.add(second)
+        newest = int(self.now) if self.now != float("-inf") else second
+        if second < newest:
+            seconds.add(newest)
+        self._pending_second = float(second)
 
     def _settle(self) -> None:
         """Measure the cycles touched in the open second, as of that second.
@@ -288,10 +312,11 @@ class Engine:
         events' milliseconds would otherwise place a catch after the records that made it.
         """
         pending, self._pending = self._pending, {}
-        for key, time in pending.items():
-            cycle = self._cycles.get(key)
-            if cycle is not None:  # it may have broken since it was touched
-                self._evaluate(cycle, float(int(time)))
+        for key, seconds in pending.items():
+            for second in sorted(seconds):
+                cycle = self._cycles.get(key)
+                if cycle is not None:  # it may have broken since it was touched
+                    self._evaluate(cycle, float(second))
 
     def _evaluate(self, cycle: tuple[str, ...], time: float) -> None:
         config = self.config
@@ -299,7 +324,9 @@ class Engine:
         enough = m.traversals >= config.active_after
         gain = m.gain_allowing_in_flight
         guarded = enough and gain is not None and gain < config.min_gain
-        active = enough and not guarded
+        unknown = tuple(unknowns(self.graph, self.identities, cycle))
+        # An unconfirmed loop is never active (DESIGN §5): it stays latent, saying what is missing.
+        active = enough and not guarded and not unknown
 
         def describe(guard: bool) -> tuple[str, str]:
             return (
@@ -308,13 +335,15 @@ class Engine:
             )
 
         finding = self.incidents.observe(
-            cycle, time, active, m.traversals, m.gain, guarded, describe
+            cycle, time, active, m.traversals, m.gain, guarded, unknown, describe
         )
         if finding is not None:
             self._out.append(finding)
 
-    def _recheck(self, keys: Any, time: float, why: str) -> None:
-        """Forget the cycles among ``keys`` that no longer hold, resolving their incidents."""
+    def _recheck(self, keys: Any, time: float, why: str, *, configured: bool = True) -> None:
+        """Forget the cycles among ``keys`` that no longer hold, resolving their incidents.
+
+        ``configured``: a configuration fact of event time ``time`` broke them (not expiry)."""
         for key in list(keys):
             cycle = self._cycles.get(key)
             if cycle is None or cycle_search.holds(self.graph, cycle, time):
@@ -327,7 +356,9 @@ class Engine:
                     if not ids:
                         del self._by_hop[(node, nxt)]
             self._cycle_nodes = {n for c in self._cycles.values() for n in c}
-            finding = self.incidents.resolve_broken(cycle, time, why)
+            finding = self.incidents.resolve_broken(
+                cycle, time, why, configured_at=time if configured else None
+            )
             if finding is not None:
                 self._out.append(finding)
 
@@ -338,7 +369,9 @@ class Engine:
         if now >= self._next_sweep:
             self._next_sweep = now + self._sweep_every
             self.graph.expire(now)
-            self._recheck(list(self._cycles), now, "its hops went unused past the horizon")
+            self._recheck(
+                list(self._cycles), now, "its hops went unused past the horizon", configured=False
+            )
 
 
 def _finite(value: float) -> float | None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 OPENED = "opened"
 ESCALATED = "escalated"
 RESOLVED = "resolved"
+WITHDRAWN = "withdrawn"
+"""A configuration that arrived late shows the cycle never was one: as if never reported."""
 
 LATENT = "latent"
 ACTIVE = "active"
@@ -32,6 +34,12 @@ class LoopFinding:
     guarded: bool
     explanation: str
     fix: str
+    unknown: tuple[str, ...] = ()
+    """What keeps the loop unconfirmed (DESIGN §5); empty when it is confirmed."""
+
+    @property
+    def confirmed(self) -> bool:
+        return not self.unknown
 
 
 @dataclass(frozen=True, slots=True)

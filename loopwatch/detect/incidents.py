@@ -11,7 +11,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from loopwatch.detect.findings import ACTIVE, ESCALATED, LATENT, OPENED, RESOLVED, LoopFinding
+from loopwatch.detect.findings import (
+    ACTIVE,
+    ESCALATED,
+    LATENT,
+    OPENED,
+    RESOLVED,
+    WITHDRAWN,
+    LoopFinding,
+)
 from loopwatch.events import arns
 
 
@@ -34,6 +42,14 @@ class Incident:
     guarded: bool = False
     explanation: str = ""
     fix: str = ""
+    unknown: tuple[str, ...] = ()
+    """What keeps the cycle unconfirmed (DESIGN §5); empty when confirmed."""
+    said_at: float = 0.0
+    """Event time of the incident's latest finding: findings of one incident never go back."""
+
+    @property
+    def confirmed(self) -> bool:
+        return not self.unknown
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -54,6 +70,7 @@ class Incident:
             guarded=self.guarded,
             explanation=self.explanation,
             fix=self.fix,
+            unknown=self.unknown,
         )
 
 
@@ -72,6 +89,7 @@ class IncidentBook:
         traversals: int,
         gain: float | None,
         guarded: bool,
+        unknown: tuple[str, ...],
         describe: Callable[[bool], tuple[str, str]],
     ) -> LoopFinding | None:
         """Record the cycle's latest state; a finding when it opens or escalates.
@@ -90,16 +108,26 @@ class IncidentBook:
         elif not incident.open:
             incident.open, incident.status, incident.detected_at = True, LATENT, None
             change = OPENED
-        incident.last_activity = time
+        # Live input is out of order: a late record is measured at its own (earlier) time. The
+        # incident then started, or became active, earlier than first thought — never later
+        # than it is said to be active, and never said twice.
+        incident.first_seen = min(incident.first_seen, time)
+        incident.last_activity = max(incident.last_activity, time)
         incident.traversals = max(incident.traversals, traversals)
         guard_changed = guarded != incident.guarded
-        incident.gain, incident.guarded = gain, guarded
+        incident.gain, incident.guarded, incident.unknown = gain, guarded, unknown
         if active and incident.status != ACTIVE:
             incident.status, incident.detected_at = ACTIVE, time
             change = ESCALATED if change is None else change
+        elif active and incident.detected_at is not None and time < incident.detected_at:
+            incident.detected_at = time
         if change is not None or guard_changed:
             incident.explanation, incident.fix = describe(guarded)
-        return None if change is None else incident.finding(change, time)
+        if change is None:
+            return None
+        # A finding's time never goes back behind the incident's previous one.
+        incident.said_at = max(incident.said_at, time)
+        return incident.finding(change, incident.said_at)
 
     def touch(self, cycle: tuple[str, ...], time: float) -> None:
         incident = self.incidents.get(incident_id(cycle))
@@ -114,11 +142,29 @@ class IncidentBook:
             if incident.open and now - incident.last_activity >= self._quiet
         ]
 
-    def resolve_broken(self, cycle: tuple[str, ...], now: float, why: str) -> LoopFinding | None:
-        """The cycle no longer exists (a trigger removed or disabled, a hop expired)."""
-        incident = self.incidents.get(incident_id(cycle))
+    def resolve_broken(
+        self, cycle: tuple[str, ...], now: float, why: str, *, configured_at: float | None = None
+    ) -> LoopFinding | None:
+        """The cycle no longer exists (a trigger removed or disabled, a hop expired).
+
+        ``configured_at``: the event time of the configuration that broke it. A configuration
+        from before the incident began, on an incident never active, arrived late (files come
+        out of order, an inventory is read after the logs): in its light the cycle never
+        existed, so the incident is withdrawn — forgotten, as a replay in order never had it.
+        """
+        key = incident_id(cycle)
+        incident = self.incidents.get(key)
         if incident is None or not incident.open:
             return None
+        if (
+            configured_at is not None
+            and configured_at <= incident.first_seen
+            and incident.detected_at is None
+        ):
+            del self.incidents[key]
+            incident.explanation += f" Withdrawn: {why}, before the cycle was first seen."
+            incident.open = False
+            return incident.finding(WITHDRAWN, max(incident.said_at, now))
         incident.explanation += f" Resolved: {why}."
         return self._resolve(incident, now)
 
@@ -129,10 +175,13 @@ class IncidentBook:
     def from_state(cls, state: list[dict[str, Any]], quiet: float) -> IncidentBook:
         book = cls(quiet)
         for data in state:
-            incident = Incident(**{**data, "cycle": tuple(data["cycle"])})
+            incident = Incident(
+                **{**data, "cycle": tuple(data["cycle"]), "unknown": tuple(data.get("unknown", ()))}
+            )
             book.incidents[incident.id] = incident
         return book
 
     def _resolve(self, incident: Incident, now: float) -> LoopFinding:
         incident.open = False
-        return incident.finding(RESOLVED, now)
+        incident.said_at = max(incident.said_at, now)
+        return incident.finding(RESOLVED, incident.said_at)

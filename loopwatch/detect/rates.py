@@ -3,29 +3,45 @@
 Each function counts invocations in tumbling windows of event time. Invocation events and
 Invoke data events are the best evidence; a function never seen invoked is counted by its
 writes instead (one call ≈ one run), until an invocation is seen.
+
+Live input is out of order (CloudTrail files overlap by minutes), so counts are kept per window
+index, each event in its own window, and a late event re-checks the windows it can change: the
+functions found runaway do not depend on the order events arrive in.
 """
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect.findings import RunawayFinding
 
+_NONE = -(2**62)  # "no window yet": JSON-safe, below any real index
+
 
 class _FunctionRate:
-    __slots__ = ("by_invocations", "count", "history", "keep", "runaway", "window_index")
+    """Counts of the last few windows: ``counts[i]`` is window ``base + i``.
 
-    def __init__(self, history: int) -> None:
-        self.keep = history
+    Two plain ints and a short list rather than a dict per function: on graphs of 10k
+    functions the engine's cost is bound by memory.
+    """
+
+    __slots__ = ("base", "by_invocations", "counts", "first", "reported")
+
+    def __init__(self) -> None:
         self.by_invocations = False
-        self.window_index = -1
-        self.count = 0
-        # Full windows before the current one, at most ``keep``: a short list, not a deque,
-        # whose 0.5 KB block per function would dominate memory on large graphs.
-        self.history: list[int] = []
-        self.runaway = False  # inside a runaway episode: report once until it calms down
+        self.base = _NONE
+        self.counts: list[int] = []
+        self.first = _NONE  # the earliest window with an event: none exist before it
+        self.reported = _NONE  # the window of the last runaway finding
+
+    @property
+    def newest(self) -> int:
+        return self.base + len(self.counts) - 1
+
+    def count(self, index: int) -> int:
+        offset = index - self.base
+        return self.counts[offset] if 0 <= offset < len(self.counts) else 0
 
 
 class RateDetector:
@@ -34,14 +50,17 @@ class RateDetector:
         self._per_min = 60.0 / config.rate_window
         self._floor = config.rate_floor_per_min / self._per_min  # as a count per window
         self._ceiling = config.rate_ceiling_per_min / self._per_min
+        self._chain = config.rate_growth_windows
+        # Windows kept per function: the chain a decision reads, and the one it starts from.
+        self._keep = config.rate_growth_windows + 2
         self._rates: dict[str, _FunctionRate] = {}
 
     def invoked(self, function: str, time: float) -> RunawayFinding | None:
         rate = self._rate(function)
         if not rate.by_invocations:  # real invocations replace the writes proxy from now on
             rate.by_invocations = True
-            rate.window_index, rate.count = -1, 0
-            rate.history.clear()
+            rate.base = rate.first = rate.reported = _NONE
+            rate.counts = []
         return self._count(function, rate, time)
 
     def wrote(self, function: str, time: float) -> RunawayFinding | None:
@@ -51,87 +70,102 @@ class RateDetector:
         return self._count(function, rate, time)
 
     def rate_per_min(self, function: str) -> float:
+        """Invocations a minute in the function's newest window (0 for an unknown function)."""
         rate = self._rates.get(function)
-        return 0.0 if rate is None else rate.count * self._per_min
+        return 0.0 if rate is None or not rate.counts else rate.counts[-1] * self._per_min
 
     def to_state(self) -> dict[str, list[Any]]:
         return {
-            fn: [r.by_invocations, r.window_index, r.count, list(r.history), r.runaway]
+            fn: [r.by_invocations, r.base, list(r.counts), r.first, r.reported]
             for fn, r in self._rates.items()
         }
 
     @classmethod
     def from_state(cls, state: dict[str, list[Any]], config: DetectionConfig) -> RateDetector:
         detector = cls(config)
-        for function, (by_invocations, index, count, history, runaway) in state.items():
+        for function, (by_invocations, base, counts, first, reported) in state.items():
             rate = detector._rate(function)
-            rate.by_invocations, rate.window_index, rate.count = (
-                bool(by_invocations),
-                int(index),
-                int(count),
-            )
-            rate.history.extend(int(n) for n in history[-rate.keep :])
-            rate.runaway = bool(runaway)
+            rate.by_invocations = bool(by_invocations)
+            rate.base, rate.first, rate.reported = int(base), int(first), int(reported)
+            rate.counts = [int(n) for n in counts]
         return detector
 
     def _rate(self, function: str) -> _FunctionRate:
         rate = self._rates.get(function)
         if rate is None:
-            rate = self._rates[function] = _FunctionRate(self._config.rate_growth_windows)
+            rate = self._rates[function] = _FunctionRate()
         return rate
 
     def _count(self, function: str, rate: _FunctionRate, time: float) -> RunawayFinding | None:
         index = int(time // self._config.rate_window)
-        if index > rate.window_index:
-            self._roll(rate, index)
-        rate.count += 1
-        if rate.runaway:
+        counts = rate.counts
+        if not counts:
+            rate.base, rate.first = index, index
+            counts.append(1)
+        elif index > rate.newest:
+            counts.extend([0] * (index - rate.newest))
+            counts[-1] = 1
+            if len(counts) > self._keep:
+                drop = len(counts) - self._keep
+                del counts[:drop]
+                rate.base += drop
+        elif index >= rate.base:
+            counts[index - rate.base] += 1
+        else:
+            return None  # older than every window kept: it can change no decision any more
+        if index < rate.first:
+            rate.first = index
+        # The window the event landed in, and (when it is late) the later windows whose growth
+        # chain it is part of.
+        for window in range(index, rate.newest + 1):
+            reason = self._runaway_reason(rate, window)
+            if reason is not None:
+                return self._report(function, rate, window, reason, time)
+        return None
+
+    def _report(
+        self, function: str, rate: _FunctionRate, window: int, reason: str, time: float
+    ) -> RunawayFinding | None:
+        if self._same_episode(rate, window):
             return None
-        reason = self._runaway_reason(rate)
-        if reason is None:
-            return None
-        rate.runaway = True
-        previous = rate.history[-1] if rate.history else 0
+        rate.reported = window
+        previous = rate.count(window - 1)
+        count = rate.count(window)
         return RunawayFinding(
             function=function,
-            detected_at=time,
-            rate_per_min=rate.count * self._per_min,
-            growth=rate.count / previous if previous else None,
+            detected_at=max(time, window * self._config.rate_window),
+            rate_per_min=count * self._per_min,
+            growth=count / previous if previous else None,
             reason=reason,
         )
 
-    def _roll(self, rate: _FunctionRate, index: int) -> None:
-        if rate.window_index >= 0:
-            _push(rate, rate.count)
-            if rate.count < self._floor:
-                rate.runaway = False  # the episode is over; a new one may be reported
-            # Windows with no event at all count as empty.
-            for _ in range(min(index - rate.window_index - 1, rate.keep)):
-                _push(rate, 0)
-                rate.runaway = False
-        rate.window_index = index
-        rate.count = 0
+    def _same_episode(self, rate: _FunctionRate, window: int) -> bool:
+        """A runaway is reported once an episode: windows above the floor, back to back."""
+        reported = rate.reported
+        if reported == _NONE:
+            return False
+        if window <= reported:
+            return True  # a later window of it was reported already
+        if window - reported > self._keep:
+            return False  # windows in between are gone: they were quiet enough to be dropped
+        return all(rate.count(w) >= self._floor for w in range(reported + 1, window))
 
-    def _runaway_reason(self, rate: _FunctionRate) -> str | None:
-        count = rate.count
+    def _runaway_reason(self, rate: _FunctionRate, window: int) -> str | None:
+        count = rate.count(window)
         if count >= self._ceiling:
             return "ceiling"
-        history = rate.history
-        growth = self._config.rate_growth
         # Cheap checks first: this runs for every invocation.
-        if count < self._floor or len(history) < self._config.rate_growth_windows:
+        if count < self._floor or window - self._chain < rate.first:
             return None
-        if count < growth * history[-1]:
-            return None
-        # The windows before the current one must have grown too, each above the floor.
-        for before, after in pairwise(history):
-            if after < self._floor or after < growth * before:
+        growth = self._config.rate_growth
+        after = count
+        for before_window in range(window - 1, window - self._chain - 1, -1):
+            before = rate.count(before_window)
+            if after < growth * before:
                 return None
+            if before_window == window - self._chain:
+                break  # the chain's first window need not be above the floor
+            if before < self._floor:
+                return None
+            after = before
         return "growth"
-
-
-def _push(rate: _FunctionRate, count: int) -> None:
-    history = rate.history
-    history.append(count)
-    if len(history) > rate.keep:
-        del history[0]

@@ -8,6 +8,9 @@ A hop may carry configured triggers (they hold until removed), observed invocati
 them (Invoke with a sourceArn, invocation events with a source), and observed writes by a
 function (data events). For a write into a bucket, ``closing`` keeps, per next node, the writes
 whose key and event type match an enabled trigger towards that node: only those close a loop.
+``written`` keeps the keys of the writes inside the window, so that when the bucket's
+notification configuration becomes known later than its writes (live input is out of order,
+and a trail begins after the configuration was made) they can be matched again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from typing import Any
 
 from loopwatch.events.facts import Trigger
 from loopwatch.graph.activity import Activity
+
+# Writes remembered per bucket hop for matching again: a bound on memory for a function that
+# writes thousands of objects a second; past it the oldest are matched no more.
+WRITE_LOG_LIMIT = 4096
+
+
+def _second(entry: tuple[int, str | None, str | None, int]) -> int:
+    return entry[0]
 
 
 class Edge:
@@ -29,6 +40,7 @@ class Edge:
         "target_is_bucket",
         "triggers",
         "writes",
+        "written",
     )
 
     def __init__(self, source: str, target: str, target_is_bucket: bool) -> None:
@@ -40,6 +52,26 @@ class Edge:
         self.writes: Activity | None = None
         self.closing: dict[str, Activity] = {}
         self.last_key: str | None = None  # the latest S3 key written, for explanations
+        # (second, key, S3 event, count) of writes into a bucket, oldest first, inside the window.
+        self.written: list[tuple[int, str | None, str | None, int]] = []
+
+    def log_write(
+        self, time: float, count: int, key: str | None, s3_event: str | None, window: float
+    ) -> None:
+        """Remember a write into a bucket (bounded by the window and WRITE_LOG_LIMIT)."""
+        written = self.written
+        second = int(time)
+        written.append((second, key, s3_event, count))
+        if len(written) > 1 and written[-2][0] > second:
+            written.sort(key=_second)  # a late write: rare, and the list is short
+        cutoff = written[-1][0] - window - 1.0
+        if written[0][0] <= cutoff or len(written) > WRITE_LOG_LIMIT:
+            drop = 0
+            while drop < len(written) and (
+                written[drop][0] <= cutoff or len(written) - drop > WRITE_LOG_LIMIT
+            ):
+                drop += 1
+            del written[:drop]
 
     def enabled_triggers(self) -> list[Trigger]:
         return [t for t in self.triggers.values() if t.enabled]
@@ -97,6 +129,7 @@ class Edge:
             "invocations": None if self.invocations is None else self.invocations.to_state(),
             "closing": {node: a.to_state() for node, a in self.closing.items()},
             "last_key": self.last_key,
+            "written": [list(entry) for entry in self.written],
         }
 
     @classmethod
@@ -113,4 +146,8 @@ class Edge:
             node: Activity.from_state(a, window) for node, a in state["closing"].items()
         }
         edge.last_key = state["last_key"]
+        edge.written = [
+            (int(second), key, event, int(count))
+            for second, key, event, count in state.get("written", [])
+        ]
         return edge

@@ -59,6 +59,11 @@ class Identities:
     def knows(self, function: str) -> bool:
         return function in self._by_name.get(arns.name(function), ())
 
+    def confirmed(self, function: str) -> bool:
+        """The function's execution role is known (a configuration record or the inventory
+        said so): what it writes can be told from what someone merely named after it."""
+        return function in self._role_of
+
     def to_state(self) -> dict[str, str | None]:
         """Known functions and their roles (the session-name guesses are a cache, not state)."""
         known = {fn: None for fns in self._by_name.values() for fn in fns}

@@ -97,6 +97,7 @@ class ResourceGraph:
             self.remove_trigger(old)
         fresh = [t for t in triggers if self.add_trigger(t)]
         self._bucket_triggers[bucket] = {t.id for t in triggers}
+        self.rematch(bucket)
         return fresh
 
     def drop_node(self, node: str) -> None:
@@ -128,6 +129,7 @@ class ResourceGraph:
         if edge.target_is_bucket:
             if key is not None:
                 edge.last_key = key
+            edge.log_write(time, count, key, s3_event, self.window)
             fresh = self._record_closing(edge, time, count, key, s3_event) or fresh
         return fresh
 
@@ -135,10 +137,32 @@ class ResourceGraph:
         """``source``'s trigger invoked ``function``; True if this hop was not live before."""
         edge = self._edge_for(source, function)
         fresh = not edge.live(time, self.horizon)
-        if edge.invocations is None:
-            edge.invocations = Activity(self.window)
-        edge.invocations.add(time)
+        invocations = edge.invocations
+        if invocations is None:
+            invocations = edge.invocations = Activity(self.window)
+            if not edge.triggers and arns.kind(source) == arns.BUCKET:
+                # A hop known only by its invocations delivers anything: the writes into the
+                # bucket seen before it was first seen firing now count as closing towards it.
+                self.rematch(source)
+        invocations.add(time)
         return fresh
+
+    def rematch(self, bucket: str) -> None:
+        """Match the remembered writes into ``bucket`` against its current triggers again.
+
+        Called whenever what the bucket delivers onward changes (its notification configuration
+        replaced, a trigger added, enabled or removed, a hop first seen firing), so that writes
+        that arrived before the configuration count exactly as if it had come first.
+        """
+        if bucket not in self._g:
+            return
+        for writer in list(self._g.predecessors(bucket)):
+            edge = self.edge(writer, bucket)
+            if edge is None or not edge.target_is_bucket:
+                continue
+            edge.closing = {}
+            for second, key, event, count in edge.written:
+                self._record_closing(edge, float(second), count, key, event)
 
     def triggered_from(self, function: str, service: str) -> str | None:
         """The only resource of ``service`` (``s3.amazonaws.com``) that triggers ``function``."""

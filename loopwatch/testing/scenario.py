@@ -22,9 +22,19 @@ class Scenario:
 
     config: DetectionConfig = field(default_factory=DetectionConfig)
     findings: list[Finding] = field(default_factory=list)
+    declare_functions: bool = True
+    """Declare each function (CreateFunction with role ``<name>-role``) when first written by,
+    so its loops can be confirmed; False leaves every function presumed (DESIGN §4)."""
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.config)
+        self._declared: set[str] = set()
+
+    def declare(self, time: float, function: str, role: str | None = None) -> None:
+        """CreateFunction: ``function`` (an ARN) exists with this execution role."""
+        role_name = role or f"{function.rsplit(':', 1)[-1]}-role"
+        self._declared.add(function)
+        self.apply(f.FunctionDeclared(time, function, f"arn:aws:iam::{ACCOUNT}:role/{role_name}"))
 
     # -- names -----------------------------------------------------------------------------
     @staticmethod
@@ -96,6 +106,9 @@ class Scenario:
     ) -> Sequence[Finding]:
         if target.startswith("arn:aws:s3:::") and event is None:
             event = "ObjectCreated:Put"
+        function = self.fn(function_name)
+        if self.declare_functions and function not in self._declared:
+            self.declare(time, function)
         return self.apply(
             f.Write(time, self.caller(function_name), target, key=key, s3_event=event)
         )
