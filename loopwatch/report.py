@@ -9,19 +9,9 @@ from loopwatch.detect.explain import draw
 from loopwatch.detect.findings import ACTIVE, LATENT, RunawayFinding
 from loopwatch.detect.incidents import Incident
 from loopwatch.events import arns
+from loopwatch.events.intake import Counts
 from loopwatch.events.sources import SourceError
 from loopwatch.events.times import format_time
-
-
-@dataclass(slots=True)
-class Counts:
-    """Every record read is exactly one of used, skipped, duplicate or malformed."""
-
-    read: int = 0
-    used: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    malformed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +77,8 @@ class Report:
         return LATENT if self.loops else None
 
     def to_json(self) -> dict[str, Any]:
-        c = self.counts
         return {
-            "records": {
-                "read": c.read,
-                "used": c.used,
-                "skipped": c.skipped,
-                "duplicates": c.duplicates,
-                "malformed": c.malformed,
-            },
+            "records": self.counts.to_json(),
             "errors": [{"source": e.source, "reason": e.reason} for e in self.errors],
             "loops": [loop_json(loop) for loop in self.loops],
             "runaway": [

@@ -12,7 +12,8 @@ import pytest
 
 from loopwatch.cli import main
 from loopwatch.testing import records as r
-from tests.test_replay import DATA, s3_self_loop_records, write_log
+
+DATA = Path(__file__).parent / "data" / "cloudtrail-invictus"
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -23,13 +24,13 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 @pytest.fixture
 def loop_dir(tmp_path: Path) -> Path:
-    write_log(tmp_path / "loop.json.gz", s3_self_loop_records(writes=4))
+    r.write_log(tmp_path / "loop.json.gz", r.s3_self_loop(writes=4))
     return tmp_path
 
 
 @pytest.fixture
 def latent_dir(tmp_path: Path) -> Path:
-    write_log(tmp_path / "latent.json", s3_self_loop_records(writes=1))
+    r.write_log(tmp_path / "latent.json", r.s3_self_loop(writes=1))
     return tmp_path
 
 
@@ -40,7 +41,7 @@ def test_json_document_matches_the_contract(
     doc = orjson.loads(out)
     assert code == 1
     assert set(doc) == {"records", "errors", "loops", "runaway"}
-    assert doc["records"] == {"read": 5, "used": 5, "skipped": 0, "duplicates": 0, "malformed": 0}
+    assert doc["records"] == {"read": 6, "used": 6, "skipped": 0, "duplicates": 0, "malformed": 0}
     (loop,) = doc["loops"]
     assert {
         "id",
@@ -112,7 +113,7 @@ def test_bad_files_inside_a_readable_source_do_not_change_the_exit_status(
 
 
 def test_console_script_reads_stdin(tmp_path: Path) -> None:
-    lines = b"\n".join(orjson.dumps(x) for x in s3_self_loop_records(writes=3))
+    lines = b"\n".join(orjson.dumps(x) for x in r.s3_self_loop(writes=3))
     done = subprocess.run(
         [sys.executable, "-m", "loopwatch.cli", "replay", "--format", "json", "-"],
         input=lines,

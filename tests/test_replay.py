@@ -15,43 +15,6 @@ BUCKET = "uploads"
 THUMB = r.function_arn("thumb")
 
 
-def s3_self_loop_records(writes: int = 4) -> list[dict[str, object]]:
-    """A bucket notification to ``thumb`` on ``incoming/``, then ``thumb`` writing back there."""
-    setup = r.record(
-        "s3.amazonaws.com",
-        "PutBucketNotification",
-        {
-            "bucketName": BUCKET,
-            "NotificationConfiguration": {
-                "CloudFunctionConfiguration": {
-                    "CloudFunction": THUMB,
-                    "Event": "s3:ObjectCreated:*",
-                    "Filter": {"S3Key": {"FilterRule": {"Name": "Prefix", "Value": "incoming/"}}},
-                }
-            },
-        },
-        time=r.at(0),
-    )
-    loop = [
-        r.record(
-            "s3.amazonaws.com",
-            "PutObject",
-            {"bucketName": BUCKET, "key": f"incoming/{i}.jpg"},
-            identity=r.assumed_role("thumb-role", "thumb"),
-            time=r.at(10 + i),
-        )
-        for i in range(writes)
-    ]
-    return [setup, *loop]
-
-
-def write_log(path: Path, records: list[dict[str, object]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = orjson.dumps({"Records": records})
-    path.write_bytes(gzip.compress(body) if path.suffix == ".gz" else body)
-    return path
-
-
 def test_real_invictus_logs_read_fully_with_no_loop() -> None:
     report = replay([str(DATA)])
     c = report.counts
@@ -65,16 +28,16 @@ def test_real_invictus_logs_read_fully_with_no_loop() -> None:
 def test_records_are_merged_by_event_time_across_unordered_overlapping_files(
     tmp_path: Path,
 ) -> None:
-    records = s3_self_loop_records(writes=4)
+    function, notification, *writes = r.s3_self_loop(writes=4)
     # Newest first, split so that every file holds records of the others' time range, and the
     # second file repeats two records of the first (CloudTrail delivers at least once).
-    write_log(tmp_path / "a.json.gz", [records[4], records[2], records[0]])
-    write_log(tmp_path / "b.json", [records[3], records[1], records[2], records[0]])
+    r.write_log(tmp_path / "a.json.gz", [writes[3], writes[1], notification])
+    r.write_log(tmp_path / "b.json", [writes[2], writes[0], writes[1], notification, function])
     report = replay([str(tmp_path)])
-    assert report.counts.duplicates == 2 and report.counts.read == 7
+    assert report.counts.duplicates == 2 and report.counts.read == 8
     (loop,) = report.loops
     assert loop.status == "active"
-    assert loop.detected_at == orjson_time(records[3])  # the third write, whatever the file order
+    assert loop.detected_at == orjson_time(writes[2])  # the third write, whatever the file order
     assert set(loop.cycle) == {f"arn:aws:s3:::{BUCKET}", THUMB}
 
 
@@ -89,7 +52,7 @@ def test_bad_inputs_are_reported_and_valid_neighbours_all_counted(tmp_path: Path
     good_records = sum(len(orjson.loads(p.read_bytes())["Records"]) for p in good)
     for p in good:
         (tmp_path / p.name).write_bytes(p.read_bytes())
-    loop = s3_self_loop_records(writes=3)
+    loop = r.s3_self_loop(writes=3)
     whole = gzip.compress(orjson.dumps({"Records": loop}))
     (tmp_path / "truncated.json.gz").write_bytes(whole[: len(whole) // 2])
     (tmp_path / "not-json.json").write_bytes(b"<html>this is not a log</html>")
@@ -113,7 +76,7 @@ def test_bad_inputs_are_reported_and_valid_neighbours_all_counted(tmp_path: Path
 
 
 def test_jsonl_with_invocation_events_and_eventbridge_envelopes(tmp_path: Path) -> None:
-    setup, *writes = s3_self_loop_records(writes=3)
+    setup, *writes = r.s3_self_loop(writes=3)
     lines = [r.eventbridge(setup)] + [r.eventbridge(w) for w in writes]
     lines += [
         r.invocation(THUMB, time=r.at(9.5 + i), source=f"arn:aws:s3:::{BUCKET}") for i in range(3)
@@ -121,6 +84,6 @@ def test_jsonl_with_invocation_events_and_eventbridge_envelopes(tmp_path: Path) 
     path = tmp_path / "stream.jsonl.gz"
     path.write_bytes(gzip.compress(b"\n".join(orjson.dumps(x) for x in lines)))
     report = replay([str(path)])
-    assert report.counts.used == 7 and report.counts.malformed == 0
+    assert report.counts.used == 8 and report.counts.malformed == 0
     (loop,) = report.loops
     assert loop.status == "active" and loop.gain == 1.0

@@ -7,14 +7,16 @@ import base64
 import orjson
 
 from loopwatch.config import DetectionConfig
+from loopwatch.events.times import parse_time
 from loopwatch.service.accounts import AccountState
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import Output, Processor, Snapshot
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
 from loopwatch.testing import records as r
-from tests.test_replay import s3_self_loop_records
 
 KEY = r.ACCOUNT.encode()
+# The wall clock of these tests: an hour after the records' event times.
+WALL = parse_time("2026-10-05T15:00:00Z")
 
 
 def processor(saved: dict[str, bytes] | None = None, interval: float = 1.0) -> Processor:
@@ -32,7 +34,7 @@ def sent(out: Output, topic: str) -> list[dict[str, object]]:
 
 def test_unreadable_message_goes_to_deadletter_with_its_bytes() -> None:
     p = processor()
-    out = p.process(CLOUDTRAIL, 1, 7, KEY, b"\x00garbage", now=100.0)
+    out = p.process(CLOUDTRAIL, 1, 7, KEY, b"\x00garbage", now=WALL + 100.0)
     (dead,) = sent(out, DEADLETTER)
     assert dead["reason"].startswith("not JSON")
     assert (dead["topic"], dead["partition"], dead["offset"], dead["key"]) == (
@@ -46,22 +48,23 @@ def test_unreadable_message_goes_to_deadletter_with_its_bytes() -> None:
 
 
 def test_bad_records_are_dead_lettered_and_valid_ones_counted() -> None:
-    loop = s3_self_loop_records(writes=4)
+    loop = r.s3_self_loop(writes=4)
     no_time = {k: v for k, v in loop[2].items() if k != "eventTime"}
     p = processor()
-    out = p.process(CLOUDTRAIL, 0, 0, KEY, batch([*loop, no_time, {"hello": 1}]), now=100.0)
-    reasons = [d["reason"] for d in sent(out, DEADLETTER)]
-    assert len(reasons) == 2 and "eventTime" in reasons[0]
-    assert sent(out, DEADLETTER)[0]["record"] == no_time
-    assert p.metrics.records_in[CLOUDTRAIL] == len(loop)
+    out = p.process(CLOUDTRAIL, 0, 0, KEY, batch([*loop, no_time, {"hello": 1}]), now=WALL + 100.0)
+    # One dead letter per reason and message, with how many and the first of them.
+    (dead,) = sent(out, DEADLETTER)
+    assert "eventTime" in dead["reason"] and dead["count"] == 2
+    assert dead["record"] == no_time
+    assert p.metrics.records_in[CLOUDTRAIL] == len(loop) + 2  # every record read, bad ones too
     assert p.metrics.deadletter["record"] == 2
 
 
 def test_a_finding_is_published_and_snapshotted_at_once() -> None:
     p = processor(interval=3600.0)
-    loop = s3_self_loop_records(writes=6)
-    out = p.process(CLOUDTRAIL, 0, 0, KEY, batch(loop), now=100.0)
-    out.messages += p.tick(100.1).messages  # settles the last second
+    loop = r.s3_self_loop(writes=6)
+    out = p.process(CLOUDTRAIL, 0, 0, KEY, batch(loop), now=WALL + 100.0)
+    out.messages += p.tick(WALL + 100.3).messages  # idle: settles the last second
     findings = sent(out, FINDINGS)
     assert [f["change"] for f in findings] == ["opened", "escalated"]
     assert all(f["account"] == r.ACCOUNT for f in findings)
@@ -71,25 +74,25 @@ def test_a_finding_is_published_and_snapshotted_at_once() -> None:
 
 def test_without_findings_state_is_saved_once_per_interval() -> None:
     p = processor(interval=1.0)
-    setup = s3_self_loop_records(writes=0)
+    setup = r.s3_self_loop(writes=0)
     other = r.record("sts.amazonaws.com", "GetCallerIdentity", {}, time=r.at(5))
-    first = p.process(CLOUDTRAIL, 0, 0, KEY, batch(setup), now=100.0)
-    second = p.process(CLOUDTRAIL, 0, 1, KEY, batch([other]), now=100.5)
+    first = p.process(CLOUDTRAIL, 0, 0, KEY, batch(setup), now=WALL + 100.0)
+    second = p.process(CLOUDTRAIL, 0, 1, KEY, batch([other]), now=WALL + 100.5)
     assert not first.snapshots and not second.snapshots
-    assert len(p.tick(100.6).snapshots) == 0
-    assert len(p.tick(101.1).snapshots) == 1  # dirty and the interval has passed
-    assert len(p.tick(102.5).snapshots) == 0  # nothing changed since
+    assert len(p.tick(WALL + 100.6).snapshots) == 0
+    assert len(p.tick(WALL + 101.1).snapshots) == 1  # dirty and the interval has passed
+    assert len(p.tick(WALL + 102.5).snapshots) == 0  # nothing changed since
     assert len(p.save()) == 0
 
 
 def test_restored_state_continues_and_redelivery_is_ignored() -> None:
-    loop = s3_self_loop_records(writes=6)
+    loop = r.s3_self_loop(writes=6)
     first = processor()
-    out = first.process(CLOUDTRAIL, 0, 5, KEY, batch(loop), now=100.0)
-    out.snapshots += first.tick(100.1).snapshots
+    out = first.process(CLOUDTRAIL, 0, 5, KEY, batch(loop), now=WALL + 100.0)
+    out.snapshots += first.tick(WALL + 100.3).snapshots
     saved = {r.ACCOUNT: out.snapshots[-1].value}
     second = processor(saved)
-    again = second.process(CLOUDTRAIL, 0, 5, KEY, batch(loop), now=200.0)  # redelivered
+    again = second.process(CLOUDTRAIL, 0, 5, KEY, batch(loop), now=WALL + 200.0)  # redelivered
     assert again.messages == [] and second.metrics.records_in[CLOUDTRAIL] == 0
     (incident,) = second.accounts[r.ACCOUNT].state.engine.open_incidents()
     assert incident.status == "active"
@@ -97,41 +100,41 @@ def test_restored_state_continues_and_redelivery_is_ignored() -> None:
 
 def test_invocations_and_cloudtrail_offsets_do_not_collide() -> None:
     p = processor()
-    loop = s3_self_loop_records(writes=1)
-    p.process(CLOUDTRAIL, 0, 10, KEY, batch(loop), now=100.0)
+    loop = r.s3_self_loop(writes=1)
+    p.process(CLOUDTRAIL, 0, 10, KEY, batch(loop), now=WALL + 100.0)
     event = r.invocation(r.function_arn("thumb"), time=r.at(12))
-    p.process(INVOCATIONS, 0, 3, KEY, orjson.dumps(event), now=100.0)
-    assert p.metrics.records_in == {CLOUDTRAIL: 2, INVOCATIONS: 1}
+    p.process(INVOCATIONS, 0, 3, KEY, orjson.dumps(event), now=WALL + 100.0)
+    assert p.metrics.records_in == {CLOUDTRAIL: 3, INVOCATIONS: 1}
 
 
 def test_a_quiet_stream_resolves_on_the_wall_clock() -> None:
     config = DetectionConfig(quiet=30.0)
     p = Processor(config, snapshot_interval=1.0, restore=lambda _: None, metrics=Metrics())
-    p.process(CLOUDTRAIL, 0, 0, KEY, batch(s3_self_loop_records(writes=6)), now=100.0)
-    assert not [f for f in sent(p.tick(110.0), FINDINGS) if f["change"] == "resolved"]
-    resolved = [f for f in sent(p.tick(200.0), FINDINGS) if f["change"] == "resolved"]
+    p.process(CLOUDTRAIL, 0, 0, KEY, batch(r.s3_self_loop(writes=6)), now=WALL + 100.0)
+    assert not [f for f in sent(p.tick(WALL + 110.0), FINDINGS) if f["change"] == "resolved"]
+    resolved = [f for f in sent(p.tick(WALL + 200.0), FINDINGS) if f["change"] == "resolved"]
     assert len(resolved) == 1
 
 
 def test_unreadable_saved_state_starts_afresh() -> None:
     p = processor({r.ACCOUNT: b'{"version": 99}'})
-    p.process(CLOUDTRAIL, 0, 0, KEY, batch(s3_self_loop_records(writes=1)), now=1.0)
+    p.process(CLOUDTRAIL, 0, 0, KEY, batch(r.s3_self_loop(writes=1)), now=WALL + 1.0)
     assert isinstance(p.accounts[r.ACCOUNT].state, AccountState)
 
 
 def test_load_takes_saved_accounts_of_assigned_partitions_only() -> None:
     p = processor()
-    p.process(CLOUDTRAIL, 1, 0, KEY, batch(s3_self_loop_records(writes=1)), now=1.0)
+    p.process(CLOUDTRAIL, 1, 0, KEY, batch(r.s3_self_loop(writes=1)), now=WALL + 1.0)
     (snapshot,) = p.save()
     fresh = processor()
-    assert fresh.load([(r.ACCOUNT, snapshot.value)], partitions={0}, now=2.0) == 0
-    assert fresh.load([(r.ACCOUNT, snapshot.value)], partitions={1}, now=2.0) == 1
+    assert fresh.load([(r.ACCOUNT, snapshot.value)], partitions={0}, now=WALL + 2.0) == 0
+    assert fresh.load([(r.ACCOUNT, snapshot.value)], partitions={1}, now=WALL + 2.0) == 1
     assert fresh.accounts[r.ACCOUNT].partition == 1
 
 
 def test_metrics_render_prometheus_text() -> None:
     p = processor()
-    p.process(CLOUDTRAIL, 0, 0, KEY, b"junk", now=1.0)
+    p.process(CLOUDTRAIL, 0, 0, KEY, b"junk", now=WALL + 1.0)
     text = p.metrics.render(accounts=3, now=10.0)
     assert 'loopwatch_messages_in_total{topic="cloudtrail"} 1' in text
     assert 'loopwatch_deadletter_total{kind="message"} 1' in text

@@ -14,7 +14,6 @@ from loopwatch.service.ship import MAX_RECORDS, ship
 from loopwatch.settings import Settings
 from loopwatch.testing import records as r
 from loopwatch.testing.broker import Broker
-from tests.test_replay import s3_self_loop_records
 
 
 def settings_for(broker: Broker) -> Settings:
@@ -31,8 +30,8 @@ def test_batches_are_keyed_by_account_and_ordered_by_event_time(
 ) -> None:
     settings = settings_for(kafka_broker)
     kafka_broker.create_topics({settings.topic("cloudtrail"): 2, settings.topic("invocations"): 2})
-    records = s3_self_loop_records(writes=MAX_RECORDS + 10)
-    other = [dict(rec, recipientAccountId="444455556666") for rec in s3_self_loop_records(writes=3)]
+    records = r.s3_self_loop(writes=MAX_RECORDS + 10)
+    other = [dict(rec, recipientAccountId="444455556666") for rec in r.s3_self_loop(writes=3)]
     mixed = records[::-1] + other  # newest first, two accounts in one file
     write(tmp_path / "a.json.gz", mixed)
     (tmp_path / "inv.jsonl").write_bytes(orjson.dumps(r.invocation(r.function_arn("thumb"))))
@@ -60,7 +59,7 @@ def test_follow_ships_files_as_they_land_and_never_twice(
 ) -> None:
     settings = settings_for(kafka_broker)
     kafka_broker.create_topics({settings.topic("cloudtrail"): 2, settings.topic("invocations"): 2})
-    first, second = s3_self_loop_records(writes=2), s3_self_loop_records(writes=3)
+    first, second = r.s3_self_loop(writes=2), r.s3_self_loop(writes=3)
     write(tmp_path / "1.json.gz", first)
     shipped: list[str] = []
 

@@ -342,20 +342,20 @@ def test_permission_errors_are_reported_even_as_root(
     secret = write(logs / "secret.json", orjson.dumps(trail_file()))
     write(logs / "open.json", orjson.dumps(trail_file(*records(1))))
     (logs / "locked").mkdir()
-    real_scandir, real_read = os.scandir, Path.read_bytes
+    real_scandir, real_open = os.scandir, Path.open
 
     def scandir(path: Any = ".") -> Any:
         if str(path).endswith("locked"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    def read_bytes(self: Path) -> bytes:
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
         if self.name == "secret.json":
             raise PermissionError(13, "Permission denied", str(self))
-        return real_read(self)
+        return real_open(self, *args, **kwargs)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)
     chunks = list(plan([str(logs)]).chunks())
     assert ids(chunks) == ["id-0"]
     assert errors(chunks) == [  # walk order: a folder's files, then its subfolders

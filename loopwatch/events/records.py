@@ -20,7 +20,7 @@ from loopwatch.events.cloudtrail.base import JSON, Handler
 from loopwatch.events.facts import Fact, Invoked
 from loopwatch.events.times import parse_time
 
-__all__ = ["MalformedRecord", "parse"]
+__all__ = ["MalformedRecord", "account_of", "parse"]
 
 _NO_FACTS: tuple[Fact, ...] = ()
 _ENVELOPE = "AWS API Call via CloudTrail"
@@ -76,6 +76,10 @@ def _other(obj: object) -> tuple[str | None, tuple[Fact, ...]]:
         return _invocation(rec)
     detail = rec.get("detail")
     if rec.get("detail-type") == _ENVELOPE and isinstance(detail, dict):
+        # One level only: an envelope inside an envelope is no CloudTrail record, and nesting
+        # hundreds deep must not recurse hundreds deep.
+        if "detail-type" in detail:
+            raise MalformedRecord("an envelope inside an envelope")
         return parse(detail)
     for field in ("eventTime", "eventSource", "eventName"):
         if not isinstance(rec.get(field), str):
@@ -104,3 +108,23 @@ def _invocation(rec: JSON) -> tuple[str | None, tuple[Fact, ...]]:
     request_id = rec.get("request_id")
     key = f"invocation:{request_id}" if isinstance(request_id, str) and request_id else None
     return key, (Invoked(time, node, trigger),)
+
+
+def account_of(obj: object) -> str | None:
+    """The AWS account a record, envelope or invocation event belongs to, when it says."""
+    if not isinstance(obj, dict):
+        return None
+    detail = obj.get("detail")
+    if isinstance(detail, dict) and obj.get("detail-type"):
+        obj = detail  # one level, as ``parse`` unwraps it
+    for field_name in ("recipientAccountId", "account"):
+        value = obj.get(field_name)
+        if isinstance(value, str) and value:
+            return value
+    identity = obj.get("userIdentity")
+    if isinstance(identity, dict) and isinstance(identity.get("accountId"), str):
+        return str(identity["accountId"])
+    function = obj.get("function")
+    if isinstance(function, str) and function.count(":") >= 4:
+        return function.split(":")[4] or None
+    return None

@@ -5,34 +5,33 @@
         ▼
     SourcePlan.chunks() ─► Chunk(file 1) ─► Chunk(file 2) ─► …   objects in file order
 
-A chunk is one readable unit: a file, stdin or one S3 object. Damage inside a unit (bad
-gzip, non-JSON, a log file without ``Records``, lines that are not JSON) is reported in
-the chunk as a SourceError, never raised, so that the other units go on. Files are read
-whole: CloudTrail delivers them in small pieces, and one ``orjson.loads`` of a whole
-document is the cheapest decode there is.
+A chunk is one readable unit: a file, stdin or one S3 object, decoded by the one decoder
+(``loopwatch.events.decode``). Damage inside a unit (bad gzip, non-JSON, a log file without
+``Records``, lines that are not JSON, more bytes than the bound) is reported in the chunk as
+a SourceError, never raised, so that the other units go on; so is anything in a folder that is
+not a regular file. Files are read whole, up to the bound: CloudTrail delivers them in small
+pieces, and one ``orjson.loads`` of a whole document is the cheapest decode there is.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-import orjson
+from loopwatch.events.decode import MAX_DECODED_BYTES, Shape, decode
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
-_GZIP_MAGIC = b"\x1f\x8b"
 # CloudTrail writes signed digests beside the logs (AWSLogs/<acct>/CloudTrail-Digest/…):
 # JSON without Records, present in every real trail bucket, and not logs.
 _DIGEST = "CloudTrail-Digest"
-_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +76,16 @@ class _Unit:
 class SourcePlan:
     """Every unit of every named source, resolved; read them with ``chunks()``."""
 
-    def __init__(self, units: list[_Unit], stdin: IO[bytes] | None, s3: S3Client | None) -> None:
+    def __init__(
+        self,
+        units: list[_Unit],
+        stdin: IO[bytes] | None,
+        s3: S3Client | None,
+        limit: int = MAX_DECODED_BYTES,
+    ) -> None:
         self._units = units
+        self.limit = limit
+        """Bytes one unit may take, stored and decompressed alike."""
         self._stdin = stdin
         self._s3 = s3
         self.total_bytes: int = sum(u.size for u in units)
@@ -99,20 +106,31 @@ class SourcePlan:
             data = self._bytes(unit)
         except Exception as exc:  # a unit that vanished or cannot be read is reported, not fatal
             return Chunk(unit.name, [], 0, (SourceError(unit.name, _why(exc)),), unit.size)
-        stem = unit.name.removesuffix(".gz")
-        return decode(
-            unit.name, data, jsonl=stem.endswith(".jsonl"), document=stem.endswith(".json")
-        )
+        return decode_unit(unit.name, data, self.limit)
 
     def _bytes(self, unit: _Unit) -> bytes:
+        # One byte past the bound is read, so that decode() can tell "too large" from "at it".
         if unit.path is not None:
-            return unit.path.read_bytes()
+            with unit.path.open("rb") as file:
+                return file.read(self.limit + 1)
         if unit.bucket:
             assert self._s3 is not None  # planned with a client whenever an s3:// unit exists
             body = self._s3.get_object(Bucket=unit.bucket, Key=unit.key)["Body"]
-            return body.read()
+            return bytes(body.read(self.limit + 1))
         stream = self._stdin if self._stdin is not None else sys.stdin.buffer
-        return stream.read()
+        return stream.read(self.limit + 1)
+
+
+def decode_unit(name: str, data: bytes, limit: int = MAX_DECODED_BYTES) -> Chunk:
+    """Decode one unit's bytes as its name says (``.json`` a log file, ``.jsonl`` JSON Lines,
+    anything else sniffed) into a Chunk whose errors name the unit."""
+    stem = name.removesuffix(".gz")
+    shape: Shape = (
+        "lines" if stem.endswith(".jsonl") else "document" if stem.endswith(".json") else "any"
+    )
+    decoded = decode(data, shape, limit=limit)
+    errors = tuple(SourceError(name, reason) for reason in decoded.problems)
+    return Chunk(name, decoded.objects, decoded.malformed, errors, len(data))
 
 
 def plan(
@@ -120,6 +138,7 @@ def plan(
     *,
     s3_client: object | None = None,
     stdin: IO[bytes] | None = None,
+    limit: int = MAX_DECODED_BYTES,
 ) -> SourcePlan:
     """Resolve every named source into the units ``chunks()`` will read.
 
@@ -144,7 +163,7 @@ def plan(
             units.extend(_s3_units(client, name))
         else:
             units.extend(_path_units(name))
-    return SourcePlan(_once(units), stdin, client)
+    return SourcePlan(_once(units), stdin, client, limit)
 
 
 def _once(units: list[_Unit]) -> list[_Unit]:
@@ -189,11 +208,16 @@ def _walk(top: Path) -> Iterator[_Unit]:
                 continue
             path = Path(folder, file)
             try:
-                size = path.stat().st_size
+                info = path.stat()
             except OSError as exc:
                 yield _Unit(str(path), 0, failure=_why(exc))
                 continue
-            yield _Unit(str(path), size, path=path)
+            if not stat.S_ISREG(info.st_mode):
+                # A FIFO would block the read forever, a device would never end: log files
+                # are regular files, so anything else in a log folder is named and skipped.
+                yield _Unit(str(path), 0, failure=f"skipped: not a regular file ({_kind(info)})")
+                continue
+            yield _Unit(str(path), info.st_size, path=path)
     for failed in failures:
         yield _Unit(str(failed.filename or top), 0, failure=_why(failed))
 
@@ -224,106 +248,15 @@ def _s3_units(client: S3Client, url: str) -> list[_Unit]:
     return units
 
 
-# --- decoding ----------------------------------------------------------------------
-
-
-def decode(source: str, data: bytes, *, jsonl: bool = False, document: bool = False) -> Chunk:
-    """Decode one unit's bytes (gzip recognised by its magic bytes) into a Chunk.
-
-    ``jsonl``: one JSON value a line; a truncated or corrupt gzip keeps the complete lines
-    before the damage. ``document``: a CloudTrail log file, ``{"Records": [...]}``.
-    Neither: sniffed (stdin) — one JSON document if it is one (a log file, a list of
-    objects, or a single object), else JSON Lines. Never raises.
-    """
-    size = len(data)
-    gz_error = ""
-    if data[:2] == _GZIP_MAGIC:
-        data, gz_error = _gunzip(data)
-        if gz_error and not jsonl:
-            # A damaged document cannot be salvaged; sniffed input may still hold lines.
-            if document or not data:
-                return Chunk(source, [], 0, (SourceError(source, gz_error),), size)
-            jsonl = True
-    if not jsonl:
-        if not data or data.isspace():  # isspace stops at the first non-blank: no copy
-            return Chunk(source, [], 0, (), size)
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            if document:
-                return Chunk(source, [], 0, (SourceError(source, f"not JSON: {exc}"),), size)
-        else:
-            return _document(source, doc, size, strict=document)
-    chunk = _lines(source, data, size, drop_tail=bool(gz_error))
-    if gz_error:
-        reason = f"{gz_error}; kept the {len(chunk.objects)} complete lines before it"
-        errors = (SourceError(source, reason), *chunk.errors)
-        return Chunk(source, chunk.objects, chunk.malformed, errors, size)
-    return chunk
-
-
-def _document(source: str, doc: object, size: int, *, strict: bool) -> Chunk:
-    if isinstance(doc, dict) and "Records" in doc:
-        records = doc["Records"]
-        if isinstance(records, list):
-            return Chunk(source, records, 0, (), size)
-        reason = f"Records is not a list but {type(records).__name__}"
-        return Chunk(source, [], 0, (SourceError(source, reason),), size)
-    if strict:
-        reason = "not a CloudTrail log file: no Records list"
-        return Chunk(source, [], 0, (SourceError(source, reason),), size)
-    # Sniffed input: a list of objects, or one object (a JSON Lines stream of one line).
-    return Chunk(source, doc if isinstance(doc, list) else [doc], 0, (), size)
-
-
-def _lines(source: str, data: bytes, size: int, *, drop_tail: bool) -> Chunk:
-    lines = data.split(b"\n")
-    if drop_tail:  # the part after the last newline was cut off mid-line
-        lines.pop()
-    objects: list[object] = []
-    bad = 0
-    first = ""
-    loads = orjson.loads
-    for number, line in enumerate(lines, 1):
-        try:
-            objects.append(loads(line))
-        except orjson.JSONDecodeError as exc:
-            if not line.strip():
-                continue
-            if not bad:
-                first = f"line {number}: {exc}"
-            bad += 1
-    if not bad:
-        return Chunk(source, objects, 0, (), size)
-    noun = "line is" if bad == 1 else "lines are"
-    error = SourceError(source, f"{bad} {noun} not JSON (first: {first})")
-    return Chunk(source, objects, bad, (error,), size)
-
-
-def _gunzip(data: bytes) -> tuple[bytes, str]:
-    """The decompressed bytes, and why decompression stopped early ("" if it did not).
-
-    Handles concatenated gzip members. Input is fed in blocks so that, on damage, the
-    output of every block before it survives for JSON Lines salvage.
-    """
-    out: list[bytes] = []
-    view = memoryview(data)
-    pos, end = 0, len(data)
-    try:
-        while pos < end:
-            inflater = zlib.decompressobj(wbits=31)
-            while not inflater.eof and pos < end:
-                block = view[pos : pos + _BLOCK]
-                pos += len(block)
-                out.append(inflater.decompress(block))
-            if not inflater.eof:
-                return b"".join(out), "truncated gzip"
-            pos -= len(inflater.unused_data)
-            if data[pos : pos + 2] != _GZIP_MAGIC:
-                break  # padding or garbage after the last member, which gzip(1) ignores too
-    except zlib.error as exc:
-        return b"".join(out), f"corrupt gzip: {exc}"
-    return b"".join(out), ""
+def _kind(info: os.stat_result) -> str:
+    mode = info.st_mode
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
 
 
 def _why(exc: BaseException) -> str:

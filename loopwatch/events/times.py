@@ -19,6 +19,8 @@ _ISO = re.compile(
     r"(\.[0-9]{1,9})?(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = 253402300799.0
+"""9999-12-31T23:59:59Z: the last second ISO-8601 (and ``format_time``) can write."""
 
 
 def parse_time(s: str) -> float:
@@ -26,7 +28,8 @@ def parse_time(s: str) -> float:
 
     Accepts ``YYYY-MM-DDTHH:MM:SS`` with optional fractional seconds (1 to 9 digits)
     and a mandatory offset. Raises ValueError for anything else: no offset, a date
-    alone, basic format, an impossible date or time, a non-string.
+    alone, basic format, an impossible date or time, a non-string, and a moment outside
+    1970-01-01T00:00:00Z … 9999-12-31T23:59:59Z.
     """
     if type(s) is not str:
         raise ValueError(f"not a time string: {s!r}")
@@ -52,6 +55,10 @@ def _parse(s: str) -> float:
             raise ValueError(f"bad UTC offset in {s!r}")
         offset = offset_h * 3600 + offset_m * 60
         whole -= offset if sign == "+" else -offset
+    if not 0 <= whole <= LATEST:
+        # DESIGN §5: an event time outside 1970-9999 (in UTC) is malformed; the engine and
+        # every report could not place it.
+        raise ValueError(f"time outside 1970-9999 UTC: {s!r}")
     return whole + float(frac) if frac else float(whole)
 
 

@@ -21,6 +21,9 @@ class Metrics:
     deadletter: Counter[str] = field(default_factory=Counter)
     """Dead-lettered items by kind: ``message`` (unreadable), ``line`` (bad JSON line),
     ``record`` (not a usable record)."""
+    failures: Counter[str] = field(default_factory=Counter)
+    """Failures caught at a boundary so the worker goes on, by where: ``message``, ``fact``,
+    ``tick``, ``agent``: each is a bug to report, never bad input alone."""
     findings: Counter[str] = field(default_factory=Counter)
     """Findings published, by ``loop_opened`` / ``loop_escalated`` / ``loop_resolved`` / ``runaway``."""
     newest_event_time: float | None = None
@@ -48,6 +51,13 @@ class Metrics:
             "Messages, lines and records sent to the dead-letter topic.",
             "kind",
             self.deadletter,
+        )
+        _counter(
+            lines,
+            "loopwatch_failures_total",
+            "Failures caught so that the worker went on (bugs, not bad input).",
+            "where",
+            self.failures,
         )
         _counter(lines, "loopwatch_findings_total", "Findings published.", "kind", self.findings)
         lag = 0.0 if self.newest_event_time is None else max(0.0, now - self.newest_event_time)

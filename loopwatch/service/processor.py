@@ -27,8 +27,9 @@ from loopwatch.config import DetectionConfig
 from loopwatch.detect import Finding, LoopFinding
 from loopwatch.detect.findings import finding_json
 from loopwatch.detect.incidents import Incident
-from loopwatch.service.accounts import AccountState, account_of
-from loopwatch.service.decode import Undecodable, decode_message
+from loopwatch.events.decode import MAX_DECODED_BYTES, decode
+from loopwatch.events.records import account_of
+from loopwatch.service.accounts import AccountState
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
 
@@ -36,9 +37,13 @@ log = logging.getLogger(__name__)
 
 INPUTS = (CLOUDTRAIL, INVOCATIONS)
 UNKNOWN_ACCOUNT = "unknown"
-# An account is advanced on the wall clock only after this long without a message: while
-# messages flow, event time alone moves the engine.
+# An idle account's open second is settled after this long without a message, and its event
+# time advanced on the wall clock after IDLE_AFTER: while messages flow, event time alone moves
+# the engine, exactly as in a replay.
+SETTLE_AFTER = 0.2
 IDLE_AFTER = 1.0
+# Dead letters stay under Kafka's default 1 MB message size, with room for the rest.
+MAX_DEAD_LETTER_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +98,15 @@ class Processor:
         snapshot_interval: float,
         restore: Restore,
         metrics: Metrics | None = None,
+        max_decoded_bytes: int = MAX_DECODED_BYTES,
+        max_dead_letter_bytes: int = MAX_DEAD_LETTER_BYTES,
     ) -> None:
         self.config = config
         self.snapshot_interval = snapshot_interval
         self.restore = restore
         self.metrics = metrics or Metrics()
+        self.max_decoded_bytes = max_decoded_bytes
+        self.max_dead_letter_bytes = max_dead_letter_bytes
         self.accounts: dict[str, Tracked] = {}
 
     # -- messages --------------------------------------------------------------------------------
@@ -113,32 +122,44 @@ class Processor:
     ) -> Output:
         """Apply one message of input ``topic`` (CLOUDTRAIL or INVOCATIONS); what to send.
 
-        Never raises for bad input: what cannot be read goes to the dead-letter output with
-        its reason. A message applied before (same partition and offset) changes nothing.
+        Never raises: what cannot be read goes to the dead-letter output with its reason (one
+        dead letter per reason and message), and a failure of the worker's own code is caught
+        here, counted and dead-lettered too. A message applied before (same partition and
+        offset) changes nothing.
         """
         out = Output()
-        metrics = self.metrics
-        metrics.messages_in[topic] += 1
-        key_text = _text(key)
-
-        def where() -> dict[str, object]:  # only for dead letters: most messages have none
-            return {"topic": topic, "partition": partition, "offset": offset, "key": key_text}
-
+        self.metrics.messages_in[topic] += 1
+        where = _Where(topic, partition, offset, _text(key))
         try:
-            decoded = decode_message(value)
-        except Undecodable as exc:
-            self._dead(out, "message", {"reason": str(exc), **where(), "value_b64": _b64(value)})
-            return out
-        for reason in decoded.bad_lines:
-            self._dead(out, "line", {"reason": reason, **where()})
+            self._process(out, where, value, now)
+        except Exception as exc:  # a bug must cost this message, never the agent
+            log.exception("message %s:%d@%d failed", topic, partition, offset)
+            self.metrics.failures["message"] += 1
+            self._dead(out, "failure", where, f"worker error: {type(exc).__name__}: {exc}", value)
+        return out
+
+    def _process(self, out: Output, where: _Where, value: bytes | None, now: float) -> None:
+        metrics, topic = self.metrics, where.topic
+        if not value:
+            self._dead(out, "message", where, "empty message", value)
+            return
+        decoded = decode(value, "any", limit=self.max_decoded_bytes)
+        if decoded.unreadable:
+            self._dead(out, "message", where, "; ".join(decoded.problems), value)
+            return
+        for problem in decoded.problems:
+            self._dead(out, "line", where, problem, None)
         objects = decoded.objects
-        account = key_text or (account_of(objects[0]) if objects else None) or UNKNOWN_ACCOUNT
-        tracked = self._tracked(account, partition, now)
+        account = where.key or (account_of(objects[0]) if objects else None) or UNKNOWN_ACCOUNT
+        tracked = self._tracked(account, where.partition, now)
         tracked.last_message = now
-        applied = tracked.state.apply(objects, topic, partition, offset)
-        for obj, reason in applied.rejected:
-            self._dead(out, "record", {"reason": reason, **where(), "record": obj})
-        metrics.records_in[topic] += applied.used + applied.skipped + applied.duplicates
+        applied = tracked.state.apply(objects, topic, where.partition, where.offset, now)
+        for reason, (count, first) in applied.rejected.items():
+            self._dead(out, "record", where, reason, None, record=first, count=count)
+        for fact, reason in applied.failed:
+            metrics.failures["fact"] += 1
+            log.error("account %s: %s (fact %r)", account, reason, fact)
+        metrics.records_in[topic] += applied.counts.read + decoded.malformed
         tracked.event_time = engine_now = tracked.state.engine.now
         if engine_now != float("-inf"):
             metrics.saw_event_time(engine_now)
@@ -146,34 +167,44 @@ class Processor:
         self._publish(out, account, applied.findings)
         if applied.findings or now - tracked.last_snapshot >= self.snapshot_interval:
             out.snapshots.append(self._snapshot(account, tracked, now))
-        return out
 
     def tick(self, now: float) -> Output:
-        """The wall-clock timer: settle open seconds, let quiet accounts' time pass, save.
+        """The wall-clock timer: settle idle accounts' open second, let quiet accounts' time
+        pass, save.
 
-        An account without messages for IDLE_AFTER seconds is advanced to its last event time
-        plus the wall time since its last message, so the incidents of a stream gone quiet
-        resolve. Dirty accounts are saved once their snapshot interval has passed.
+        An account without a message for SETTLE_AFTER seconds has its open second measured
+        (its last traversal is not held back waiting for a later record); after IDLE_AFTER
+        seconds it is advanced to its last event time plus the wall time since its last
+        message, so the incidents of a stream gone quiet resolve. Dirty accounts are saved once
+        their snapshot interval has passed. Never raises: an account whose tick fails is
+        counted and logged, and the others go on.
         """
         out = Output()
         for account, tracked in self.accounts.items():
-            engine = tracked.state.engine
-            findings = list(engine.flush())
-            if tracked.unsettled:
-                tracked.dirty, tracked.unsettled = True, False
-            idle = now - tracked.last_message
-            if idle >= IDLE_AFTER and tracked.event_time != float("-inf"):
-                # Measured from the newest event, not accumulated: advance() ignores a time
-                # already reached, so ticks never push event time faster than the wall clock.
-                findings.extend(engine.advance(tracked.event_time + idle))
-            if findings:
-                tracked.dirty = True
-                self._publish(out, account, findings)
-            if tracked.dirty and (
-                findings or now - tracked.last_snapshot >= self.snapshot_interval
-            ):
-                out.snapshots.append(self._snapshot(account, tracked, now))
+            try:
+                self._tick_account(out, account, tracked, now)
+            except Exception:
+                log.exception("account %s: tick failed", account)
+                self.metrics.failures["tick"] += 1
         return out
+
+    def _tick_account(self, out: Output, account: str, tracked: Tracked, now: float) -> None:
+        idle = now - tracked.last_message
+        if idle < SETTLE_AFTER:
+            return  # messages are flowing: event time alone moves the engine
+        driver = tracked.state.driver
+        findings = driver.settle()
+        if tracked.unsettled:
+            tracked.dirty, tracked.unsettled = True, False
+        if idle >= IDLE_AFTER and tracked.event_time != float("-inf"):
+            # Measured from the newest event, not accumulated: advance() ignores a time
+            # already reached, so ticks never push event time faster than the wall clock.
+            findings.extend(driver.idle(tracked.event_time + idle))
+        if findings:
+            tracked.dirty = True
+            self._publish(out, account, findings)
+        if tracked.dirty and (findings or now - tracked.last_snapshot >= self.snapshot_interval):
+            out.snapshots.append(self._snapshot(account, tracked, now))
 
     def save(
         self, partitions: Iterable[int] | None = None, *, forget: bool = False
@@ -262,16 +293,65 @@ class Processor:
             )
             self.metrics.findings[kind] += 1
 
-    def _dead(self, out: Output, kind: str, document: dict[str, object]) -> None:
-        self.metrics.deadletter[kind] += 1
-        key = document.get("key")
-        try:
-            value = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
-        except orjson.JSONEncodeError:  # e.g. an integer wider than 64 bits in the record
-            value = orjson.dumps({**document, "record": repr(document.get("record"))})
+    def _dead(
+        self,
+        out: Output,
+        kind: str,
+        where: _Where,
+        reason: str,
+        value: bytes | None,
+        *,
+        record: object = None,
+        count: int = 1,
+    ) -> None:
+        """One dead letter: why, where from, and the evidence (the message's bytes or the
+        first rejected record), cut to fit a Kafka message with a note of its real size."""
+        self.metrics.deadletter[kind] += count
+        document: dict[str, object] = {"reason": reason, **where.to_json()}
+        if count != 1:
+            document["count"] = count
+        if value is not None:
+            document["value_b64"] = base64.b64encode(value[: self.max_dead_letter_bytes]).decode()
+            if len(value) > self.max_dead_letter_bytes:
+                document["truncated"] = (
+                    f"first {self.max_dead_letter_bytes:,} of {len(value):,} bytes"
+                )
+        if record is not None:
+            try:
+                encoded = orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+            except orjson.JSONEncodeError:  # too deep, or an integer wider than 64 bits
+                encoded = orjson.dumps(repr(record)[: self.max_dead_letter_bytes])
+            if len(encoded) > self.max_dead_letter_bytes:
+                document["record_preview"] = encoded[: self.max_dead_letter_bytes].decode(
+                    "utf-8", "replace"
+                )
+                document["truncated"] = (
+                    f"first {self.max_dead_letter_bytes:,} of {len(encoded):,} bytes"
+                )
+            else:
+                document["record"] = orjson.Fragment(encoded)
+        key = where.key
         out.messages.append(
-            Outgoing(DEADLETTER, key.encode() if isinstance(key, str) else None, value)
+            Outgoing(DEADLETTER, key.encode() if key else None, orjson.dumps(document))
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where a message came from, as dead letters name it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": self.key,
+        }
 
 
 def _text(key: bytes | None) -> str | None:

@@ -17,8 +17,8 @@ from typing import IO, Any
 
 import orjson
 
+from loopwatch.events.records import account_of
 from loopwatch.events.sources import Chunk, SourceError, plan
-from loopwatch.service.accounts import account_of
 from loopwatch.service.topics import CLOUDTRAIL, INVOCATIONS, bootstrap
 from loopwatch.settings import Settings
 

@@ -10,8 +10,12 @@ SQS, Lambda Invoke…) get ``eventCategory: Data`` and ``managementEvent: false`
 
 from __future__ import annotations
 
+import gzip
 import itertools
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import orjson
 
 from loopwatch.events.times import format_time, parse_time
 
@@ -204,3 +208,63 @@ def queue_url(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
 def trail_file(*records: JSONObject) -> JSONObject:
     """A CloudTrail log file's document."""
     return {"Records": list(records)}
+
+
+def create_function(name: str, role: str, *, time: str = TIME) -> JSONObject:
+    """CreateFunction20150331 of ``name`` with execution role ``role`` (a role name)."""
+    return record(
+        LAMBDA,
+        "CreateFunction20150331",
+        {"functionName": name, "role": f"arn:aws:iam::{ACCOUNT}:role/{role}"},
+        time=time,
+        response={
+            "functionName": name,
+            "functionArn": function_arn(name),
+            "role": f"arn:aws:iam::{ACCOUNT}:role/{role}",
+        },
+    )
+
+
+def s3_self_loop(writes: int = 4, *, bucket: str = "uploads") -> list[JSONObject]:
+    """Function ``thumb`` (role ``thumb-role``) triggered by ``bucket`` on ``incoming/`` and
+    writing back there ``writes`` times, one second apart: an S3 self-loop, active by its 3rd
+    write. The first two records are its configuration."""
+    setup = [
+        create_function("thumb", "thumb-role", time=at(-60)),
+        record(
+            S3,
+            "PutBucketNotification",
+            {
+                "bucketName": bucket,
+                "NotificationConfiguration": {
+                    "CloudFunctionConfiguration": {
+                        "CloudFunction": function_arn("thumb"),
+                        "Event": "s3:ObjectCreated:*",
+                        "Filter": {
+                            "S3Key": {"FilterRule": {"Name": "Prefix", "Value": "incoming/"}}
+                        },
+                    }
+                },
+            },
+            time=at(0),
+        ),
+    ]
+    loop = [
+        record(
+            S3,
+            "PutObject",
+            {"bucketName": bucket, "key": f"incoming/{i}.jpg"},
+            identity=assumed_role("thumb-role", "thumb"),
+            time=at(10 + i),
+        )
+        for i in range(writes)
+    ]
+    return [*setup, *loop]
+
+
+def write_log(path: Path, records: Sequence[Mapping[str, object]]) -> Path:
+    """A CloudTrail log file at ``path`` (gzip when it ends in ``.gz``), folders made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = orjson.dumps({"Records": list(records)})
+    path.write_bytes(gzip.compress(body) if path.suffix == ".gz" else body)
+    return path

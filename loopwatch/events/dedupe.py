@@ -1,0 +1,53 @@
+"""Recently applied event ids: the one dedupe of the intake, bounded in time and size."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+
+class RecentIds:
+    """Event ids seen in the last ``span`` seconds of event time, at most ``limit`` of them.
+
+    Bounded both ways because it is saved with an account's state: duplicates that CloudTrail
+    delivers come minutes apart, not hours.
+    """
+
+    def __init__(self, span: float = 900.0, limit: int = 200_000) -> None:
+        self.span = span
+        self.limit = limit
+        self._ids: dict[str, float] = {}
+        self._order: deque[tuple[float, str]] = deque()
+        self._newest = float("-inf")
+
+    def seen(self, key: str, time: float) -> bool:
+        """True if ``key`` was seen already; otherwise remember it."""
+        if key in self._ids:
+            return True
+        self._ids[key] = time
+        self._order.append((time, key))
+        if time > self._newest:
+            self._newest = time
+        self._prune()
+        return False
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _prune(self) -> None:
+        order, ids, oldest = self._order, self._ids, self._newest - self.span
+        while order and (order[0][0] < oldest or len(ids) > self.limit):
+            _, key = order.popleft()
+            ids.pop(key, None)
+
+    def to_state(self) -> list[list[Any]]:
+        return [[time, key] for time, key in self._order]
+
+    @classmethod
+    def from_state(cls, state: list[list[Any]]) -> RecentIds:
+        recent = cls()
+        for time, key in state:
+            recent._ids[key] = float(time)
+            recent._order.append((float(time), key))
+            recent._newest = max(recent._newest, float(time))
+        return recent

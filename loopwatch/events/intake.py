@@ -1,0 +1,121 @@
+"""The one intake: decoded JSON values → facts, validated, deduplicated and counted.
+
+    values ──parse──► (eventID, facts) ──valid time?──► already applied? ──► facts
+       │                  │ MalformedRecord             │ future            │ duplicate
+       └──────────────────┴─────────────────────────────┴───────────────────┴──► counts, reasons
+
+``loopwatch replay`` and the worker's per-account state take records through an ``Intake``,
+so both count, reject and deduplicate exactly alike (DESIGN §5, "Live equals replay"). The wall
+clock is passed in by the adapter (``take(values, now)``): a record dated more than an hour
+after it is ``future`` and malformed, so that one bad record cannot move event time years
+ahead. The engine itself never sees the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopwatch.events import records
+from loopwatch.events.dedupe import RecentIds
+from loopwatch.events.facts import Fact
+
+FUTURE_SLACK = 3600.0
+"""Seconds a record may be dated after the wall clock at intake (clock skew, not years)."""
+
+
+@dataclass(slots=True)
+class Counts:
+    """Every record read is exactly one of used, skipped, duplicate or malformed."""
+
+    read: int = 0
+    used: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.used += other.used
+        self.skipped += other.skipped
+        self.duplicates += other.duplicates
+        self.malformed += other.malformed
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "used": self.used,
+            "skipped": self.skipped,
+            "duplicates": self.duplicates,
+            "malformed": self.malformed,
+        }
+
+
+@dataclass(slots=True)
+class Taken:
+    """What one batch of values gave: facts in input order, counts, and the rejected values
+    grouped by reason (``rejected[reason]`` = how many, the first of them)."""
+
+    facts: list[Fact] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+    rejected: dict[str, tuple[int, object]] = field(default_factory=dict)
+
+    def reject(self, reason: str, value: object) -> None:
+        self.counts.malformed += 1
+        seen = self.rejected.get(reason)
+        self.rejected[reason] = (1, value) if seen is None else (seen[0] + 1, seen[1])
+
+
+class Intake:
+    """Parses, validates and deduplicates records; one per replay, one per account live.
+
+    Dedupe policy (the same everywhere): a record that yields facts is applied once per
+    ``eventID`` (an invocation event once per ``request_id``) among those seen within the
+    last ``dedupe_span`` seconds of event time; a record that yields nothing is counted as
+    skipped however often it comes, so memory follows the records that matter.
+    """
+
+    __slots__ = ("recent",)
+
+    def __init__(self, recent: RecentIds | None = None) -> None:
+        self.recent = recent if recent is not None else RecentIds()
+
+    def take(self, values: list[object], now: float) -> Taken:
+        """Parse ``values`` as of wall-clock time ``now`` (epoch seconds). Never raises."""
+        taken = Taken()
+        counts = taken.counts
+        counts.read = len(values)
+        facts = taken.facts
+        parse, malformed, seen = records.parse, records.MalformedRecord, self.recent.seen
+        latest = now + FUTURE_SLACK
+        used = skipped = duplicates = 0
+        for value in values:
+            try:
+                key, found = parse(value)
+            except malformed as exc:
+                taken.reject(str(exc), value)
+                continue
+            except Exception as exc:  # a parser bug must cost one record, never the batch
+                taken.reject(f"parser error: {type(exc).__name__}: {exc}"[:300], value)
+                continue
+            if not found:
+                skipped += 1
+                continue
+            time = found[0].time
+            if time > latest:
+                taken.reject("future: dated more than an hour after it was read", value)
+                continue
+            if key is not None and seen(key, time):
+                duplicates += 1
+                continue
+            used += 1
+            facts.extend(found)
+        counts.used, counts.skipped, counts.duplicates = used, skipped, duplicates
+        return taken
+
+    def to_state(self) -> list[list[Any]]:
+        return self.recent.to_state()
+
+    @classmethod
+    def from_state(cls, state: list[list[Any]]) -> Intake:
+        return cls(RecentIds.from_state(state))
