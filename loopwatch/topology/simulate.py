@@ -307,7 +307,7 @@ class _Sim:
             if not self.spend():
                 return
             src_ref = _ref_of(self.topo, source) if source else None
-            src_arn = self.ct.source_arn(src_ref) if src_ref else source
+            src_arn = self.ct.invoke_source_arn(src_ref, function) if src_ref else source
             seen.append(
                 self.emit(self.ct.invoke(t, self.ct.service(service), function, src_arn), t)
             )
