@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from loopwatch.detect import Engine, Finding
+from loopwatch.events.records import parse
 from loopwatch.testing.records import (
     ACCOUNT,
     DYNAMODB,
@@ -357,3 +359,16 @@ def start_execution(
         ),
         extra,
     )
+
+
+def run_records(
+    records: Sequence[JSONObject], engine: Engine | None = None
+) -> tuple[Engine, list[Finding]]:
+    """Parse ``records`` in order into ``engine`` (a new one by default), then flush it."""
+    engine = engine or Engine()
+    found: list[Finding] = []
+    for rec in records:
+        for fact in parse(rec)[1]:
+            found.extend(engine.apply(fact))
+    found.extend(engine.flush())
+    return engine, found
