@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from loopwatch.detect import Engine
 from loopwatch.detect.incidents import Incident
 from loopwatch.events.facts import STATE_MACHINE, Trigger, TriggerAdded
@@ -20,6 +22,8 @@ from loopwatch.testing.records import (
     queue_url,
     record,
 )
+from loopwatch.topology import resolve_topology, simulate
+from loopwatch.topology.model import Observe
 
 F = function_arn("checkout")
 F_ROLE = f"arn:aws:iam::{ACCOUNT}:role/checkout-role"
@@ -234,3 +238,25 @@ def test_people_are_dropped_once_the_accounts_functions_are_known() -> None:
     engine, _ = shapes.run_records([mapping, *writes], engine)
     assert incidents(engine) == {}
     assert engine.graph.edge(bob_fn, table) is None
+
+
+def test_simulated_eventbridge_invokes_name_the_rule_and_measure_gain() -> None:
+    """The simulator writes EventBridge Invokes as real ones are: the rule as sourceArn."""
+    topo = resolve_topology("eventbridge-loop")
+    topo = dataclasses.replace(topo, observe=Observe(invokes=True))
+    sim = simulate(topo)
+    sources = {
+        r.record["requestParameters"]["sourceArn"]
+        for r in sim.records
+        if r.record["eventName"] == "Invoke"
+    }
+    rule = f"arn:aws:events:{topo.region}:{topo.account}:rule/orders-bus/route-orders"
+    assert sources == {rule}
+    ordered = sorted(sim.records, key=lambda r: r.time)
+    engine, _ = shapes.run_records([r.record for r in ordered])
+    bus = f"arn:aws:events:{topo.region}:{topo.account}:event-bus/orders-bus"
+    router = f"arn:aws:lambda:{topo.region}:{topo.account}:function:router"
+    hop = engine.graph.edge(bus, router)
+    assert hop is not None and hop.invocations is not None and hop.invocations.total >= 3
+    loop = incidents(engine)[frozenset({bus, router})]
+    assert loop.gain is not None and loop.gain >= 0.9

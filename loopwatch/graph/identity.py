@@ -113,7 +113,17 @@ class Identities:
         return function in self._by_name.get(_account(function), _NONE).get(arns.name(function), ())
 
     def function_of(self, caller: Caller) -> str | None:
-        """The function ARN the caller is (confirmed or presumed), or None when it is not one."""
+        """The function ARN the caller is (confirmed or presumed), or None when it is not one.
+
+        ``resolve`` without the kind; the common case (a known function of that name, one
+        region) inline, since every write takes this path.
+        """
+        if caller.invoked_by is None:
+            named = self._by_name.get(caller.account, _NONE).get(caller.session)
+            if named is not None and len(named) == 1:
+                function: str = named[0]
+                role = self._role_of.get(function)
+                return function if role is None or role == caller.role else None
         return self.resolve(caller)[0]
 
     def resolve(self, caller: Caller) -> tuple[str | None, str]:
