@@ -14,6 +14,15 @@ may assume a role picks its session name, so the name alone proves nothing:
                (no ``awslambda_`` prefix, no EC2 instance id, no SDK default session name)
 
 Names are never matched across accounts: a function ARN is account-scoped, and so is a role.
+A caller of account B whose session is the name of A's function is not A's function; it is
+B's own function of that name only if nothing rules that out (B's function list, B's roles).
+"Another known role" means the named function's own role is known and the caller's differs:
+Lambda always runs a function as its own execution role.
+
+What real records show (shared/data/cloudtrail-samples): people's and CI's sessions (``bob``,
+``johndoe-session``, ``user-SomeRole``) look exactly like function names, so without an
+inventory they stay *presumed* and nothing resting on them is confirmed; Step Functions and
+mapping pollers use a role with ``invokedBy`` set; EC2 instance profiles use the instance id.
 Knowledge grows with CreateFunction / UpdateFunctionConfiguration records (function and
 role), with every function a trigger names (function only), and with an inventory's
 complete function list (``know_all_functions``). State machines' execution roles are kept

@@ -57,6 +57,10 @@ def function_node(rec: JSON, name_or_arn: str) -> str:
 
 @handles(LAMBDA, *versioned("CreateFunction", "UpdateFunctionConfiguration"))
 def function_declared(rec: JSON) -> tuple[Fact, ...]:
+    """The function and its execution role: CreateFunction20150331 has ``role`` in both
+    request and response; UpdateFunctionConfiguration20150331v2 only in the response, and
+    may name the function by its full ARN (Stratus Red Team's layer detonation). Older
+    records (2015) carry no version suffix (``DeleteFunction``); all spellings register."""
     params, resp = request(rec), response(rec)
     name = text(resp, "functionArn") or need(params, "functionName", "requestParameters")
     role = text(params, "role") or text(resp, "role")
@@ -81,7 +85,8 @@ def mapping_created(rec: JSON) -> tuple[Fact, ...]:
     """A mapping from a queue, stream or table to a function, keyed by its UUID.
 
     A mapping without ``eventSourceArn`` (self-managed Kafka, MQ brokers) reads from
-    outside AWS's resource graph and yields nothing.
+    outside AWS's resource graph and yields nothing. Real records show ``filterCriteria: {}``
+    when the criteria are KMS-encrypted (the Lambda guide's example): no filter is shown.
     """
     params, resp = request(rec), response(rec)
     source = text(params, "eventSourceArn") or text(resp, "eventSourceArn")

@@ -2,6 +2,11 @@
 
 PutBucketNotification            bucket ──s3-notification──► function / queue / topic / bus
 PutObject, CopyObject, …         caller ──write──► bucket (key, ObjectCreated:* / ObjectRemoved:*)
+
+Real PutBucketNotification records (console and CLI, 2016 and 2018) use the legacy XML names:
+one ``CloudFunctionConfiguration`` is an object, not a list, ``Event`` a string; an empty
+``NotificationConfiguration`` (only ``xmlns``) is how notifications are removed. Published
+records mask account ids (``61*******47``): the target ARN is kept as written.
 """
 
 from __future__ import annotations
