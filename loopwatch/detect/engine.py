@@ -34,6 +34,7 @@ from loopwatch.events.facts import (
     FunctionDeclared,
     FunctionDeleted,
     Invoked,
+    StateMachineDeclared,
     TriggerAdded,
     TriggerEnabled,
     TriggerRemoved,
@@ -71,6 +72,7 @@ class Engine:
             Write: self._write,
             Invoked: self._invoked,
             FunctionDeclared: self._declared,
+            StateMachineDeclared: self._machine_declared,
             FunctionDeleted: self._deleted,
             TriggerAdded: self._trigger_added,
             BucketTriggersReplaced: self._bucket_replaced,
@@ -191,6 +193,8 @@ class Engine:
         if runaway is not None:
             self._out.append(runaway)
         source = fact.source
+        if source is None and fact.role is not None:  # Step Functions names only a role
+            source = self.identities.invoker_of(fact.service, fact.role)
         if source is None and fact.service is not None:
             source = self.graph.triggered_from(function, fact.service)
         if source is None:
@@ -205,6 +209,9 @@ class Engine:
             self._remeasure(
                 [key for key, cycle in self._cycles.items() if fact.function in cycle], fact.time
             )
+
+    def _machine_declared(self, fact: StateMachineDeclared) -> None:
+        self.identities.learn_state_machine(fact.machine, fact.role)
 
     def _deleted(self, fact: FunctionDeleted) -> None:
         self.identities.forget(fact.function)

@@ -79,8 +79,22 @@ def event_bus_arn(name_or_arn: str | None, account: str, region: str) -> str:
     return f"arn:aws:events:{region}:{account}:event-bus/{name_or_arn or 'default'}"
 
 
+def rule_bus_arn(rule_arn: str) -> str:
+    """The bus an EventBridge rule ARN belongs to.
+
+    ``arn:aws:events:<r>:<a>:rule/<name>`` is a rule of the default bus, and
+    ``…:rule/<bus>/<name>`` one of bus ``<bus>``. Rule names hold no ``/`` but partner bus
+    names do (``aws.partner/<saas>/<name>``), so the bus is everything before the last one.
+    """
+    head, _, rest = rule_arn.partition(":rule/")
+    bus = rest.rpartition("/")[0] or "default"
+    return f"{head}:event-bus/{bus}"
+
+
 def canonical(arn: str) -> str:
-    """Any ARN as its node id: qualifiers stripped, streams of tables folded onto the table."""
+    """Any ARN as its node id: qualifiers (function or state machine versions and aliases)
+    stripped, streams of tables folded onto the table, an EventBridge rule (a real Invoke's
+    ``sourceArn``) onto its bus."""
     if arn.startswith("arn:aws:lambda:"):
         parts = arn.split(":")
         if len(parts) >= 7 and parts[5] == "function":
@@ -90,6 +104,12 @@ def canonical(arn: str) -> str:
         return arn.split("/stream/", 1)[0]
     if arn.startswith("arn:aws:s3:::"):
         return bucket_arn(arn)
+    if arn.startswith("arn:aws:events:") and ":rule/" in arn:
+        return rule_bus_arn(arn)
+    if arn.startswith("arn:aws:states:"):  # a version or alias runs the same state machine
+        parts = arn.split(":")
+        if len(parts) > 7 and parts[5] == "stateMachine":
+            return ":".join(parts[:7])
     return arn
 
 

@@ -21,6 +21,8 @@ EVENT_SOURCE_MAPPING = "event-source-mapping"
 SNS_SUBSCRIPTION = "sns-subscription"
 EVENTBRIDGE_RULE = "eventbridge-rule"
 DESTINATION = "destination"
+# A state machine's Task invokes the function (inventory: its definition; CloudTrail hides it).
+STATE_MACHINE = "state-machine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +31,15 @@ class Caller:
 
     ``arn:aws:sts::<account>:assumed-role/<role>/<session>`` → Caller(account, region, role,
     session). ``region`` is the record's ``awsRegion``: a function named only by its session
-    takes it.
+    takes it. ``invoked_by`` is ``userIdentity.invokedBy`` when a service made the call with
+    the role (Step Functions, an event source poller): such a caller is never a function.
     """
 
     account: str
     region: str
     role: str
     session: str
+    invoked_by: str | None = None
 
 
 #   resource ──trigger──► function        (s3 notification, mapping, subscription, rule)
@@ -71,6 +75,19 @@ class FunctionDeclared:
     time: float
     function: str
     role: str | None  # execution role ARN, when the record carries it
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachineDeclared:
+    """CreateStateMachine / UpdateStateMachine: a state machine runs as this execution role.
+
+    Step Functions invokes a function as that role and names no state machine (see
+    ``loopwatch.events.cloudtrail.lambda_``), so the role is how the invoker is recognised.
+    """
+
+    time: float
+    machine: str
+    role: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,18 +155,22 @@ class Invoked:
 
     ``source`` is the ARN of the resource whose trigger caused it, when known (an invocation
     event's ``source``, an Invoke data event's ``sourceArn``). ``service`` is the invoking
-    service principal (``s3.amazonaws.com``) when only that is known. An invocation by another
-    function arrives as a separate ``Write`` whose target is this function.
+    service principal (``s3.amazonaws.com``) when only that is known. ``role`` is the role ARN
+    the service invoked as, when it used one (Step Functions: its state machine's execution
+    role, the only trace of which state machine it was). An invocation by another function
+    arrives as a separate ``Write`` whose target is this function.
     """
 
     time: float
     function: str
     source: str | None = None
     service: str | None = None
+    role: str | None = None
 
 
 Fact = (
     FunctionDeclared
+    | StateMachineDeclared
     | FunctionDeleted
     | TriggerAdded
     | BucketTriggersReplaced

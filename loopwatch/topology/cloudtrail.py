@@ -256,13 +256,16 @@ class CloudTrail:
     def invoke(
         self, t: float, who: Principal, function: str, source_arn: str | None = None
     ) -> Record:
-        """Lambda ``Invoke`` data event: by a caller, or by a service on behalf of a trigger."""
+        """Lambda ``Invoke`` data event: by a caller, or by a service on behalf of a trigger.
+
+        A service's carries ``sourceArn`` and ``sourceAccount`` (real S3 and EventBridge
+        records do); EventBridge names the rule there, not the bus (``rule_invoke_source``).
+        """
         arn = self.topo.arn(Ref("fn", function))
-        request: dict[str, Any] = {"functionName": arn}
+        request: dict[str, Any] = {"functionName": arn, "invocationType": "Event"}
         if source_arn is not None:
             request["sourceArn"] = source_arn
-        else:
-            request["invocationType"] = "Event"
+            request["sourceAccount"] = self.acct
         return self.record(
             t, who, "lambda.amazonaws.com", "Invoke", request, None, data=True,
             resources=[self._res("AWS::Lambda::Function", arn)],
@@ -338,6 +341,24 @@ class CloudTrail:
     def stream_arn(self, table: str) -> str:
         label = self.session_start.replace("Z", ".000")
         return f"{self.topo.arn(Ref('dynamodb', table))}/stream/{label}"
+
+    def rule_arn(self, rule: Rule) -> str:
+        """``…:rule/<name>`` on the default bus, ``…:rule/<bus>/<name>`` on any other."""
+        prefix = "" if rule.bus == "default" else f"{rule.bus}/"
+        return f"arn:aws:events:{self.region}:{self.acct}:rule/{prefix}{rule.name}"
+
+    def invoke_source_arn(self, ref: Ref, function: str) -> str:
+        """The ``sourceArn`` a service's Invoke of ``function`` names for a trigger on ``ref``.
+
+        EventBridge names the rule that matched, not the bus: the first rule of the bus that
+        targets the function.
+        """
+        target = Ref("fn", function)
+        if ref.kind == "events":
+            for rule in self.topo.triggers:
+                if isinstance(rule, Rule) and rule.bus == ref.name and target in rule.targets:
+                    return self.rule_arn(rule)
+        return self.source_arn(ref)
 
     def source_arn(self, ref: Ref) -> str:
         """The ARN a trigger names its source by: a table's stream, otherwise the node id."""
@@ -457,8 +478,7 @@ class CloudTrail:
             "state": "ENABLED",
             "eventBusName": rule.bus,
         }
-        prefix = "" if rule.bus == "default" else f"{rule.bus}/"
-        arn = f"arn:aws:events:{self.region}:{self.acct}:rule/{prefix}{rule.name}"
+        arn = self.rule_arn(rule)
         return self.record(t, who, "events.amazonaws.com", "PutRule", request, {"ruleArn": arn})
 
     def put_targets(self, t: float, who: Principal, rule: Rule) -> Record:

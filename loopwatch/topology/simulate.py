@@ -307,7 +307,7 @@ class _Sim:
             if not self.spend():
                 return
             src_ref = _ref_of(self.topo, source) if source else None
-            src_arn = self.ct.source_arn(src_ref) if src_ref else source
+            src_arn = self.ct.invoke_source_arn(src_ref, function) if src_ref else source
             seen.append(
                 self.emit(self.ct.invoke(t, self.ct.service(service), function, src_arn), t)
             )
@@ -368,10 +368,12 @@ def seed_offsets(seed: Seed) -> list[float]:
 
 
 def _ref_of(topo: Topology, arn: str) -> Ref | None:
-    """The dynamodb ref an ARN names, so its stream ARN can be stated; None otherwise."""
-    for t in topo.tables:
-        if topo.arn(Ref("dynamodb", t)) == arn:
-            return Ref("dynamodb", t)
+    """The table or bus ref an ARN names, so that a service's Invoke can state the ARN real
+    ones carry (a table's stream, a bus's rule); None otherwise."""
+    for kind, names in (("dynamodb", topo.tables), ("events", topo.buses)):
+        for name in names:
+            if topo.arn(Ref(kind, name)) == arn:
+                return Ref(kind, name)
     return None
 
 

@@ -133,6 +133,11 @@ def caller(rec: JSON) -> Caller | None:
 
     ``arn:<partition>:sts::<account>:assumed-role/<role>/<session>`` → Caller. Raises
     MalformedRecord when the caller is an assumed role but ``awsRegion`` is missing.
+
+    A session whose credentials came from the console (``sessionCredentialFromConsole``,
+    real records carry the string ``"true"``) is a person, never a function: None. A role
+    used by a service (``invokedBy``: Step Functions, a mapping's poller) stays a Caller
+    with ``invoked_by`` set, and ``loopwatch.graph.identity`` rules it out.
     """
     identity = obj(rec, "userIdentity")
     if identity.get("type") != "AssumedRole":
@@ -147,4 +152,21 @@ def caller(rec: JSON) -> Caller | None:
     role, _, session = rest.partition("/")
     if kind != "assumed-role" or not role or not session:
         return None
-    return Caller(account=parts[4], region=region(rec), role=role, session=session)
+    if rec.get("sessionCredentialFromConsole") in ("true", True):
+        return None
+    return Caller(parts[4], region(rec), role, session, text(identity, "invokedBy"))
+
+
+def service_principal(identity: JSON) -> str | None:
+    """``invokedBy`` when it names an AWS service principal (``states.amazonaws.com``).
+
+    Not ``AWS Internal`` (console and internal calls) and not a person's console sign-in.
+    """
+    by = text(identity, "invokedBy")
+    if by is None or not by.endswith(".amazonaws.com") or by in _PEOPLE:
+        return None
+    return by
+
+
+# invokedBy values that mark a person at the console, not a service acting on its own.
+_PEOPLE = frozenset({"signin.amazonaws.com", "console.amazonaws.com"})

@@ -5,6 +5,13 @@
     PutEvents       caller ──write──► bus, one write per bus named by the entries
 PutRule is not read: a rule leads nowhere until it has targets, and its pattern is not
 modelled (an edge is assumed to fire on any event of the bus).
+
+Real shapes (EventBridge user guide's CloudTrail examples): PutRule carries ``name``,
+``eventPattern`` and ``responseElements.ruleArn`` (no bus when it is the default one);
+PutEvents is a data event with ``entries[].eventBusName`` (``"default"`` spelled out) and the
+bus in ``resources[]``; through a global endpoint it adds ``endpointId`` and an
+``AWS::Events::Endpoint`` resource, the bus written being the same. When EventBridge then
+invokes a target function, the Invoke names the rule, not the bus (``lambda_.invoked``).
 """
 
 from __future__ import annotations

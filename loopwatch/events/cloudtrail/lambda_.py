@@ -3,6 +3,7 @@
 CreateEventSourceMapping             queue / stream / table ──event-source-mapping──► function
 Put/UpdateFunctionEventInvokeConfig  function ──destination──► queue / topic / bus / function
 Invoke (data event)                  an invocation; by a function, also function ──write──► function
+LambdaESMDisabled (service event)    Lambda disabled a mapping itself: the edge closes nothing
 CreateFunction, UpdateFunctionConfiguration, DeleteFunction: which functions exist, with which role
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from loopwatch.events import arns
 from loopwatch.events.cloudtrail.base import (
     JSON,
+    MalformedRecord,
     account,
     as_obj,
     caller,
@@ -22,6 +24,7 @@ from loopwatch.events.cloudtrail.base import (
     region,
     request,
     response,
+    service_principal,
     text,
     versioned,
 )
@@ -54,6 +57,10 @@ def function_node(rec: JSON, name_or_arn: str) -> str:
 
 @handles(LAMBDA, *versioned("CreateFunction", "UpdateFunctionConfiguration"))
 def function_declared(rec: JSON) -> tuple[Fact, ...]:
+    """The function and its execution role: CreateFunction20150331 has ``role`` in both
+    request and response; UpdateFunctionConfiguration20150331v2 only in the response, and
+    may name the function by its full ARN (Stratus Red Team's layer detonation). Older
+    records (2015) carry no version suffix (``DeleteFunction``); all spellings register."""
     params, resp = request(rec), response(rec)
     name = text(resp, "functionArn") or need(params, "functionName", "requestParameters")
     role = text(params, "role") or text(resp, "role")
@@ -78,7 +85,8 @@ def mapping_created(rec: JSON) -> tuple[Fact, ...]:
     """A mapping from a queue, stream or table to a function, keyed by its UUID.
 
     A mapping without ``eventSourceArn`` (self-managed Kafka, MQ brokers) reads from
-    outside AWS's resource graph and yields nothing.
+    outside AWS's resource graph and yields nothing. Real records show ``filterCriteria: {}``
+    when the criteria are KMS-encrypted (the Lambda guide's example): no filter is shown.
     """
     params, resp = request(rec), response(rec)
     source = text(params, "eventSourceArn") or text(resp, "eventSourceArn")
@@ -185,12 +193,74 @@ def destinations_deleted(rec: JSON) -> tuple[Fact, ...]:
     return tuple(TriggerRemoved(time, destination_id(function, o)) for _, o in _OUTCOMES)
 
 
+# --- mappings Lambda disables itself ------------------------------------------------
+
+
+@handles(LAMBDA, "LambdaESMDisabled")
+def mapping_disabled_by_lambda(rec: JSON) -> tuple[Fact, ...]:
+    """Lambda turned a mapping off by itself (SQS, DynamoDB and Kinesis sources only).
+
+    A service event that CloudTrail logs by default, as a data event. Its published parts
+    (Lambda developer guide, "Using CloudTrail to troubleshoot disabled event sources") are
+    the name and ``serviceEventDetails.ESMDisableReason`` ("Lambda Function not found",
+    permission errors…); AWS publishes no complete record, so the mapping's UUID is read
+    from wherever a record carries one: ``serviceEventDetails`` (``UUID``/``uUID``/``uuid``),
+    ``requestParameters``/``responseElements`` (``uUID``), or a resource ARN
+    ``arn:aws:lambda:<r>:<a>:event-source-mapping:<uuid>``. A record naming no mapping is
+    malformed: it cannot say which edge stopped.
+    """
+    details = obj(rec, "serviceEventDetails")
+    uuid = (
+        text(details, "UUID")
+        or text(details, "uUID")
+        or text(details, "uuid")
+        or text(request(rec), "uUID")
+        or text(response(rec), "uUID")
+        or _mapping_resource(rec)
+    )
+    if uuid is None:
+        raise MalformedRecord("LambdaESMDisabled names no event source mapping")
+    return (TriggerEnabled(event_time(rec), uuid, False),)
+
+
+def _mapping_resource(rec: JSON) -> str | None:
+    for resource in objects(rec.get("resources")):
+        arn = text(resource, "ARN") or ""
+        _, found, uuid = arn.partition(":event-source-mapping:")
+        if found and uuid:
+            return uuid
+    return None
+
+
 # --- invocations -------------------------------------------------------------------
 
 
 @handles(LAMBDA, *versioned("Invoke"))
 def invoked(rec: JSON) -> tuple[Fact, ...]:
-    """One invocation; when a role (a function, maybe) made it, also a write to the function."""
+    """One invocation, and who made it.
+
+    Real shapes (aidansteele's published data events, the serverless blog's S3 one):
+
+    - a trigger service: ``userIdentity {type: AWSService, invokedBy: s3.amazonaws.com}``,
+      ``requestParameters {functionName: <ARN, maybe qualified>, sourceArn, sourceAccount,
+      invocationType}``. ``sourceArn`` is the trigger: a bucket, queue, topic… For
+      EventBridge it is the **rule** (``…:rule/<name>`` on the default bus,
+      ``…:rule/<bus>/<name>`` otherwise); ``arns.canonical`` turns it into the bus node,
+      the one the loop runs through.
+    - Step Functions: ``userIdentity {type: AssumedRole, invokedBy: states.amazonaws.com,
+      arn: …assumed-role/<state machine's execution role>/<random 32-letter session>}``,
+      ``requestParameters: null``, the function only in ``resources[]``. Nothing names the
+      state machine; its execution role is the one trace, so the fact carries the role and
+      the engine finds the state machine that runs as it (or the only one configured to
+      invoke the function). The session is not a function and makes no write.
+    - a function (or anyone else) through the API: an AssumedRole without ``invokedBy``:
+      an invocation, plus a write caller → function that counts only if the caller turns
+      out to be a function (``loopwatch.graph.identity``). A caller-supplied ``sourceArn``
+      is no trigger: only a service's is.
+    - ``InvokeExecution`` (same requestID, invokedBy lambda.amazonaws.com) is the second
+      record of an asynchronous invoke, the run itself: not registered, else one
+      invocation would count twice.
+    """
     params = request(rec)
     name = next(
         (
@@ -201,11 +271,17 @@ def invoked(rec: JSON) -> tuple[Fact, ...]:
         None,
     ) or need(params, "functionName", "requestParameters")
     function = function_node(rec, name)
-    source = text(params, "sourceArn")
-    service = text(obj(rec, "userIdentity"), "invokedBy")
     time = event_time(rec)
-    invocation = Invoked(time, function, arns.canonical(source) if source else None, service)
-    who = caller(rec)
-    if who is None:
-        return (invocation,)
-    return (invocation, Write(time, who, function))
+    identity = obj(rec, "userIdentity")
+    service = service_principal(identity)
+    if service is None:
+        who = caller(rec)
+        if who is None:  # a person or an account root: counts as a run, triggers nothing
+            return (Invoked(time, function),)
+        return (Invoked(time, function), Write(time, who, function))
+    source = text(params, "sourceArn")
+    role = None
+    if identity.get("type") == "AssumedRole":
+        who = caller(rec)
+        role = f"arn:aws:iam::{who.account}:role/{who.role}" if who is not None else None
+    return (Invoked(time, function, arns.canonical(source) if source else None, service, role),)

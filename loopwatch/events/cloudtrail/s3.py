@@ -2,6 +2,11 @@
 
 PutBucketNotification            bucket ──s3-notification──► function / queue / topic / bus
 PutObject, CopyObject, …         caller ──write──► bucket (key, ObjectCreated:* / ObjectRemoved:*)
+
+Real PutBucketNotification records (console and CLI, 2016 and 2018) use the legacy XML names:
+one ``CloudFunctionConfiguration`` is an object, not a list, ``Event`` a string; an empty
+``NotificationConfiguration`` (only ``xmlns``) is how notifications are removed. Published
+records mask account ids (``61*******47``): the target ARN is kept as written.
 """
 
 from __future__ import annotations
@@ -100,13 +105,16 @@ _REMOVED = "ObjectRemoved:Delete"
 
 @handles(S3, *_CREATED)
 def object_created(rec: JSON) -> tuple[Fact, ...]:
+    """``requestParameters {bucketName, key, Host…}``; ``resources[]`` lists the object as
+    ``AWS::S3::Object`` ``arn:aws:s3:::<bucket>/<key>`` (CopyObject also lists its source)."""
     who = caller(rec)
     if who is None:
         return ()
     params = request(rec)
-    bucket = arns.bucket_arn(need(params, "bucketName", "requestParameters"))
+    name = need(params, "bucketName", "requestParameters")
     event = _CREATED[str(rec["eventName"])]
-    return (Write(event_time(rec), who, bucket, key=text(params, "key"), s3_event=event),)
+    key = _key(rec, params, name)
+    return (Write(event_time(rec), who, arns.bucket_arn(name), key=key, s3_event=event),)
 
 
 @handles(S3, "DeleteObject")
@@ -115,13 +123,33 @@ def object_deleted(rec: JSON) -> tuple[Fact, ...]:
     if who is None:
         return ()
     params = request(rec)
-    bucket = arns.bucket_arn(need(params, "bucketName", "requestParameters"))
-    return (Write(event_time(rec), who, bucket, key=text(params, "key"), s3_event=_REMOVED),)
+    name = need(params, "bucketName", "requestParameters")
+    key = _key(rec, params, name)
+    return (Write(event_time(rec), who, arns.bucket_arn(name), key=key, s3_event=_REMOVED),)
+
+
+def _key(rec: JSON, params: JSON, bucket: str) -> str | None:
+    """``requestParameters.key``; failing that the first object ARN of ``resources[]``.
+
+    The written object comes first in the resources of every published record (CopyObject
+    lists its source after it).
+    """
+    key = text(params, "key")
+    if key is not None:
+        return key
+    keys = _resource_keys(rec, bucket)
+    return keys[0] if keys else None
 
 
 @handles(S3, "DeleteObjects")
 def objects_deleted(rec: JSON) -> tuple[Fact, ...]:
-    """One write per deleted key when the record lists them, else one with key None."""
+    """One write per deleted key when the record lists them, else one with key None.
+
+    The real record lists no key: ``requestParameters {bucketName, delete: "", x-id}`` and
+    ``resources[] {type: AWS::S3::Object, ARNPrefix: arn:aws:s3:::<bucket>/}`` (Stratus Red
+    Team's batch-deletion detonation). A write of unknown key matches no prefix or suffix
+    filter, so it closes only an ObjectRemoved (or any-event) notification without a filter.
+    """
     who = caller(rec)
     if who is None:
         return ()
@@ -141,6 +169,11 @@ def _deleted_keys(rec: JSON, params: JSON, bucket: str) -> list[str]:
     keys = [k for o in objects(as_obj(body).get("Object")) if (k := text(o, "Key"))]
     if keys:
         return keys
+    return _resource_keys(rec, bucket)
+
+
+def _resource_keys(rec: JSON, bucket: str) -> list[str]:
+    """Keys of the ``AWS::S3::Object`` ARNs in ``resources[]`` (an ``ARNPrefix`` names none)."""
     head = f"arn:aws:s3:::{bucket}/"
     return [
         arn[len(head) :]

@@ -2,6 +2,11 @@
 
 Subscribe (protocol lambda / sqs)    topic ──sns-subscription──► function / queue
 Publish, PublishBatch                caller ──write──► topic
+
+Real records (Elastic's captured test events): an email Subscribe answers
+``subscriptionArn: "pending confirmation"`` and is no edge; a Publish carries ``topicArn``
+(the topic also in ``resources[]``) and may come from an EC2 instance-profile session
+(``assumed-role/<role>/i-…``), which ``loopwatch.graph.identity`` rules out as a function.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""SQS: sends (write edges).  SendMessage, SendMessageBatch: caller ──write──► queue"""
+"""SQS: sends (write edges).  SendMessage, SendMessageBatch: caller ──write──► queue
+
+The real record (SQS developer guide) names the queue by ``requestParameters.queueUrl`` and
+lists it in ``resources[]``; the body is ``HIDDEN_DUE_TO_SECURITY_REASONS``.
+"""
 
 from __future__ import annotations
 
