@@ -197,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="replay a bundled example: a simulated loop hidden in real CloudTrail logs",
+        help="replay an example offline: a simulated loop hidden in everyday CloudTrail traffic",
     )
     demo.set_defaults(run=_demo)
     return parser
