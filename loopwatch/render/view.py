@@ -74,10 +74,8 @@ class LoopView:
         if n == 0:
             return ()
         start = next((i for i, node in enumerate(self.cycle) if not arns.is_function(node)), 0)
-        closing_target = start
         return tuple(
-            Hop(self.cycle[i], self.cycle[(i + 1) % n], (i + 1) % n == closing_target)
-            for i in range(n)
+            Hop(self.cycle[i], self.cycle[(i + 1) % n], (i + 1) % n == start) for i in range(n)
         )
 
 
