@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/replay_bench.py [--records 500000]
 
-Builds ≥ 500k records of real shapes — the invictus CloudTrail records replicated with shifted
-times and fresh eventIDs, plus a simulated S3 loop — as .json.gz log files (cached under
+Builds ≥ 500k records of real shapes — the invictus CloudTrail records (third-party data, read
+from ../shared/data/cloudtrail-invictus beside the repository) replicated with shifted times
+and fresh eventIDs, plus a simulated S3 loop — as .json.gz log files (cached under
 bench/.data), then times, alternately and best of three:
   raw     read + gunzip + orjson.loads every file, count the records
   replay  loopwatch.replay.replay over the same folder (parse, dedupe, sort, engine)
@@ -31,9 +32,10 @@ from loopwatch.config import DetectionConfig
 from loopwatch.detect import Engine
 from loopwatch.events import facts as f
 from loopwatch.replay import replay
+from loopwatch.testing.data import shared_data_dir
 
 HERE = Path(__file__).resolve().parent
-INVICTUS = HERE.parent / "tests" / "data" / "cloudtrail-invictus"
+INVICTUS = shared_data_dir(__file__, "cloudtrail-invictus")
 DATA_VERSION = "1"
 
 
@@ -41,6 +43,11 @@ def build_dataset(target: int) -> Path:
     out = HERE / ".data" / f"replay-v{DATA_VERSION}-{target}"
     if (out / "DONE").exists():
         return out
+    if not any(INVICTUS.glob("*.json")):
+        sys.exit(
+            f"replay_bench: no CloudTrail logs at {INVICTUS}: the bench replicates the real"
+            " invictus-ir/aws_dataset records, which are kept beside the repository, not in it"
+        )
     out.mkdir(parents=True, exist_ok=True)
     originals = [
         (p.name, orjson.loads(p.read_bytes())["Records"]) for p in sorted(INVICTUS.glob("*.json"))

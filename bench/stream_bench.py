@@ -3,7 +3,8 @@
     .venv/bin/python bench/stream_bench.py
 
 Starts its own broker (the bundled Tansu; or $LOOPWATCH_TEST_KAFKA), puts real-shaped records
-(the invictus CloudTrail records, replicated with fresh ids and times) on a topic, and measures
+(the invictus CloudTrail records, read from ../shared/data/cloudtrail-invictus beside the
+repository, replicated with fresh ids and times) on a topic, and measures
 side by side, for batched messages (500 records each) and for one record per message:
   raw     an aiokafka consumer that reads the topic and orjson-parses every record
   worker  the loopwatch Faust worker (in this process) reading the same topic
@@ -30,9 +31,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from loopwatch.service.ship import batches
 from loopwatch.testing import records as r
 from loopwatch.testing.broker import Broker, create_topics_async, running_broker
+from loopwatch.testing.data import shared_data_dir
 from loopwatch.testing.worker import running_worker, worker_settings
 
-INVICTUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "cloudtrail-invictus"
+INVICTUS = shared_data_dir(__file__, "cloudtrail-invictus")
 ACCOUNT = "123837392027"
 # The raw consumer fetches as much per round trip and waits as long as the worker's consumer
 # (consumer_max_fetch_size, fast_faust's fetch wait): the ratio compares processing, not fetch settings.
@@ -40,6 +42,11 @@ FETCH_BYTES = 16 * 1024 * 1024
 
 
 def real_records(count: int) -> list[dict[str, Any]]:
+    if not any(INVICTUS.glob("*.json")):
+        sys.exit(
+            f"stream_bench: no CloudTrail logs at {INVICTUS}: the bench replicates the real"
+            " invictus-ir/aws_dataset records, which are kept beside the repository, not in it"
+        )
     originals = [
         rec
         for p in sorted(INVICTUS.glob("*.json"))

@@ -35,6 +35,7 @@ examples:
   zcat events.jsonl.gz | loopwatch replay -      # from a pipe
   loopwatch replay --fail-on latent logs/        # exit 1 even for loops not yet running hot
   loopwatch replay --act logs/                   # alert on the loops found (throttle: dry-run)
+  loopwatch replay --format html logs/ > report.html   # a picture of each loop
 
 Detection knobs come from LOOPWATCH_* environment variables (e.g. LOOPWATCH_ACTIVE_AFTER=3,
 LOOPWATCH_WINDOW_SECONDS=300).
@@ -78,9 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--format",
-        choices=["text", "json"],
+        choices=["text", "json", "html", "dot"],
         default="text",
-        help="text for people (default), json for tools",
+        help="text for people (default), json for tools, html (a page with a picture of each"
+        " loop), dot (Graphviz)",
     )
     replay.add_argument(
         "--fail-on",
@@ -195,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="replay a bundled example: a simulated loop hidden in real CloudTrail logs",
+        help="replay an example offline: a simulated loop hidden in everyday CloudTrail traffic",
     )
     demo.set_defaults(run=_demo)
     return parser
@@ -228,8 +230,16 @@ def _replay(args: argparse.Namespace) -> int:
             return code
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    elif args.format in ("html", "dot"):
+        from loopwatch.render import render_dot, render_html
+
+        render = render_html if args.format == "html" else render_dot
+        sys.stdout.write(render(report.to_json()))
     else:
-        print(report.to_text())
+        from loopwatch.render.terminal import text_style
+
+        style = text_style(sys.stdout)
+        print(report.to_text(width=style.width, color=style.color))
     return _exit_for(report.worst(), args.fail_on)
 
 

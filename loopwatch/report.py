@@ -12,6 +12,7 @@ from loopwatch.events import arns
 from loopwatch.events.intake import Counts
 from loopwatch.events.sources import SourceError
 from loopwatch.events.times import format_time
+from loopwatch.render.terminal import PLAIN_WIDTH, paint_status, wrap_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,9 @@ class Report:
             ],
         }
 
-    def to_text(self) -> str:
+    def to_text(self, *, width: int = PLAIN_WIDTH, color: bool = False) -> str:
+        """The report for people, wrapped at ``width`` columns; ``color`` paints statuses
+        (for a terminal: ``loopwatch.render.terminal.text_style`` picks both)."""
         c = self.counts
         lines = [
             f"Read {c.read:,} records from {self.sources:,} sources: {c.used:,} used, {c.skipped:,} skipped,"
@@ -132,4 +135,5 @@ class Report:
                 f"{len(self.errors)} source problem{'s' if len(self.errors) != 1 else ''}:",
             ]
             lines += [f"  {e.source}: {e.reason}" for e in self.errors]
-        return "\n".join(lines)
+        wrapped = [part for line in lines for part in wrap_line(line, width)]
+        return "\n".join(paint_status(line) if color else line for line in wrapped)

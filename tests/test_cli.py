@@ -12,8 +12,7 @@ import pytest
 
 from loopwatch.cli import main
 from loopwatch.testing import records as r
-
-DATA = Path(__file__).parent / "data" / "cloudtrail-invictus"
+from loopwatch.testing.data import invictus_dir
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -126,7 +125,7 @@ def test_console_script_reads_stdin(tmp_path: Path) -> None:
 
 
 def test_invictus_through_the_command(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["replay", str(DATA)], capsys)
+    code, out, _ = run(["replay", str(invictus_dir(__file__))], capsys)
     assert code == 0 and "Read 2,900 records" in out and "No loop found." in out
 
 

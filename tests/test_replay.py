@@ -9,20 +9,21 @@ import orjson
 
 from loopwatch.replay import replay
 from loopwatch.testing import records as r
+from loopwatch.testing.data import INVICTUS_FILES, INVICTUS_RECORDS, invictus_dir
+from loopwatch.topology import noise_records, resolve_topology
 
-DATA = Path(__file__).parent / "data" / "cloudtrail-invictus"
 BUCKET = "uploads"
 THUMB = r.function_arn("thumb")
 
 
 def test_real_invictus_logs_read_fully_with_no_loop() -> None:
-    report = replay([str(DATA)])
+    report = replay([str(invictus_dir(__file__))])
     c = report.counts
-    assert (c.read, c.malformed, c.duplicates) == (2900, 0, 0)
+    assert (c.read, c.malformed, c.duplicates) == (INVICTUS_RECORDS, 0, 0)
     assert c.read == c.used + c.skipped + c.duplicates + c.malformed
     assert c.used >= 1  # CreateFunction records teach identities
     assert report.loops == [] and report.runaway == [] and report.errors == []
-    assert report.sources == 55
+    assert report.sources == INVICTUS_FILES
 
 
 def test_records_are_merged_by_event_time_across_unordered_overlapping_files(
@@ -48,10 +49,11 @@ def orjson_time(record: dict[str, object]) -> float:
 
 
 def test_bad_inputs_are_reported_and_valid_neighbours_all_counted(tmp_path: Path) -> None:
-    good = sorted(DATA.glob("*.json"))[:3]
-    good_records = sum(len(orjson.loads(p.read_bytes())["Records"]) for p in good)
-    for p in good:
-        (tmp_path / p.name).write_bytes(p.read_bytes())
+    # Valid neighbours: three files of everyday management traffic.
+    background = noise_records(resolve_topology("s3-self-loop"), 1_791_208_800, 1_791_209_400, 300)
+    good_records = len(background)
+    for i in range(3):
+        r.write_log(tmp_path / f"good-{i}.json", [t.record for t in background[i::3]])
     loop = r.s3_self_loop(writes=3)
     whole = gzip.compress(orjson.dumps({"Records": loop}))
     (tmp_path / "truncated.json.gz").write_bytes(whole[: len(whole) // 2])

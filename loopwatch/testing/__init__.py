@@ -3,4 +3,6 @@
 ``records``: realistic CloudTrail records, EventBridge envelopes and invocation events.
 ``aws``: a local AWS API emulator (moto server on 127.0.0.1) and clients pointed at it.
 ``scenario``: engine facts in a few words.
+``data``: third-party data sets beside the repository (skip when absent).
+``browser``, ``png``: a headless Chromium from its command line, and its screenshots read back.
 """

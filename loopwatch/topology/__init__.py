@@ -3,6 +3,7 @@ them into CloudTrail logs with ground truth.
 
     topologies/*.yaml ─load_topology─► Topology ─simulate─► records + truth
                                                   └─write_simulation─► AWSLogs/… .json.gz
+                                      (noise=N: everyday management events mixed in) ┘
 """
 
 from loopwatch.topology.builtin import (
@@ -12,6 +13,7 @@ from loopwatch.topology.builtin import (
 )
 from loopwatch.topology.loader import TopologyError, load_topology
 from loopwatch.topology.model import Ref, Topology
+from loopwatch.topology.noise import noise_records
 from loopwatch.topology.simulate import Simulation, simulate
 from loopwatch.topology.truth import LoopTruth
 from loopwatch.topology.writer import SimulationResult, background_placement, write_simulation
@@ -27,6 +29,7 @@ __all__ = [
     "builtin_topologies",
     "builtin_topologies_dir",
     "load_topology",
+    "noise_records",
     "resolve_topology",
     "simulate",
     "write_simulation",

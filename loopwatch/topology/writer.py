@@ -5,8 +5,9 @@
     <out>/invocations/<topology>.jsonl.gz                              (when observed)
 
 Records are grouped by 5-minute delivery window, shuffled within each file, and about 1% are
-delivered a second time in a neighbouring file, as CloudTrail does. Gzip headers carry no
-mtime, so the same seed gives byte-identical files.
+delivered a second time in a neighbouring file, as CloudTrail does. ``noise=N`` mixes N
+records of everyday management traffic (``topology.noise``) into the same files. Gzip
+headers carry no mtime, so the same seed gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import orjson
 
 from loopwatch.topology.cloudtrail import Record
 from loopwatch.topology.model import Topology
+from loopwatch.topology.noise import noise_records
 from loopwatch.topology.simulate import TimedRecord, simulate
 from loopwatch.topology.truth import LoopTruth
 
@@ -42,7 +44,7 @@ class SimulationResult:
     """CloudTrail log files, in time order."""
     invocation_file: Path | None
     records: int
-    """Distinct CloudTrail records (duplicates not counted)."""
+    """Distinct CloudTrail records (duplicates not counted), background noise included."""
     duplicates: int
     invocation_events: int
     invocations: dict[str, int]
@@ -51,6 +53,8 @@ class SimulationResult:
     last_time: datetime
     truth: tuple[LoopTruth, ...]
     truncated: bool
+    noise: int = 0
+    """Background records mixed in (counted in ``records``); all of them parse as skipped."""
 
     def distinct_records(self) -> list[dict[str, Any]]:
         """Each CloudTrail record written, once (files repeat about 1%, as CloudTrail does),
@@ -77,8 +81,11 @@ def write_simulation(
     *,
     start: datetime | None = None,
     account: str | None = None,
+    noise: int = 0,
 ) -> SimulationResult:
-    """Simulate ``topology`` and write its logs under ``out_dir`` (created if missing).
+    """Simulate ``topology`` and write its logs under ``out_dir`` (created if missing), with
+    ``noise`` background records (``loopwatch.topology.noise``) mixed into the same files,
+    spread over the simulation's time span.
 
     ``start`` (timezone-aware) and ``account`` move the simulation, e.g. into the time range
     and account of real background logs replayed beside it. Deterministic: the same inputs
@@ -88,7 +95,12 @@ def write_simulation(
     topo = topology.with_overrides(start=start, account=account)
     sim = simulate(topo)
     rng = random.Random(f"{topo.traffic.seed}/files")
-    groups = _group(sim.records)
+    records = list(sim.records)
+    if noise > 0 and records:
+        span = min(r.time for r in records), max(r.time for r in records)
+        background = noise_records(topo, *span, noise)
+        records = sorted([*records, *background], key=lambda r: r.time)
+    groups = _group(records)
     duplicates = _duplicate(groups, rng)
     files = []
     for window, recs in groups:
@@ -106,7 +118,7 @@ def write_simulation(
         out_dir=out_dir,
         files=tuple(files),
         invocation_file=inv_file,
-        records=len(sim.records),
+        records=len(records),
         duplicates=duplicates,
         invocation_events=len(sim.invocation_events),
         invocations=sim.invocations,
@@ -114,6 +126,7 @@ def write_simulation(
         last_time=datetime.fromtimestamp(max(times), tz=UTC),
         truth=sim.truth,
         truncated=sim.truncated,
+        noise=len(records) - len(sim.records),
     )
 
 

@@ -1,0 +1,71 @@
+"""Text for a terminal: lines wrapped under their field, statuses in colour.
+
+    "  why       bucket uploads triggers function thumb through an S3 notification on …"
+    "            …continued under the field, never through an ARN"
+
+Colour only goes to a terminal, and never when ``NO_COLOR`` is set (no-color.org); anything
+else (a pipe, a file, a test) gets plain text wrapped at 100 columns.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import textwrap
+from dataclasses import dataclass
+from typing import TextIO
+
+PLAIN_WIDTH = 100
+MIN_TEXT = 20
+"""Columns a continuation keeps for text however deep its field is indented."""
+
+_FIELD = re.compile(r"^(\s*\S+ {2,})\S")
+_STATUS = re.compile(r"^(ACTIVE|LATENT)(?=  )")
+_ANSI = {"ACTIVE": "\x1b[1;31m", "LATENT": "\x1b[1;33m"}
+_RESET = "\x1b[0m"
+
+
+@dataclass(frozen=True, slots=True)
+class TextStyle:
+    width: int
+    color: bool
+
+
+def text_style(stream: TextIO) -> TextStyle:
+    """How to write text to ``stream``: the terminal's width and colour, or plain 100 columns."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stand-in stream
+        tty = False
+    if not tty:
+        return TextStyle(PLAIN_WIDTH, color=False)
+    width = shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns
+    return TextStyle(width, color="NO_COLOR" not in os.environ)
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """``line`` in lines of at most ``width`` columns where its words allow (an ARN or a path
+    longer than that stays whole, so it can still be copied), continuations indented under
+    the field (``"  why       "``) or two columns in when there is no field."""
+    if len(line) <= width:
+        return [line]
+    field = _FIELD.match(line)
+    if field:
+        head, indent = field.group(1), " " * len(field.group(1))
+    else:
+        head = line[: len(line) - len(line.lstrip())]
+        indent = head + "  "
+    wrapper = textwrap.TextWrapper(
+        width=max(width, len(indent) + MIN_TEXT),
+        initial_indent=head,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return wrapper.wrap(line[len(head) :]) or [line]
+
+
+def paint_status(line: str) -> str:
+    """A loop's heading with its status in colour (ACTIVE red, LATENT yellow)."""
+    return _STATUS.sub(lambda m: f"{_ANSI[m.group(1)]}{m.group(1)}{_RESET}", line, count=1)
