@@ -21,6 +21,7 @@ EVENT_SOURCE_MAPPING = "event-source-mapping"
 SNS_SUBSCRIPTION = "sns-subscription"
 EVENTBRIDGE_RULE = "eventbridge-rule"
 DESTINATION = "destination"
+STATE_MACHINE = "state-machine"  # a Task state invokes the function (inventory only, DESIGN §4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Caller:
 #   resource ──trigger──► function        (s3 notification, mapping, subscription, rule)
 #   resource ──trigger──► queue / topic   (s3 notification to SQS/SNS, SNS → SQS)
 #   function ──trigger──► destination     (on-success / on-failure destinations)
+#   state machine ──trigger──► function   (Task states that invoke it)
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """A configured edge that makes ``target`` run (or receive) when ``source`` changes.
