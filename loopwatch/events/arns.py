@@ -80,10 +80,17 @@ def event_bus_arn(name_or_arn: str | None, account: str, region: str) -> str:
 
 
 def canonical(arn: str) -> str:
-    """Any ARN as its node id: qualifiers stripped, streams of tables folded onto the table."""
+    """Any ARN as its node id: qualifiers (function and state machine versions and aliases)
+    stripped, streams of tables folded onto the table."""
     if arn.startswith("arn:aws:lambda:"):
         parts = arn.split(":")
         if len(parts) >= 7 and parts[5] == "function":
+            return ":".join(parts[:7])
+        return arn
+    if arn.startswith("arn:aws:states:"):
+        # arn:aws:states:<region>:<account>:stateMachine:<name>[:<version or alias>]
+        parts = arn.split(":")
+        if len(parts) > 7 and parts[5] == "stateMachine":
             return ":".join(parts[:7])
         return arn
     if arn.startswith("arn:aws:dynamodb:") and "/stream/" in arn:
