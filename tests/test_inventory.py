@@ -656,7 +656,7 @@ def test_a_refused_call_is_named_and_the_rest_is_read(aws: MotoServer) -> None:
     # (Lambda is refused too under moto's enforcement, for a moto reason: it rejects every
     # signed GET to Lambda with SignatureDoesNotMatch; see tests/test_actions_throttle.py.)
     assert all(r.service in ("sns", "lambda") for r in snapshot.refused), snapshot.refused
-    assert "sns:ListSubscriptions" in snapshot.summary()
+    assert f"{estate.account}/{REGION} sns:ListSubscriptions AccessDenied" in snapshot.summary()
 
 
 def test_an_account_whose_role_cannot_be_assumed_is_named(aws: MotoServer) -> None:

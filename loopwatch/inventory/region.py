@@ -36,7 +36,7 @@ from loopwatch.inventory.snapshot import (
     Subscription,
     Target,
 )
-from loopwatch.roles import DENIED_CODES, error_code, error_message, http_status
+from loopwatch.roles import DENIED_CODES, error_code, error_message
 
 if TYPE_CHECKING:
     import boto3
@@ -405,10 +405,7 @@ class RegionReader:
         try:
             return operation()
         except ClientError as exc:
-            code = error_code(exc)
-            if http_status(exc) == 403 and code not in DENIED_CODES and not code.isalpha():
-                code = "AccessDenied"  # a bare 403 with no code of its own
-            self._refuse(service, call, code, error_message(exc), resource)
+            self._refuse(service, call, error_code(exc), error_message(exc), resource)
         except UNREACHABLE as exc:
             self._refuse(service, call, "ConnectionError", f"{exc} (region not read further)")
             raise _Unreachable from None

@@ -62,11 +62,11 @@ class Refusal:
     message: str
     resource: str | None = None
 
-    def line(self) -> str:
-        """``111122223333/us-east-1 sns:ListSubscriptions: AccessDenied: …``"""
+    def short(self) -> str:
+        """``111122223333/us-east-1 sns:ListSubscriptions AccessDenied`` (the message, which
+        can be long, stays in the snapshot)."""
         where = f"{self.account}/{self.region}" if self.region else self.account
-        on = f" on {self.resource}" if self.resource else ""
-        return f"{where} {self.service}:{self.call}{on}: {self.code}: {self.message}"
+        return f"{where} {self.service}:{self.call} {self.code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +238,7 @@ class Snapshot:
         regions = _plural(len(self.regions), "region")
         refused = f"{len(self.refused)} refused"
         if self.refused:
-            shown = "; ".join(r.line() for r in self.refused[:3])
+            shown = "; ".join(r.short() for r in self.refused[:3])
             more = f"; and {len(self.refused) - 3} more" if len(self.refused) > 3 else ""
             refused += f" ({shown}{more})"
         return f"inventory of {accounts} in {regions}: {counts}; {refused}"

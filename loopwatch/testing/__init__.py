@@ -3,4 +3,5 @@
 ``records``: realistic CloudTrail records, EventBridge envelopes and invocation events.
 ``aws``: a local AWS API emulator (moto server on 127.0.0.1) and clients pointed at it.
 ``scenario``: engine facts in a few words.
+``inventory``: an AWS estate with a trigger of every kind, built in the emulator.
 """
