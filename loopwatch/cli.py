@@ -42,6 +42,29 @@ LOOPWATCH_WINDOW_SECONDS=300).
 """
 
 
+_INVENTORY_HELP = """\
+Read the trigger configuration of AWS accounts (what makes functions run, and what they
+send to), so loops are known even where the CloudTrail trail began after they were set up:
+functions and their roles, event source mappings, function destinations, S3 bucket
+notifications, SNS subscriptions, EventBridge rules and targets, and the functions Step
+Functions state machines invoke.
+
+It only reads (docs/iam-policy.json, statement InventoryRead, lists the calls). A call AWS
+refuses is named under "refused" in the snapshot and the rest is read anyway.
+
+Credentials come from boto3's usual chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, a role);
+AWS_ENDPOINT_URL is honoured. Without --account the caller's own account is read; other
+accounts are reached through LOOPWATCH_THROTTLE_ROLE_TEMPLATE, the role the throttle uses
+(e.g. arn:aws:iam::{account}:role/loopwatch-throttle).
+
+examples:
+  loopwatch inventory --out inventory.json                 # this account, AWS_DEFAULT_REGION
+  loopwatch inventory --region us-east-1 --region eu-west-1 > inventory.json
+  LOOPWATCH_THROTTLE_ROLE_TEMPLATE='arn:aws:iam::{account}:role/loopwatch-throttle' \\
+    loopwatch inventory --account 111122223333 --account 444455556666 --out org.json
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -194,6 +217,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     actions.add_argument("--format", choices=["text", "json"], default="text")
     actions.set_defaults(run=_actions)
+
+    inventory = commands.add_parser(
+        "inventory",
+        help="read the accounts' trigger configuration into a snapshot file",
+        description=_INVENTORY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inventory.add_argument(
+        "--out", metavar="FILE", help="write the snapshot here (default: JSON on stdout)"
+    )
+    inventory.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="R",
+        help="a region to read; repeat for more (default: AWS_DEFAULT_REGION)",
+    )
+    inventory.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an account to read; repeat for more (default: the caller's own)",
+    )
+    inventory.set_defaults(run=_inventory)
 
     demo = commands.add_parser(
         "demo",
@@ -370,6 +418,20 @@ def _up(args: argparse.Namespace) -> int:
     from loopwatch.settings import Settings
 
     return run_up(Settings(), sys.stdout, simulate=args.simulate, timeout=args.timeout)
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    from loopwatch.inventory.command import run_inventory
+    from loopwatch.settings import Settings
+
+    return run_inventory(
+        args.region,
+        args.account,
+        args.out,
+        sys.stdout.buffer,
+        sys.stderr,
+        role_template=Settings().throttle_role_template,
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:

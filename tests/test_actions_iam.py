@@ -20,9 +20,32 @@ EXPECTED = {
     "sts:AssumeRole",
     "s3:GetObject",
     "s3:ListBucket",
+    # loopwatch inventory (statement InventoryRead)
+    "events:ListEventBuses",
+    "events:ListRules",
+    "events:ListTargetsByRule",
+    "lambda:ListEventSourceMappings",
+    "lambda:ListFunctionEventInvokeConfigs",
+    "lambda:ListFunctions",
+    "s3:GetBucketNotification",
+    "s3:ListAllMyBuckets",
+    "sns:GetSubscriptionAttributes",
+    "sns:ListSubscriptions",
+    "states:DescribeStateMachine",
+    "states:ListStateMachines",
 }
 # S3's IAM actions are not named after its API calls.
-S3_CALLS = {"get_object": "s3:GetObject", "list_objects_v2": "s3:ListBucket"}
+S3_CALLS = {
+    "get_object": "s3:GetObject",
+    "list_objects_v2": "s3:ListBucket",
+    "list_buckets": "s3:ListAllMyBuckets",
+    "get_bucket_notification_configuration": "s3:GetBucketNotification",
+}
+# boto3 client name → IAM prefix, where they differ.
+IAM_PREFIX = {"stepfunctions": "states"}
+# AWS answers GetCallerIdentity for any credentials, even under an explicit deny.
+NO_PERMISSION = {"sts:GetCallerIdentity"}
+READ_ONLY = ("List", "Get", "Describe")
 
 
 def statements() -> list[dict[str, object]]:
@@ -59,22 +82,56 @@ def test_policy_is_valid_json_with_exactly_the_needed_actions() -> None:
     assert len(optional) == 1 and "Optional" in str(optional[0]["Sid"])
     assert optional[0]["Action"] == ["lambda:UpdateEventSourceMapping"]
     for statement in statements():
+        if statement["Sid"] == "InventoryRead":
+            # Listing calls have no resource-level permissions; a statement may name every
+            # resource only when all it grants is reading.
+            actions = statement["Action"]
+            assert isinstance(actions, list)
+            assert all(a.split(":")[1].startswith(READ_ONLY) for a in actions), actions
+            continue
         assert statement["Resource"] != "*", statement["Sid"]
+
+
+def needed_permissions(paths: list[Path], services: tuple[str, ...]) -> set[str]:
+    """The IAM actions behind every boto3 call of ``services`` named in these modules."""
+    calls = called_methods(paths)
+    needed: set[str] = set()
+    for service in services:
+        client = boto3.client(service, region_name="us-east-1")  # type: ignore[call-overload]
+        mapping: dict[str, str] = client.meta.method_to_api_mapping
+        prefix = IAM_PREFIX.get(service, service)
+        needed |= {f"{prefix}:{mapping[m]}" for m in calls & set(mapping)}
+    return needed - NO_PERMISSION
 
 
 def test_every_aws_call_of_the_actions_and_replay_is_granted() -> None:
     action_modules = [
         p for p in (ROOT / "loopwatch" / "actions").rglob("*.py") if p.name != "testing.py"
     ]
-    calls = called_methods(action_modules)
-    needed: set[str] = set()
-    for service in ("lambda", "sts"):
-        client = boto3.client(service, region_name="us-east-1")  # type: ignore[call-overload]
-        mapping: dict[str, str] = client.meta.method_to_api_mapping
-        used = calls & set(mapping)
-        needed |= {f"{service}:{mapping[m]}" for m in used}
+    needed = needed_permissions(
+        [*action_modules, ROOT / "loopwatch" / "roles.py"], ("lambda", "sts")
+    )
     assert "lambda:PutFunctionConcurrency" in needed  # the scan does see the throttle's calls
+    assert "sts:AssumeRole" in needed  # …and the role it assumes (loopwatch/roles.py)
     s3_calls = called_methods([ROOT / "loopwatch" / "events" / "sources.py"]) & set(S3_CALLS)
     needed |= {S3_CALLS[m] for m in s3_calls}
     assert needed <= granted(), needed - granted()
     assert set(PERMISSIONS.values()) <= granted()
+
+
+def test_every_aws_call_of_the_inventory_is_granted_read_only() -> None:
+    modules = [*(ROOT / "loopwatch" / "inventory").rglob("*.py"), ROOT / "loopwatch" / "roles.py"]
+    services = ("lambda", "sns", "events", "stepfunctions", "sts")
+    needed = needed_permissions(modules, services)
+    needed |= {S3_CALLS[m] for m in called_methods(modules) & set(S3_CALLS)}
+    # The scan does see the inventory's calls, of every service it reads.
+    assert {
+        "lambda:ListFunctions",
+        "s3:GetBucketNotification",
+        "sns:ListSubscriptions",
+        "events:ListTargetsByRule",
+        "states:DescribeStateMachine",
+    } <= needed
+    assert needed <= granted(), needed - granted()
+    inventory = {a for s in statements() if s["Sid"] == "InventoryRead" for a in s["Action"]}  # type: ignore[attr-defined]
+    assert needed - {"sts:AssumeRole"} == inventory  # the statement grants no more than it reads

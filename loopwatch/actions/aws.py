@@ -19,6 +19,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from loopwatch.roles import (
+    DENIED_CODES,
+    assume_role,
+    error_code,
+    error_message,
+    http_status,
+    role_for,
+)
+from loopwatch.roles import AwsFailure as AwsFailure  # re-exported: actions raise it
+
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
@@ -43,19 +53,8 @@ _RETRYABLE_CODES = {
     "ServiceUnavailable",
     "InternalFailure",
 }
-_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 _NOT_FOUND_CODES = {"ResourceNotFoundException", "NoSuchEntity"}
 _CREDENTIALS_MARGIN = 300.0  # renew assumed-role credentials this long before they expire
-
-
-class AwsFailure(Exception):
-    """An AWS call that failed for good. ``str()`` is the reason shown to people; ``code`` is
-    the AWS error code (or ``Timeout``/``ConnectionError``)."""
-
-    def __init__(self, reason: str, code: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
 
 
 def function_account(function: str) -> str | None:
@@ -116,9 +115,7 @@ class LambdaAccess:
         self._lock = threading.Lock()
 
     def role_for(self, account: str | None) -> str | None:
-        if self.role_template is None or account is None:
-            return None
-        return self.role_template.format(account=account)
+        return role_for(self.role_template, account)
 
     def lambda_for(self, function: str) -> tuple[LambdaClient, str]:
         """A Lambda client for ``function``'s account and region, and the principal it acts as.
@@ -159,30 +156,16 @@ class LambdaAccess:
         )
 
     def _assume(self, role: str, region: str) -> _Cached:
-        sts = self._session.client(
-            "sts", region_name=region, endpoint_url=self._endpoint_url, config=self._config
+        assumed = assume_role(
+            self._session,
+            role,
+            region=region,
+            session_name=self._session_name,
+            endpoint_url=self._endpoint_url,
+            config=self._config,
         )
-        try:
-            answer = sts.assume_role(RoleArn=role, RoleSessionName=self._session_name)
-        except ClientError as exc:
-            code = _code(exc)
-            if code in _DENIED_CODES or _status(exc) == 403:
-                raise AwsFailure(
-                    f"AccessDenied: cannot assume {role}: the worker lacks sts:AssumeRole on it"
-                    " or the role's trust policy does not name the worker",
-                    "AccessDenied",
-                ) from None
-            raise AwsFailure(f"{code}: cannot assume {role}: {_message(exc)}", code) from None
-        except BotoCoreError as exc:
-            raise AwsFailure(
-                f"ConnectionError: cannot reach STS: {exc}", "ConnectionError"
-            ) from None
-        creds = answer["Credentials"]
-        client = self._client(
-            region, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
-        )
-        expires = creds["Expiration"].timestamp() - _CREDENTIALS_MARGIN
-        return _Cached(client, answer["AssumedRoleUser"]["Arn"], expires)
+        client = self._client(region, assumed.access_key, assumed.secret_key, assumed.token)
+        return _Cached(client, assumed.principal, assumed.expires - _CREDENTIALS_MARGIN)
 
 
 def call(
@@ -207,9 +190,9 @@ def call(
         try:
             return operation()
         except ClientError as exc:
-            code = _code(exc)
-            status = _status(exc)
-            if code in _DENIED_CODES or status == 403:
+            code = error_code(exc)
+            status = http_status(exc)
+            if code in DENIED_CODES or status == 403:
                 raise AwsFailure(
                     f"AccessDenied: missing {permission} on {resource}", "AccessDenied"
                 ) from None
@@ -219,7 +202,7 @@ def call(
                     "ResourceNotFound",
                 ) from None
             retryable = code in _RETRYABLE_CODES or status == 429 or status >= 500
-            failure = AwsFailure(f"{code}: {permission} on {resource}: {_message(exc)}", code)
+            failure = AwsFailure(f"{code}: {permission} on {resource}: {error_message(exc)}", code)
         except NoCredentialsError:
             # No retry makes credentials appear; failing at once keeps the reason clear.
             raise AwsFailure(
@@ -267,17 +250,3 @@ def set_mappings_enabled(
         except AwsFailure as exc:
             failed.append((uuid, exc.reason))
     return done, failed
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code") or "Unknown")
-
-
-def _status(exc: ClientError) -> int:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status if isinstance(status, int) else 0
-
-
-def _message(exc: ClientError) -> str:
-    message = str(exc.response.get("Error", {}).get("Message") or "")
-    return message[:300]

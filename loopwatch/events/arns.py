@@ -100,16 +100,18 @@ def canonical(arn: str) -> str:
         if len(parts) >= 7 and parts[5] == "function":
             return ":".join(parts[:7])
         return arn
+    if arn.startswith("arn:aws:states:"):
+        # arn:aws:states:<region>:<account>:stateMachine:<name>[:<version or alias>]
+        parts = arn.split(":")
+        if len(parts) > 7 and parts[5] == "stateMachine":
+            return ":".join(parts[:7])
+        return arn
     if arn.startswith("arn:aws:dynamodb:") and "/stream/" in arn:
         return arn.split("/stream/", 1)[0]
     if arn.startswith("arn:aws:s3:::"):
         return bucket_arn(arn)
     if arn.startswith("arn:aws:events:") and ":rule/" in arn:
         return rule_bus_arn(arn)
-    if arn.startswith("arn:aws:states:"):  # a version or alias runs the same state machine
-        parts = arn.split(":")
-        if len(parts) > 7 and parts[5] == "stateMachine":
-            return ":".join(parts[:7])
     return arn
 
 

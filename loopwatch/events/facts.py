@@ -45,6 +45,7 @@ class Caller:
 #   resource ──trigger──► function        (s3 notification, mapping, subscription, rule)
 #   resource ──trigger──► queue / topic   (s3 notification to SQS/SNS, SNS → SQS)
 #   function ──trigger──► destination     (on-success / on-failure destinations)
+#   state machine ──trigger──► function   (Task states that invoke it)
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """A configured edge that makes ``target`` run (or receive) when ``source`` changes.

@@ -5,4 +5,5 @@
 ``scenario``: engine facts in a few words.
 ``data``: third-party data sets beside the repository (skip when absent).
 ``browser``, ``png``: a headless Chromium from its command line, and its screenshots read back.
+``inventory``: an AWS estate with a trigger of every kind, built in the emulator.
 """

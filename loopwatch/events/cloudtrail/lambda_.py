@@ -101,7 +101,7 @@ def mapping_created(rec: JSON) -> tuple[Fact, ...]:
         target=function_node(rec, name),
         via=EVENT_SOURCE_MAPPING,
         enabled=enabled if isinstance(enabled, bool) else True,
-        detail=_filters(params.get("filterCriteria") or resp.get("filterCriteria")),
+        detail=filter_summary(params.get("filterCriteria") or resp.get("filterCriteria")),
     )
     return (TriggerAdded(event_time(rec), trigger),)
 
@@ -123,7 +123,7 @@ def mapping_updated(rec: JSON) -> tuple[Fact, ...]:
             target=arns.canonical(function),
             via=EVENT_SOURCE_MAPPING,
             enabled=enabled if isinstance(enabled, bool) else state not in _DISABLED,
-            detail=_filters(params.get("filterCriteria") or resp.get("filterCriteria")),
+            detail=filter_summary(params.get("filterCriteria") or resp.get("filterCriteria")),
         )
         facts.append(TriggerAdded(time, trigger))
     if isinstance(enabled, bool):
@@ -141,7 +141,7 @@ def mapping_deleted(rec: JSON) -> tuple[Fact, ...]:
     return (TriggerRemoved(event_time(rec), uuid),)
 
 
-def _filters(criteria: object) -> str:
+def filter_summary(criteria: object) -> str:
     """``filter: <pattern> | <pattern>`` for explanations: a filtered mapping may not loop."""
     patterns = [p for f in objects(as_obj(criteria).get("filters")) if (p := text(f, "pattern"))]
     if not patterns:

@@ -43,6 +43,12 @@ _CONFIGURATIONS = (
 )
 
 
+def notification_id(bucket: str, n: int) -> str:
+    """``s3:<bucket name>:<n>``: the id of the bucket's ``n``-th notification configuration,
+    counted Lambda first, then queue, topic and EventBridge (the inventory counts the same)."""
+    return f"s3:{bucket}:{n}"
+
+
 @handles(S3, "PutBucketNotification", "PutBucketNotificationConfiguration")
 def bucket_notification(rec: JSON) -> tuple[Fact, ...]:
     """The bucket's notification triggers become exactly those of the new configuration.
@@ -60,12 +66,12 @@ def bucket_notification(rec: JSON) -> tuple[Fact, ...]:
             target = next((t for k in target_keys if (t := text(entry, k))), None)
             if target is None:
                 raise MalformedRecord(f"{element} without a target ARN")
-            trigger_id = f"s3:{name}:{len(triggers)}"
+            trigger_id = notification_id(name, len(triggers))
             triggers.append(_trigger(trigger_id, bucket, arns.canonical(target), entry))
     # EventBridge delivery sends every event of the bucket to the default bus of its region.
     if "EventBridgeConfiguration" in config:
         bus = arns.event_bus_arn(None, account(rec), region(rec))
-        triggers.append(Trigger(f"s3:{name}:{len(triggers)}", bucket, bus, S3_NOTIFICATION))
+        triggers.append(Trigger(notification_id(name, len(triggers)), bucket, bus, S3_NOTIFICATION))
     return (BucketTriggersReplaced(event_time(rec), bucket, tuple(triggers)),)
 
 
