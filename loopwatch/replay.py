@@ -22,7 +22,7 @@ from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Intake
 from loopwatch.events.sources import Chunk, SourceError, plan
 from loopwatch.progress import Progress
-from loopwatch.report import LoopReport, Report
+from loopwatch.report import Report
 
 
 def replay(
@@ -59,8 +59,7 @@ def replay(
         for finding in findings:
             on_finding(finding)
     report.loops = sorted(
-        (LoopReport.of(i) for i in engine.incidents.incidents.values()),
-        key=attrgetter("first_seen"),
+        (i.snapshot() for i in engine.incidents.incidents.values()), key=attrgetter("first_seen")
     )
     return report
 

@@ -6,8 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopwatch.detect.explain import draw
-from loopwatch.detect.findings import ACTIVE, LATENT, RunawayFinding
-from loopwatch.detect.incidents import Incident
+from loopwatch.detect.findings import (
+    ACTIVE,
+    LATENT,
+    LoopFinding,
+    RunawayFinding,
+    loop_json,
+    runaway_json,
+)
 from loopwatch.events import arns
 from loopwatch.events.intake import Counts
 from loopwatch.events.sources import SourceError
@@ -15,56 +21,12 @@ from loopwatch.events.times import format_time
 from loopwatch.render.terminal import PLAIN_WIDTH, paint_status, wrap_line
 
 
-@dataclass(frozen=True, slots=True)
-class LoopReport:
-    id: str
-    status: str
-    cycle: tuple[str, ...]
-    functions: tuple[str, ...]
-    first_seen: float
-    detected_at: float | None
-    traversals: int
-    gain: float | None
-    explanation: str
-    fix: str
-
-    @classmethod
-    def of(cls, incident: Incident) -> LoopReport:
-        return cls(
-            id=incident.id,
-            status=incident.status,
-            cycle=incident.cycle,
-            functions=incident.functions,
-            first_seen=incident.first_seen,
-            detected_at=incident.detected_at,
-            traversals=incident.traversals,
-            gain=incident.gain,
-            explanation=incident.explanation,
-            fix=incident.fix,
-        )
-
-
-def loop_json(loop: LoopReport) -> dict[str, Any]:
-    """A loop as DESIGN §7's ``loops`` entry (also what the service's ``/loops`` shows)."""
-    return {
-        "id": loop.id,
-        "status": loop.status,
-        "cycle": list(loop.cycle),
-        "functions": list(loop.functions),
-        "first_seen": format_time(loop.first_seen),
-        "detected_at": None if loop.detected_at is None else format_time(loop.detected_at),
-        "traversals": loop.traversals,
-        "gain": None if loop.gain is None else round(loop.gain, 3),
-        "explanation": loop.explanation,
-        "fix": loop.fix,
-    }
-
-
 @dataclass(slots=True)
 class Report:
     counts: Counts = field(default_factory=Counts)
     errors: list[SourceError] = field(default_factory=list)
-    loops: list[LoopReport] = field(default_factory=list)
+    loops: list[LoopFinding] = field(default_factory=list)
+    """Every incident as it stands at the end (``Incident.snapshot()``), by first seen."""
     runaway: list[RunawayFinding] = field(default_factory=list)
     sources: int = 0
 
@@ -82,15 +44,7 @@ class Report:
             "records": self.counts.to_json(),
             "errors": [{"source": e.source, "reason": e.reason} for e in self.errors],
             "loops": [loop_json(loop) for loop in self.loops],
-            "runaway": [
-                {
-                    "function": r.function,
-                    "detected_at": format_time(r.detected_at),
-                    "rate_per_min": round(r.rate_per_min, 1),
-                    "growth": None if r.growth is None else round(r.growth, 2),
-                }
-                for r in self.runaway
-            ],
+            "runaway": [runaway_json(r) for r in self.runaway],
         }
 
     def to_text(self, *, width: int = PLAIN_WIDTH, color: bool = False) -> str:
@@ -123,12 +77,16 @@ class Report:
                 f"  why       {loop.explanation}",
                 f"  fix       {loop.fix}",
             ]
+            if not loop.confirmed:
+                lines.append(f"  unconfirmed  {'; '.join(loop.unknown)} — run with --inventory aws")
         for r in self.runaway:
             growth = f", {r.growth:.1f}x the window before" if r.growth else ""
             lines += [
                 "",
                 f"RUNAWAY  {arns.label(r.function)}: {r.rate_per_min:.0f}/min at {format_time(r.detected_at)}{growth}",
             ]
+            if not r.confirmed:
+                lines.append(f"  unconfirmed  {'; '.join(r.unknown)}")
         if self.errors:
             lines += [
                 "",

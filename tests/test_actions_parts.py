@@ -90,15 +90,3 @@ def test_a_full_backlog_dead_letters_at_once_without_blocking() -> None:
 
     asyncio.run(go())
     assert len(dead) == 4
-
-
-def test_cycle_mappings_come_from_the_graph() -> None:
-    from loopwatch.actions import cycle_mappings
-    from loopwatch.events.facts import EVENT_SOURCE_MAPPING, Trigger
-    from loopwatch.graph import ResourceGraph
-
-    queue = "arn:aws:sqs:us-east-1:111122223333:jobs"
-    graph = ResourceGraph(window=300.0, horizon=3600.0)
-    graph.add_trigger(Trigger("uuid-1", queue, FN, EVENT_SOURCE_MAPPING))
-    graph.add_trigger(Trigger("uuid-2", queue, FN, EVENT_SOURCE_MAPPING, enabled=False))
-    assert cycle_mappings(graph, (queue, FN)) == {FN: ["uuid-1"]}

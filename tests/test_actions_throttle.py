@@ -43,6 +43,9 @@ def loop(
     change: str = OPENED,
     status: str = ACTIVE,
     guarded: bool = False,
+    unknown: tuple[str, ...] = (),
+    mappings: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    rates: tuple[tuple[str, float], ...] = (),
 ) -> LoopFinding:
     return LoopFinding(
         incident=incident,
@@ -58,6 +61,9 @@ def loop(
         guarded=guarded,
         explanation="function writes to the bucket that triggers it",
         fix="write somewhere else",
+        unknown=unknown,
+        mappings=mappings,
+        rates=rates,
     )
 
 
@@ -152,6 +158,18 @@ def test_mode_off_and_findings_that_call_for_no_throttle_touch_nothing(aws: Moto
     assert reserved_concurrency(aws, arn) == 25
 
 
+def test_an_unconfirmed_loop_is_never_throttled_even_in_enforce_mode(aws: MotoServer) -> None:
+    arn = create_function(aws, "thumb", reserved=25)
+    guess = loop(arn, unknown=("the notification configuration of bucket uploads was never seen",))
+    report = throttler(aws, mode="enforce").throttle(guess)
+    assert report.outcomes == ()
+    assert report.summary == (
+        "no throttle: the loop is not confirmed: the notification configuration of bucket"
+        " uploads was never seen"
+    )
+    assert reserved_concurrency(aws, arn) == 25
+
+
 def test_protected_functions_are_untouched_and_the_outcome_says_so(aws: MotoServer) -> None:
     thumb = create_function(aws, "thumb", reserved=25)
     payments = create_function(aws, "payments-api", reserved=50)
@@ -236,7 +254,8 @@ def test_highest_rate_policy_throttles_only_the_busiest(aws: MotoServer) -> None
     busy = create_function(aws, "busy", reserved=5)
     rates = {slow: 10.0, busy: 900.0}
 
-    report = throttler(aws, policy="highest-rate").throttle(loop(slow, busy), rate_of=rates.get)
+    finding = loop(slow, busy, rates=tuple(rates.items()))  # the rates come with the finding
+    report = throttler(aws, policy="highest-rate").throttle(finding)
 
     assert {x.function: x.result for x in report.outcomes} == {
         slow: o.NOT_CHOSEN,
@@ -270,7 +289,7 @@ def test_event_source_mappings_are_disabled_and_re_enabled(aws: MotoServer) -> N
     ledger = MemoryLedger()
 
     report = throttler(aws, ledger, disable_mappings=True).throttle(
-        loop(arn), mappings={arn: [uuid]}
+        loop(arn, mappings=((arn, (uuid,)),))
     )
 
     assert report.outcomes[0].mappings == (uuid,)

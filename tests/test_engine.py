@@ -250,3 +250,20 @@ def test_a_late_record_from_the_future_does_not_stall_or_skew_detection() -> Non
     findings += s.flush()
     escalated = [x for x in findings if getattr(x, "change", None) == ESCALATED]
     assert len(escalated) == 1 and escalated[0].detected_at == 12
+
+
+def test_a_finding_carries_the_mappings_and_rates_acting_needs() -> None:
+    """DESIGN §6: whichever worker reads a finding can act on it without the engine."""
+    s = Scenario()
+    jobs = S.queue("jobs")
+    worker = S.fn("worker")
+    s.mapping(0, "uuid-1", jobs, worker)
+    s.mapping(0, "uuid-2", jobs, worker, enabled=False)
+    for i in range(4):
+        s.invoked(10 + i, worker, source=jobs)
+        s.write(10.5 + i, "worker", jobs)
+    (escalated,) = s.loop_findings(ESCALATED)
+    assert escalated.mappings == ((worker, ("esm:uuid-1",)),)
+    assert escalated.mappings_of(worker) == ("esm:uuid-1",)
+    assert escalated.rate_of(worker) is not None and escalated.rate_of(worker) > 0
+    assert escalated.confirmed and escalated.unknown == ()

@@ -10,7 +10,6 @@ from loopwatch.actions.alert import Alert, alert_for, idempotency_key, payload
 from loopwatch.actions.aws import AwsFailure, LambdaAccess
 from loopwatch.actions.delivery import DeadLetter, Delivered, Dispatcher, RetryPolicy
 from loopwatch.actions.ledger import Hold, JsonFileLedger, Ledger, MemoryLedger
-from loopwatch.actions.mappings import cycle_mappings
 from loopwatch.actions.outcomes import AuditRecord, Outcome
 from loopwatch.actions.release import ReleaseReport, held, release, release_incident
 from loopwatch.actions.run import (
@@ -47,7 +46,6 @@ __all__ = [
     "Throttler",
     "access_from_settings",
     "alert_for",
-    "cycle_mappings",
     "held",
     "idempotency_key",
     "ledger_from_settings",

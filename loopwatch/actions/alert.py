@@ -8,7 +8,7 @@ The generic JSON payload, version 1 (``payload``), is the contract webhook recei
       "idempotency_key": "<hex, stable per incident state change>",
       "account": "111122223333" | null,
       "incident": "<incident id>" | null,          # null for runaway
-      "state": "opened" | "escalated" | "resolved" | "runaway",
+      "state": "opened" | "escalated" | "resolved" | "withdrawn" | "runaway",
       "status": "latent" | "active" | null,        # null for runaway
       "cycle": ["arn:…", …],                      # traversal order; [] for runaway
       "chain": "bucket uploads → function thumb → bucket uploads" | null,
@@ -18,6 +18,8 @@ The generic JSON payload, version 1 (``payload``), is the contract webhook recei
       "time": "…Z",                               # event time of this change
       "traversals": 3 | null, "gain": 1.0 | null, "guarded": false | null,
       "rate_per_min": 240.0 | null, "growth": 2.1 | null,   # runaway only
+      "confirmed": true | false,                  # unconfirmed ones are never throttled
+      "unknown": ["the notification configuration of bucket uploads was never seen", …],
       "explanation": "…", "fix": "…",
       "action": {"mode": "off" | "dry-run" | "enforce", "summary": "…",
                  "outcomes": [{"action": "throttle", "function": "arn:…",
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 
 from loopwatch.actions.throttle import ThrottleReport
 from loopwatch.detect.explain import draw
-from loopwatch.detect.findings import Finding, RunawayFinding
+from loopwatch.detect.findings import Finding, RunawayFinding, loop_json
 from loopwatch.events.times import format_time
 
 PAYLOAD_VERSION = 1
@@ -114,25 +116,32 @@ def payload(alert: Alert) -> dict[str, object]:
             "growth": None if f.growth is None else round(f.growth, 2),
             "explanation": f"invocation rate {f.rate_per_min:.0f}/min ({f.reason})",
             "fix": "Find what invokes this function so often; throttle it by hand if it is a loop.",
+            "confirmed": f.confirmed,
+            "unknown": list(f.unknown),
         }
     else:
+        # The loop's fields are the one rendering every view uses (``loop_json``), under this
+        # payload's own versioned names.
+        loop = loop_json(f)
         body |= {
             "kind": "loop",
             "incident": f.incident,
-            "status": f.status,
-            "cycle": list(f.cycle),
+            "status": loop["status"],
+            "cycle": loop["cycle"],
             "chain": draw(f.cycle),
-            "functions": list(f.functions),
-            "first_seen": format_time(f.first_seen),
-            "detected_at": None if f.detected_at is None else format_time(f.detected_at),
+            "functions": loop["functions"],
+            "first_seen": loop["first_seen"],
+            "detected_at": loop["detected_at"],
             "time": format_time(f.time),
-            "traversals": f.traversals,
-            "gain": None if f.gain is None else round(f.gain, 3),
-            "guarded": f.guarded,
+            "traversals": loop["traversals"],
+            "gain": loop["gain"],
+            "guarded": loop["guarded"],
+            "confirmed": loop["confirmed"],
+            "unknown": loop["unknown"],
             "rate_per_min": None,
             "growth": None,
-            "explanation": f.explanation,
-            "fix": f.fix,
+            "explanation": loop["explanation"],
+            "fix": loop["fix"],
         }
     body["action"] = None if alert.action is None else alert.action.to_json()
     body["links"] = {"loops": alert.loops_url}

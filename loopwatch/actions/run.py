@@ -3,7 +3,7 @@
 This is what the service's agent on ``loopwatch.findings`` and ``loopwatch replay --act`` call::
 
     async with Actions.from_settings(settings, dead_letter=publish_deadletter) as actions:
-        report = await actions.handle(finding, account, mappings=cycle_mappings(graph, cycle))
+        report = await actions.handle(finding, account)
         for record in report.audit:
             await findings_topic.send(value=record.to_json())
 
@@ -14,7 +14,6 @@ This is what the service's agent on ``loopwatch.findings`` and ``loopwatch repla
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +24,6 @@ from loopwatch.actions.delivery import DeadLetterHandler, DeliveredHandler, Disp
 from loopwatch.actions.ledger import JsonFileLedger, Ledger
 from loopwatch.actions.outcomes import AuditRecord
 from loopwatch.actions.sinks import sink_for
-from loopwatch.actions.targets import RateOf
 from loopwatch.actions.throttle import ThrottleConfig, Throttler, ThrottleReport
 from loopwatch.detect.findings import ACTIVE, Finding, LoopFinding
 
@@ -121,9 +119,6 @@ class Actions:
         self,
         finding: Finding,
         account: str | None = None,
-        *,
-        mappings: Mapping[str, Sequence[str]] | None = None,
-        rate_of: RateOf | None = None,
     ) -> ActionReport:
         """Throttle (per mode and policy) and enqueue one alert for ``finding``.
 
@@ -136,9 +131,7 @@ class Actions:
                 self.throttler.config.mode, "folded into the alert already sent"
             )
             return ActionReport(alert_for(finding, account, folded, self.loops_url), True, folded)
-        report = await asyncio.to_thread(
-            self.throttler.throttle, finding, account, mappings=mappings, rate_of=rate_of
-        )
+        report = await asyncio.to_thread(self.throttler.throttle, finding, account)
         alert = alert_for(finding, account, report, self.loops_url)
         if not worth_alerting(finding, self.alert_latent):
             return ActionReport(alert, False, report, alerted=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from loopwatch.actions.aws import (
 )
 from loopwatch.actions.ledger import Hold, Ledger
 from loopwatch.actions.ratelimit import HourlyLimit
-from loopwatch.actions.targets import RateOf, choose, protected_by
+from loopwatch.actions.targets import choose, protected_by
 from loopwatch.detect.findings import ACTIVE, ESCALATED, OPENED, Finding, RunawayFinding
 from loopwatch.events import arns
 
@@ -92,6 +92,8 @@ def not_throttled_because(finding: Finding) -> str | None:
         return "the loop is guarded and ends by itself"
     if finding.status != ACTIVE:
         return "the loop is latent, not active"
+    if not finding.confirmed:  # never on a guess (DESIGN §6); the engine keeps these latent too
+        return "the loop is not confirmed: " + "; ".join(finding.unknown)
     return None
 
 
@@ -122,19 +124,12 @@ class Throttler:
         self.limit = HourlyLimit(config.max_per_hour, clock)
         self._lock = threading.Lock()
 
-    def throttle(
-        self,
-        finding: Finding,
-        account: str | None = None,
-        *,
-        mappings: Mapping[str, Sequence[str]] | None = None,
-        rate_of: RateOf | None = None,
-    ) -> ThrottleReport:
+    def throttle(self, finding: Finding, account: str | None = None) -> ThrottleReport:
         """Throttle what ``finding`` calls for under the configured mode and policy.
 
-        ``mappings`` maps a function to the event source mapping UUIDs that drive it in the
-        cycle (see ``loopwatch.actions.mappings``); ``rate_of`` serves ``highest-rate``.
-        Never raises for AWS errors: they are in the outcomes.
+        Everything needed comes with the finding (DESIGN §6): the event source mappings that
+        drive each function, and the rates ``highest-rate`` chooses by. Never raises for AWS
+        errors: they are in the outcomes.
         """
         mode = self.config.mode
         if mode == OFF:
@@ -142,7 +137,7 @@ class Throttler:
         why_not = not_throttled_because(finding)
         if why_not is not None or isinstance(finding, RunawayFinding):
             return ThrottleReport(mode, f"no throttle: {why_not}")
-        chosen = set(choose(finding.functions, self.config.policy, rate_of))
+        chosen = set(choose(finding.functions, self.config.policy, finding.rate_of))
         results: list[o.Outcome] = []
         audit: list[o.AuditRecord] = []
         for function in finding.functions:
@@ -157,7 +152,7 @@ class Throttler:
                 function,
                 account=account or function_account(function),
                 incident=finding.incident,
-                mappings=tuple((mappings or {}).get(function, ())),
+                mappings=finding.mappings_of(function),
             )
             results.append(outcome)
             audit.extend(records)

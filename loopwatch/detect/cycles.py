@@ -8,6 +8,7 @@ matches the next trigger's filter), and it passes through at least one function.
 from __future__ import annotations
 
 from loopwatch.events import arns
+from loopwatch.events.facts import EVENT_SOURCE_MAPPING
 from loopwatch.graph import Edge, ResourceGraph
 
 # Hops examined by one search at the most: a hub (a default event bus with hundreds of rules)
@@ -83,3 +84,19 @@ def canonical_rotation(cycle: tuple[str, ...]) -> tuple[str, ...]:
     resources = [n for n in cycle if not arns.is_function(n)] or list(cycle)
     start = cycle.index(min(resources))
     return cycle[start:] + cycle[:start]
+
+
+def cycle_mappings(
+    graph: ResourceGraph, cycle: tuple[str, ...]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(function, UUIDs of the enabled event source mappings on the cycle's hops into it):
+    what a throttle may disable, carried by the finding so actions need no graph."""
+    found: dict[str, list[str]] = {}
+    for node, nxt, _ in hops(cycle):
+        edge = graph.edge(node, nxt)
+        if edge is None:
+            continue
+        for trigger in edge.enabled_triggers():
+            if trigger.via == EVENT_SOURCE_MAPPING:
+                found.setdefault(nxt, []).append(trigger.id)
+    return tuple((fn, tuple(uuids)) for fn, uuids in sorted(found.items()))

@@ -17,13 +17,14 @@ small counts.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect import cycles as cycle_search
 from loopwatch.detect.confirm import unknowns
 from loopwatch.detect.explain import explain, fix
-from loopwatch.detect.findings import Finding
+from loopwatch.detect.findings import Finding, LoopFinding, RunawayFinding
 from loopwatch.detect.incidents import Incident, IncidentBook, incident_id
 from loopwatch.detect.measure import measure
 from loopwatch.detect.rates import RateDetector
@@ -179,7 +180,7 @@ class Engine:
         time = fact.time
         runaway = self.rates.wrote(function, time)
         if runaway is not None:
-            self._out.append(runaway)
+            self._out.append(self._runaway(runaway))
         target = fact.target
         if self.graph.record_write(function, target, time, fact.count, fact.key, fact.s3_event):
             self._search(function, target, time)
@@ -191,7 +192,7 @@ class Engine:
             self.identities.learn(function)
         runaway = self.rates.invoked(function, time)
         if runaway is not None:
-            self._out.append(runaway)
+            self._out.append(self._runaway(runaway))
         source = fact.source
         if source is None and fact.role is not None:  # Step Functions names only a role
             source = self.identities.invoker_of(fact.service, fact.role)
@@ -345,7 +346,22 @@ class Engine:
             cycle, time, active, m.traversals, m.gain, guarded, unknown, describe
         )
         if finding is not None:
-            self._out.append(finding)
+            self._out.append(self._evidence(finding))
+
+    def _evidence(self, finding: LoopFinding) -> LoopFinding:
+        """The finding with what acting on it needs (DESIGN §6): its mappings and rates."""
+        rates = self.rates
+        return replace(
+            finding,
+            mappings=cycle_search.cycle_mappings(self.graph, finding.cycle),
+            rates=tuple((fn, rates.rate_per_min(fn)) for fn in finding.functions),
+        )
+
+    def _runaway(self, finding: RunawayFinding) -> RunawayFinding:
+        if self.identities.confirmed(finding.function):
+            return finding
+        unknown = (f"the execution role of {arns.label(finding.function)} was never seen",)
+        return replace(finding, unknown=unknown)
 
     def _recheck(self, keys: Any, time: float, why: str, *, configured: bool = True) -> None:
         """Forget the cycles among ``keys`` that no longer hold, resolving their incidents.
@@ -367,12 +383,12 @@ class Engine:
                 cycle, time, why, configured_at=time if configured else None
             )
             if finding is not None:
-                self._out.append(finding)
+                self._out.append(self._evidence(finding))
 
     def _maintain(self, now: float) -> None:
         self._settle()
         self._next_tick = now + _TICK
-        self._out.extend(self.incidents.resolve_quiet(now))
+        self._out.extend(self._evidence(f) for f in self.incidents.resolve_quiet(now))
         if now >= self._next_sweep:
             self._next_sweep = now + self._sweep_every
             self.graph.expire(now)

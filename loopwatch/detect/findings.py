@@ -19,7 +19,13 @@ ACTIVE = "active"
 
 @dataclass(frozen=True, slots=True)
 class LoopFinding:
-    """An incident of one cycle: opened, escalated (latent → active) or resolved."""
+    """An incident of one cycle, as of one change: opened, escalated (latent → active),
+    resolved or withdrawn. The one incident type every view renders (``loop_json``).
+
+    It carries what acting on it needs (DESIGN §6), so that whichever worker reads it can act
+    without reaching into an engine: the event source mappings that drive each function on the
+    cycle, and each function's invocation rate when the finding was made.
+    """
 
     incident: str
     change: str
@@ -36,10 +42,24 @@ class LoopFinding:
     fix: str
     unknown: tuple[str, ...] = ()
     """What keeps the loop unconfirmed (DESIGN §5); empty when it is confirmed."""
+    mappings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(function, UUIDs of the enabled event source mappings into it on the cycle)."""
+    rates: tuple[tuple[str, float], ...] = ()
+    """(function, invocations per minute in its newest rate window)."""
 
     @property
     def confirmed(self) -> bool:
         return not self.unknown
+
+    @property
+    def open(self) -> bool:
+        return self.change not in (RESOLVED, WITHDRAWN)
+
+    def mappings_of(self, function: str) -> tuple[str, ...]:
+        return next((uuids for fn, uuids in self.mappings if fn == function), ())
+
+    def rate_of(self, function: str) -> float | None:
+        return next((rate for fn, rate in self.rates if fn == function), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,41 +71,69 @@ class RunawayFinding:
     rate_per_min: float
     growth: float | None
     reason: str  # "growth" or "ceiling"
+    unknown: tuple[str, ...] = ()
+    """Why the function is not known to be one (a presumed function, DESIGN §4)."""
+
+    @property
+    def confirmed(self) -> bool:
+        return not self.unknown
 
 
 Finding = LoopFinding | RunawayFinding
 
 
+def loop_json(loop: LoopFinding) -> dict[str, object]:
+    """A loop as DESIGN §7's ``loops`` entry: replay's JSON, ``/loops`` and the findings topic
+    (and the webhook payload's loop fields) are all built from this."""
+    from loopwatch.events.times import format_time
+
+    return {
+        "id": loop.incident,
+        "status": loop.status,
+        "cycle": list(loop.cycle),
+        "functions": list(loop.functions),
+        "first_seen": format_time(loop.first_seen),
+        "detected_at": None if loop.detected_at is None else format_time(loop.detected_at),
+        "traversals": loop.traversals,
+        "gain": None if loop.gain is None else round(loop.gain, 3),
+        "guarded": loop.guarded,
+        "confirmed": loop.confirmed,
+        "unknown": list(loop.unknown),
+        "explanation": loop.explanation,
+        "fix": loop.fix,
+    }
+
+
+def runaway_json(runaway: RunawayFinding) -> dict[str, object]:
+    """A runaway function as DESIGN §7's ``runaway`` entry (and the findings topic's)."""
+    from loopwatch.events.times import format_time
+
+    return {
+        "function": runaway.function,
+        "detected_at": format_time(runaway.detected_at),
+        "rate_per_min": round(runaway.rate_per_min, 1),
+        "growth": None if runaway.growth is None else round(runaway.growth, 2),
+        "reason": runaway.reason,
+        "confirmed": runaway.confirmed,
+        "unknown": list(runaway.unknown),
+    }
+
+
 def finding_json(finding: Finding, account: str | None = None) -> dict[str, object]:
-    """A finding as the JSON published on ``loopwatch.findings`` (times as ISO-8601 UTC)."""
+    """A finding as the JSON published on ``<prefix>.findings`` (times as ISO-8601 UTC)."""
     from loopwatch.events.times import format_time
 
     if isinstance(finding, RunawayFinding):
-        return {
-            "kind": "runaway",
-            "account": account,
-            "function": finding.function,
-            "detected_at": format_time(finding.detected_at),
-            "rate_per_min": round(finding.rate_per_min, 1),
-            "growth": None if finding.growth is None else round(finding.growth, 2),
-            "reason": finding.reason,
-        }
+        return {"kind": "runaway", "account": account, **runaway_json(finding)}
     return {
         "kind": "loop",
         "account": account,
         "incident": finding.incident,
         "change": finding.change,
-        "status": finding.status,
-        "cycle": list(finding.cycle),
-        "functions": list(finding.functions),
-        "first_seen": format_time(finding.first_seen),
-        "detected_at": None if finding.detected_at is None else format_time(finding.detected_at),
         "time": format_time(finding.time),
-        "traversals": finding.traversals,
-        "gain": None if finding.gain is None else round(finding.gain, 3),
-        "guarded": finding.guarded,
-        "explanation": finding.explanation,
-        "fix": finding.fix,
+        **loop_json(finding),
+        "mappings": {fn: list(uuids) for fn, uuids in finding.mappings},
+        "rates": {fn: round(rate, 1) for fn, rate in finding.rates},
     }
 
 
@@ -107,6 +155,7 @@ def finding_from_json(document: dict[str, object]) -> tuple[Finding, str | None]
                 rate_per_min=_number(document["rate_per_min"]),
                 growth=None if growth is None else _number(growth),
                 reason=str(document["reason"]),
+                unknown=_strings(document.get("unknown", [])),
             ), account
         if kind != "loop":
             raise ValueError(f"not a finding: kind {kind!r}")
@@ -115,6 +164,10 @@ def finding_from_json(document: dict[str, object]) -> tuple[Finding, str | None]
         traversals = document["traversals"]
         if not isinstance(traversals, int) or isinstance(traversals, bool):
             raise ValueError(f"bad traversals: {traversals!r}")
+        mappings = document.get("mappings", {})
+        rates = document.get("rates", {})
+        if not isinstance(mappings, dict) or not isinstance(rates, dict):
+            raise ValueError("mappings and rates must be objects")
         return LoopFinding(
             incident=str(document["incident"]),
             change=str(document["change"]),
@@ -129,6 +182,9 @@ def finding_from_json(document: dict[str, object]) -> tuple[Finding, str | None]
             guarded=bool(document["guarded"]),
             explanation=str(document["explanation"]),
             fix=str(document["fix"]),
+            unknown=_strings(document.get("unknown", [])),
+            mappings=tuple((str(fn), _strings(uuids)) for fn, uuids in mappings.items()),
+            rates=tuple((str(fn), _number(rate)) for fn, rate in rates.items()),
         ), account
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed finding: {exc!r}") from exc

@@ -44,6 +44,8 @@ class Incident:
     fix: str = ""
     unknown: tuple[str, ...] = ()
     """What keeps the cycle unconfirmed (DESIGN §5); empty when confirmed."""
+    change: str = OPENED
+    """The incident's latest change (the finding it last gave)."""
     said_at: float = 0.0
     """Event time of the incident's latest finding: findings of one incident never go back."""
 
@@ -55,7 +57,12 @@ class Incident:
     def functions(self) -> tuple[str, ...]:
         return tuple(sorted(n for n in self.cycle if arns.is_function(n)))
 
+    def snapshot(self) -> LoopFinding:
+        """The incident as it stands: its latest change, at the time it was said."""
+        return self.finding(self.change, self.said_at)
+
     def finding(self, change: str, time: float) -> LoopFinding:
+        self.change = change
         return LoopFinding(
             incident=self.id,
             change=change,

@@ -40,12 +40,10 @@ from loopwatch.actions import (
     DeadLetter,
     LambdaAccess,
     Ledger,
-    cycle_mappings,
     ledger_from_settings,
     sink_for,
 )
 from loopwatch.actions.auditlog import holds_from_audit
-from loopwatch.detect.engine import Engine
 from loopwatch.detect.findings import LoopFinding, finding_from_json
 from loopwatch.service.audit import read_audit
 from loopwatch.service.topics import DEADLETTER, FINDINGS
@@ -54,7 +52,6 @@ from loopwatch.settings import Settings
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]  # topic name, key, value
-EngineOf = Callable[[str], Engine | None]  # account → its engine, when this worker holds it
 
 
 def actions_wanted(settings: Settings) -> bool:
@@ -83,7 +80,6 @@ class LiveActions:
         settings: Settings,
         send: Send,
         *,
-        engine_of: EngineOf | None = None,
         ledger: Ledger | None = None,
         access: LambdaAccess | None = None,
     ) -> None:
@@ -93,7 +89,6 @@ class LiveActions:
             sink_for(url, settings.alert_secret)
         self.settings = settings
         self.send = send
-        self.engine_of = engine_of
         self.ledger = ledger
         self.access = access
         # Findings acted on ("acted"), repeats folded ("folded"), values that were no finding
@@ -135,17 +130,9 @@ class LiveActions:
             log.warning("finding not acted on: %s", exc)
             self.stats["skipped"] += 1
             return None
-        mappings: dict[str, list[str]] | None = None
-        rates: dict[str, float] = {}
-        engine = self.engine_of(account) if self.engine_of and account else None
-        if engine is not None and isinstance(finding, LoopFinding):
-            # Read here, on the event loop that owns the engine; the throttle runs in a thread.
-            mappings = cycle_mappings(engine.graph, finding.cycle)
-            rates = {f: engine.rates.rate_per_min(f) for f in finding.functions}
         try:
-            report = await actions.handle(
-                finding, account, mappings=mappings, rate_of=rates.get if rates else None
-            )
+            # The finding carries its mappings and rates: any worker can act on it (DESIGN §6).
+            report = await actions.handle(finding, account)
         except Exception:
             # A bug in one action must not stop the agent (and with it every later alert).
             log.exception("acting on a finding failed")

@@ -20,7 +20,6 @@ from typing import Any
 import faust
 from faust.types import TP, StreamT
 
-from loopwatch.detect.engine import Engine
 from loopwatch.service import fast_faust
 from loopwatch.service.act import LiveActions, actions_wanted
 from loopwatch.service.metrics import Metrics
@@ -121,7 +120,7 @@ class LoopwatchService:
             self.app.agent(self.topics[name], name=f"loopwatch.{name}")(self._agent(name))
         self.actions: LiveActions | None = None
         if actions_wanted(settings):
-            self.actions = LiveActions(settings, self._send_one, engine_of=self._engine_of)
+            self.actions = LiveActions(settings, self._send_one)
             agent = _actions_agent(self.actions)
             self.app.agent(self.topics[FINDINGS], name="loopwatch.actions")(agent)
         self.app.task(self._declare_outputs)
@@ -173,10 +172,6 @@ class LoopwatchService:
 
         agent.__name__ = agent.__qualname__ = f"loopwatch_{name}"
         return agent
-
-    def _engine_of(self, account: str) -> Engine | None:
-        tracked = self.processor.accounts.get(account)
-        return None if tracked is None else tracked.state.engine
 
     async def _declare_outputs(self) -> None:
         # Faust creates a topic it only sends to on first send; readers (and the test that

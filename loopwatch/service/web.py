@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
-from loopwatch.report import LoopReport, loop_json
+from loopwatch.detect.findings import loop_json
 
 if TYPE_CHECKING:
     from loopwatch.service.app import LoopwatchService
@@ -70,7 +70,7 @@ def register(service: LoopwatchService) -> None:
 def loops_json(service: LoopwatchService) -> list[dict[str, Any]]:
     """Open incidents as the replay report's ``loops`` entries, with their account."""
     return [
-        {**loop_json(LoopReport.of(incident)), "account": account}
+        {**loop_json(incident.snapshot()), "account": account}
         for account, incident in service.processor.open_incidents()
     ]
 
