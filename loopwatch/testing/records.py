@@ -210,17 +210,21 @@ def trail_file(*records: JSONObject) -> JSONObject:
     return {"Records": list(records)}
 
 
-def create_function(name: str, role: str, *, time: str = TIME) -> JSONObject:
+def create_function(
+    name: str, role: str, *, time: str = TIME, account: str = ACCOUNT
+) -> JSONObject:
     """CreateFunction20150331 of ``name`` with execution role ``role`` (a role name)."""
+    role_arn = f"arn:aws:iam::{account}:role/{role}"
     return record(
         LAMBDA,
         "CreateFunction20150331",
-        {"functionName": name, "role": f"arn:aws:iam::{ACCOUNT}:role/{role}"},
+        {"functionName": name, "role": role_arn},
         time=time,
+        account=account,
         response={
             "functionName": name,
-            "functionArn": function_arn(name),
-            "role": f"arn:aws:iam::{ACCOUNT}:role/{role}",
+            "functionArn": function_arn(name, account=account),
+            "role": role_arn,
         },
     )
 

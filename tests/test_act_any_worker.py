@@ -1,0 +1,97 @@
+"""Whichever worker reads a finding can act on it (DESIGN §6): the finding carries its mappings
+and rates. Highest-rate throttling and mapping disabling, against the emulator's real resources,
+with two workers in one group and offline with ``replay --act``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loopwatch.actions.testing import reserved_concurrency, reset
+from loopwatch.cli import main
+from loopwatch.net import free_port
+from loopwatch.service.ship import ship
+from loopwatch.testing import records as r
+from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.broker import Broker
+from loopwatch.testing.relay import RelayLoop, mapping_state, relay_loop
+from loopwatch.testing.worker import read_until, worker_process, worker_settings
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    with moto_server() as server:
+        reset(server)
+        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {
+            "AWS_ENDPOINT_URL": server.endpoint_url,
+            "AWS_ACCESS_KEY_ID": DUMMY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY,
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+def assert_only_the_busiest_was_stopped(aws: MotoServer, loop: RelayLoop) -> None:
+    assert reserved_concurrency(aws, loop.pump) == 0
+    assert mapping_state(aws, loop.pump_mapping) in ("Disabled", "Disabling")
+    assert reserved_concurrency(aws, loop.relay) == 10
+    assert mapping_state(aws, loop.relay_mapping) in ("Enabled", "Creating")
+
+
+def test_two_workers_in_a_group_either_can_throttle_the_busiest_and_disable_its_mapping(
+    kafka_broker: Broker, aws: MotoServer, tmp_path: Path
+) -> None:
+    loop = relay_loop(aws)
+    r.write_log(tmp_path / "logs" / "relay.json", loop.records)
+    settings = worker_settings(
+        kafka_broker,
+        tmp_path / "data",
+        partitions=2,
+        throttle_mode="enforce",
+        throttle_policy="highest-rate",
+        throttle_disable_mappings=True,
+        ledger_path=str(tmp_path / "ledger.json"),
+    )
+    other = settings.model_copy(update={"web_port": free_port()})
+    with worker_process(settings, wait=False) as one, worker_process(other, wait=False) as two:
+        one.wait_ready()
+        two.wait_ready()
+        asyncio.run(ship([str(tmp_path / "logs")], settings))
+        audits = read_until(
+            kafka_broker,
+            settings.topic("findings"),
+            lambda vs: any(v.get("kind") == "audit" for v in vs),
+            timeout=45,
+        )
+        deadline = time.monotonic() + 10
+        while reserved_concurrency(aws, loop.pump) != 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        holding = [one.json("/health")["accounts"], two.json("/health")["accounts"]]
+    assert sorted(holding) == [0, 1]  # one worker holds the account; either may have acted
+    throttled = [
+        v["function"]
+        for v in audits
+        if v.get("kind") == "audit" and v["action"] == "throttle" and v["result"] == "throttled"
+    ]
+    assert throttled == [loop.pump]
+    assert_only_the_busiest_was_stopped(aws, loop)
+
+
+def test_replay_act_throttles_the_busiest_and_disables_its_mapping(
+    aws: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = relay_loop(aws)
+    log = r.write_log(tmp_path / "relay.json", loop.records)
+    monkeypatch.setenv("LOOPWATCH_LEDGER_PATH", str(tmp_path / "ledger.json"))
+    monkeypatch.setenv("LOOPWATCH_THROTTLE_POLICY", "highest-rate")
+    monkeypatch.setenv("LOOPWATCH_THROTTLE_DISABLE_MAPPINGS", "true")
+    code = main(["replay", "--act", "--throttle", "enforce", "--format", "json", str(log)])
+    assert code == 1  # an active loop was found
+    assert_only_the_busiest_was_stopped(aws, loop)
