@@ -17,6 +17,7 @@ from loopwatch import __version__
 
 if TYPE_CHECKING:
     from loopwatch.detect import Finding
+    from loopwatch.inventory import Snapshot
     from loopwatch.settings import Settings
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -112,6 +113,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=["active", "latent", "never"],
         default="active",
         help="exit 1 when a loop at least this serious is found (default: active)",
+    )
+    replay.add_argument(
+        "--inventory",
+        metavar="aws|FILE",
+        help="the trigger configuration that predates the logs: read now from AWS (boto3's"
+        " default credentials), or a snapshot written by `loopwatch inventory --out FILE`."
+        " Without it, triggers known only from invocations stay unconfirmed (never active)",
+    )
+    replay.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        help="with --inventory aws: a region to read (repeatable; default AWS_DEFAULT_REGION)",
     )
     replay.add_argument(
         "--act",
@@ -251,8 +265,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _replay_inventory(spec: str | None, regions: list[str], settings: Settings) -> Snapshot | None:
+    from loopwatch.inventory import InventoryUnavailable
+    from loopwatch.inventory.obtain import obtain
+
+    if spec is None:
+        if regions:
+            raise InventoryUnavailable("--region goes with --inventory aws")
+        return None
+
+    return obtain(spec, regions, role_template=settings.throttle_role_template)
+
+
 def _replay(args: argparse.Namespace) -> int:
     from loopwatch.events.sources import SourceUnavailable
+    from loopwatch.inventory import InventoryUnavailable, SnapshotError
     from loopwatch.replay import replay
     from loopwatch.settings import Settings
 
@@ -262,14 +289,16 @@ def _replay(args: argparse.Namespace) -> int:
     settings = Settings()
     findings: list[Finding] = []
     try:
+        inventory = _replay_inventory(args.inventory, args.region, settings)
         report = replay(
             args.sources,
             settings.detection(),
             progress=True,
             stdin=sys.stdin.buffer,
             on_finding=findings.append if args.act else None,
+            inventory=inventory,
         )
-    except SourceUnavailable as exc:
+    except (SourceUnavailable, InventoryUnavailable, SnapshotError) as exc:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.act:

@@ -21,6 +21,8 @@ from loopwatch.detect.driver import Driver
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Intake
 from loopwatch.events.sources import Chunk, SourceError, plan
+from loopwatch.inventory.obtain import facts_for, refusals
+from loopwatch.inventory.snapshot import Snapshot
 from loopwatch.progress import Progress
 from loopwatch.report import Report
 
@@ -34,6 +36,7 @@ def replay(
     progress: bool = False,
     on_finding: Callable[[Finding], None] | None = None,
     clock: Callable[[], float] = time.time,
+    inventory: Snapshot | None = None,
 ) -> Report:
     """Replay CloudTrail logs and invocation events through the engine.
 
@@ -42,12 +45,19 @@ def replay(
     counted in the report and the replay goes on. With ``progress``, a bar is drawn on stderr
     when it is a terminal and the input is large. ``on_finding`` sees every finding in event
     time order (``replay --act`` acts on them). ``clock`` is the wall clock records are
-    checked against (a record dated more than an hour after it is malformed).
+    checked against (a record dated more than an hour after it is malformed). ``inventory``
+    is the configuration that predates the logs (DESIGN §9): its facts come first, and the
+    configuration records in the logs override them from their event time on.
     """
     source_plan = plan(names, s3_client=s3_client, stdin=stdin)
     report = Report()
     bar = Progress(source_plan.total_bytes, "replay") if progress else None
     facts = take_all(source_plan.chunks(), report, clock(), bar)
+    if inventory is not None:
+        report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
+        # Dated just before the first record: known from the start, overridden by any record.
+        start = min((f.time for f in facts), default=0.0) - 1.0
+        facts = [*facts_for(inventory, None, max(start, 0.0)), *facts]
     engine = Engine(config)
     driver = Driver(engine)
     fed = driver.feed(facts)
