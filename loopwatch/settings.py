@@ -131,12 +131,32 @@ class Settings(BaseSettings):
     throttle_disable_mappings: bool = Field(
         False, description="Also disable the event source mappings of mapping-driven loops."
     )
+    inventory: str = Field(
+        "off",
+        description="The configuration that predates the logs (DESIGN §9): off, aws (read each"
+        " account seen through boto3, the throttle's role template for other accounts), or the"
+        " path of a snapshot written by `loopwatch inventory --out`.",
+    )
+    inventory_refresh_seconds: float = Field(
+        900.0, gt=0, description="With LOOPWATCH_INVENTORY=aws: how often an account is read again."
+    )
+    inventory_lookup_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="With LOOPWATCH_INVENTORY=aws: an unconfirmed loop looks its account up at"
+        " once, at most this often per account.",
+    )
+    inventory_regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="With LOOPWATCH_INVENTORY=aws: regions to read, comma-separated; default"
+        " AWS_DEFAULT_REGION.",
+    )
     ledger_path: str | None = Field(
         None,
         description="JSON file of what loopwatch holds; default <data_dir>/actions-ledger.json.",
     )
 
-    @field_validator("alert_urls", "protected_functions", mode="before")
+    @field_validator("alert_urls", "protected_functions", "inventory_regions", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

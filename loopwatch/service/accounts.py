@@ -12,6 +12,7 @@ Faust here: the agent passes the time in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class AccountState:
         self.intake = Intake()
         # (topic, partition) -> last offset applied: both input topics number partitions from 0.
         self.offsets: dict[tuple[str, int], int] = {}
+        self.preface: Callable[[float], list[Fact]] | None = None
+        """Configuration known before the first record (a snapshot inventory): its facts,
+        dated just before the first record applied, go first — as replay puts them."""
 
     def already_applied(self, topic: str, partition: int, offset: int) -> bool:
         return offset <= self.offsets.get((topic, partition), -1)
@@ -60,7 +64,11 @@ class AccountState:
         if self.already_applied(topic, partition, offset):
             return applied
         taken = self.intake.take(objects, now)
-        fed = self.driver.feed(taken.facts)
+        facts = taken.facts
+        if self.preface is not None and facts:
+            facts = [*self.preface(max(min(f.time for f in facts) - 1.0, 0.0)), *facts]
+            self.preface = None
+        fed = self.driver.feed(facts)
         applied.findings, applied.failed = fed.findings, fed.failed
         applied.counts, applied.rejected = taken.counts, taken.rejected
         self.offsets[(topic, partition)] = offset

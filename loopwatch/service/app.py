@@ -20,8 +20,11 @@ from typing import Any
 import faust
 from faust.types import TP, StreamT
 
+from loopwatch.inventory.obtain import AWS, obtain
+from loopwatch.inventory.snapshot import Snapshot
 from loopwatch.service import fast_faust
 from loopwatch.service.act import LiveActions, actions_wanted
+from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import INPUTS, Output, Processor
 from loopwatch.service.topics import ALL, DEADLETTER, FINDINGS, bootstrap
@@ -110,11 +113,13 @@ class LoopwatchService:
             value_type=bytes,
             partitions=settings.partitions,
         )
+        self.inventory = inventory_feed(settings)
         self.processor = Processor(
             settings.detection(),
             snapshot_interval=settings.snapshot_interval_seconds,
             restore=self._restore,
             metrics=self.metrics,
+            inventory=self.inventory,
         )
         for name in INPUTS:
             self.app.agent(self.topics[name], name=f"loopwatch.{name}")(self._agent(name))
@@ -212,6 +217,8 @@ class LoopwatchService:
     async def _on_shutdown(self, sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
         # The consumer has stopped; Faust flushes the producer right after this signal.
         self._write(Output(snapshots=self.processor.save()))
+        if self.inventory is not None:
+            self.inventory.close()
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -245,6 +252,26 @@ def _actions_agent(
         await actions.run(stream)
 
     return loopwatch_actions
+
+
+def inventory_feed(settings: Settings) -> InventoryFeed | None:
+    """The worker's inventory from ``LOOPWATCH_INVENTORY``; raises InventoryUnavailable or
+    SnapshotError for a snapshot file that cannot be read (the worker does not start)."""
+    spec = settings.inventory
+    if spec == "off":
+        return None
+    if spec != AWS:
+        return InventoryFeed(snapshot=obtain(spec))
+    regions, template = list(settings.inventory_regions), settings.throttle_role_template
+
+    def read(account: str) -> Snapshot:
+        return obtain(AWS, regions, [account], role_template=template)
+
+    return InventoryFeed(
+        reader=read,
+        refresh_seconds=settings.inventory_refresh_seconds,
+        lookup_seconds=settings.inventory_lookup_seconds,
+    )
 
 
 def create_app(settings: Settings, overrides: Mapping[str, Any] | None = None) -> LoopwatchService:

@@ -20,6 +20,7 @@ import base64
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 
@@ -29,7 +30,9 @@ from loopwatch.detect.findings import finding_json
 from loopwatch.detect.incidents import Incident
 from loopwatch.events.decode import MAX_DECODED_BYTES, decode
 from loopwatch.events.records import account_of
+from loopwatch.inventory.obtain import facts_for
 from loopwatch.service.accounts import AccountState
+from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
 
@@ -100,6 +103,7 @@ class Processor:
         metrics: Metrics | None = None,
         max_decoded_bytes: int = MAX_DECODED_BYTES,
         max_dead_letter_bytes: int = MAX_DEAD_LETTER_BYTES,
+        inventory: InventoryFeed | None = None,
     ) -> None:
         self.config = config
         self.snapshot_interval = snapshot_interval
@@ -107,6 +111,7 @@ class Processor:
         self.metrics = metrics or Metrics()
         self.max_decoded_bytes = max_decoded_bytes
         self.max_dead_letter_bytes = max_dead_letter_bytes
+        self.inventory = inventory
         self.accounts: dict[str, Tracked] = {}
 
     # -- messages --------------------------------------------------------------------------------
@@ -164,7 +169,7 @@ class Processor:
         if engine_now != float("-inf"):
             metrics.saw_event_time(engine_now)
         tracked.dirty = tracked.unsettled = True
-        self._publish(out, account, applied.findings)
+        self._publish(out, account, applied.findings, now)
         if applied.findings or now - tracked.last_snapshot >= self.snapshot_interval:
             out.snapshots.append(self._snapshot(account, tracked, now))
 
@@ -180,6 +185,8 @@ class Processor:
         counted and logged, and the others go on.
         """
         out = Output()
+        if self.inventory is not None and self.inventory.reads_aws:
+            self._configure(out, now)
         for account, tracked in self.accounts.items():
             try:
                 self._tick_account(out, account, tracked, now)
@@ -187,6 +194,22 @@ class Processor:
                 log.exception("account %s: tick failed", account)
                 self.metrics.failures["tick"] += 1
         return out
+
+    def _configure(self, out: Output, now: float) -> None:
+        """Apply the inventory reads that finished; ask for the ones due (never waiting)."""
+        assert self.inventory is not None
+        for account, snapshot in self.inventory.ready():
+            tracked = self.accounts.get(account)
+            if tracked is None:
+                continue  # revoked meanwhile: its new owner reads it itself
+            engine = tracked.state.engine
+            at = engine.now if engine.now != float("-inf") else 0.0
+            fed = tracked.state.driver.feed(facts_for(snapshot, account, at))
+            findings = [*fed.findings, *tracked.state.driver.settle()]
+            tracked.dirty = True
+            self._publish(out, account, findings, now)
+        for account in self.accounts:
+            self.inventory.seen(account, now)
 
     def _tick_account(self, out: Output, account: str, tracked: Tracked, now: float) -> None:
         idle = now - tracked.last_message
@@ -202,7 +225,7 @@ class Processor:
             findings.extend(driver.idle(tracked.event_time + idle))
         if findings:
             tracked.dirty = True
-            self._publish(out, account, findings)
+            self._publish(out, account, findings, now)
         if tracked.dirty and (findings or now - tracked.last_snapshot >= self.snapshot_interval):
             out.snapshots.append(self._snapshot(account, tracked, now))
 
@@ -263,6 +286,9 @@ class Processor:
             state = self._decode_state(account, saved) if saved is not None else None
             if state is None:
                 state = AccountState(account, self.config)
+                snapshot = self.inventory.snapshot if self.inventory is not None else None
+                if snapshot is not None:
+                    state.preface = partial(facts_for, snapshot, account)
             tracked = self.accounts[account] = Tracked(
                 state, partition, now, now, event_time=state.engine.now
             )
@@ -282,8 +308,11 @@ class Processor:
         tracked.last_snapshot = now
         return Snapshot(tracked.partition, account, orjson.dumps(tracked.state.to_state()))
 
-    def _publish(self, out: Output, account: str, findings: Sequence[Finding]) -> None:
+    def _publish(self, out: Output, account: str, findings: Sequence[Finding], now: float) -> None:
+        inventory = self.inventory
         for finding in findings:
+            if inventory is not None and isinstance(finding, LoopFinding) and not finding.confirmed:
+                inventory.unconfirmed(account, now)
             if isinstance(finding, LoopFinding):
                 key, kind = finding.incident, f"loop_{finding.change}"
             else:
