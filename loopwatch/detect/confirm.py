@@ -20,11 +20,19 @@ def unknowns(graph: ResourceGraph, identities: Identities, cycle: tuple[str, ...
     """Plain sentences naming what keeps ``cycle`` unconfirmed; empty when it is confirmed."""
     missing: list[str] = []
     for node, nxt, _ in hops(cycle):
+        edge = graph.edge(node, nxt)
         if arns.is_function(node):
             if not identities.confirmed(node):
                 missing.append(f"the execution role of {arns.label(node)} was never seen")
-            continue  # a function's hop is its write (or its destination): observed
-        edge = graph.edge(node, nxt)
+            elif edge is not None and edge.writes is None and not edge.configured():
+                # Anyone can send an invocation event naming any source: a hop out of a
+                # function counts as confirmed only on a CloudTrail write by that function
+                # (or a configured destination), never on invocation events alone.
+                missing.append(
+                    f"no CloudTrail record shows {arns.label(node)} writing to"
+                    f" {arns.label(nxt)}: only invocation events say so"
+                )
+            continue
         if edge is None or not edge.configured():
             missing.append(_never_seen(node, nxt))
     return missing
