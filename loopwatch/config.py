@@ -35,9 +35,19 @@ class DetectionConfig:
     """Seconds without a traversal after which an open incident resolves."""
 
     def __post_init__(self) -> None:
-        if self.window <= 0 or self.horizon <= 0 or self.rate_window <= 0:
-            raise ValueError("windows and horizon must be positive seconds")
+        """The one place detection knobs are checked (``Settings`` builds one to validate)."""
+        for name in ("horizon", "window", "rate_window", "quiet"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
         if self.active_after < 1:
             raise ValueError("active_after must be at least 1")
-        if self.max_cycle_length < 1:
-            raise ValueError("max_cycle_length must be at least 1")
+        if not 1 <= self.max_cycle_length <= 32:
+            raise ValueError("max_cycle_length must be from 1 to 32")
+        if not self.min_gain > 0:
+            raise ValueError("min_gain must be positive")
+        if not self.rate_growth > 1:
+            raise ValueError("rate_growth must be more than 1")
+        if self.rate_growth_windows < 1:
+            raise ValueError("rate_growth_windows must be at least 1")
+        if not self.rate_floor_per_min >= 0 or not self.rate_ceiling_per_min > 0:
+            raise ValueError("rate_floor_per_min must be 0 or more, rate_ceiling_per_min positive")

@@ -8,37 +8,48 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from loopwatch.config import DetectionConfig
+
+_D = DetectionConfig()
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOOPWATCH_", extra="ignore")
 
+    # Detection knobs: defaults and validation are DetectionConfig's (one place); a bad value
+    # is refused when Settings is built, with DetectionConfig's reason.
     horizon_seconds: float = Field(
-        3600.0, gt=0, description="Observed edges unused this long drop out."
+        _D.horizon, description="Observed edges unused this long drop out."
     )
-    window_seconds: float = Field(
-        300.0, gt=0, description="Activity window for traversals and gain."
-    )
-    active_after: int = Field(3, ge=1, description="Traversals that make a cycle active.")
+    window_seconds: float = Field(_D.window, description="Activity window for traversals and gain.")
+    active_after: int = Field(_D.active_after, description="Traversals that make a cycle active.")
     min_gain: float = Field(
-        0.9, gt=0, description="Loop gain an active cycle needs, where measurable."
+        _D.min_gain, description="Loop gain an active cycle needs, where measurable."
     )
     max_cycle_length: int = Field(
-        8, ge=1, le=32, description="Longest cycle searched for, in hops."
+        _D.max_cycle_length, description="Longest cycle searched for, in hops."
     )
     rate_window_seconds: float = Field(
-        60.0, gt=0, description="Window of the runaway-rate detector."
+        _D.rate_window, description="Window of the runaway-rate detector."
     )
-    rate_floor_per_min: float = Field(60.0, ge=0)
-    rate_growth: float = Field(2.0, gt=1)
-    rate_growth_windows: int = Field(3, ge=1)
-    rate_ceiling_per_min: float = Field(30000.0, gt=0)
+    rate_floor_per_min: float = Field(
+        _D.rate_floor_per_min, description="Below this rate a function's growth is not runaway."
+    )
+    rate_growth: float = Field(
+        _D.rate_growth, description="Window-over-window growth that counts as growing."
+    )
+    rate_growth_windows: int = Field(
+        _D.rate_growth_windows, description="Consecutive growing windows that make a runaway."
+    )
+    rate_ceiling_per_min: float = Field(
+        _D.rate_ceiling_per_min,
+        description="A function above this rate is runaway whatever its growth.",
+    )
     quiet_seconds: float = Field(
-        900.0, gt=0, description="Quiet time after which an incident resolves."
+        _D.quiet, description="Quiet time after which an incident resolves."
     )
 
     # -- the service ---------------------------------------------------------------------------
@@ -166,6 +177,11 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """``cloudtrail`` → ``loopwatch.cloudtrail`` (with the configured prefix)."""
         return f"{self.topic_prefix}.{name}"
+
+    @model_validator(mode="after")
+    def _detection_is_valid(self) -> Settings:
+        self.detection()  # DetectionConfig validates; its ValueError becomes a ValidationError
+        return self
 
     def detection(self) -> DetectionConfig:
         return DetectionConfig(
