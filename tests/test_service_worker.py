@@ -91,6 +91,13 @@ def test_web_views(
     assert all(keys | {"traversals", "explanation", "fix"} <= set(loop) for loop in loops)
     assert all(loop["status"] == "active" and loop["traversals"] >= 3 for loop in loops)
 
+    # The page at / draws every open loop as its cycle: each node is in the SVG.
+    status, page = worker.get("/")
+    assert status == 200 and page.startswith(b"<!DOCTYPE html>")
+    for loop in loops:
+        for node in loop["cycle"]:
+            assert f'data-node="{node}"'.encode() in page, node
+
     graph = worker.json(f"/graph?account={LOOPS['s3-self-loop']}")
     (truth,) = sims["s3-self-loop"].truth
     nodes = {node["id"] for node in graph["graph"]["nodes"]}

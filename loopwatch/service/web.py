@@ -1,5 +1,6 @@
 """The worker's HTTP views: /health, /loops, /graph and /metrics.
 
+    GET /                  the open loops drawn as their cycles (the page of `replay --format html`)
     GET /health            {"ready", "broker_reachable", "lag", "accounts"}; 200 ready, else 503
     GET /loops             open loop incidents of the accounts this worker holds
     GET /graph?account=ID  that account's resource graph (400 without ID, 404 if not held here)
@@ -50,6 +51,13 @@ def register(service: LoopwatchService) -> None:
     async def loops(web: View, request: Request) -> Response:
         return web.json({"loops": loops_json(service)})
 
+    @app.page("/")
+    async def page(web: View, request: Request) -> Response:
+        from loopwatch.render import render_html
+
+        document = {"records": None, "errors": [], "loops": loops_json(service), "runaway": []}
+        return web.html(render_html(document))
+
     @app.page("/graph")
     async def graph(web: View, request: Request) -> Response:
         account = request.query.get("account")
@@ -68,11 +76,29 @@ def register(service: LoopwatchService) -> None:
 
 
 def loops_json(service: LoopwatchService) -> list[dict[str, Any]]:
-    """Open incidents as the replay report's ``loops`` entries, with their account."""
-    return [
-        {**loop_json(incident.snapshot()), "account": account}
-        for account, incident in service.processor.open_incidents()
-    ]
+    """Open incidents as the replay report's ``loops`` entries, with their account and, where
+    loopwatch holds one of their functions at reserved concurrency 0, that hold."""
+    held = _holds(service)
+    out = []
+    for account, incident in service.processor.open_incidents():
+        loop: dict[str, Any] = {**loop_json(incident.snapshot()), "account": account}
+        holds = [held[f] for f in incident.functions if f in held]
+        if holds:
+            loop["throttle"] = {"held": holds}
+        out.append(loop)
+    return out
+
+
+def _holds(service: LoopwatchService) -> dict[str, dict[str, object]]:
+    """Function → its hold in the ledger (read only when actions run on this worker)."""
+    if service.actions is None:
+        return {}
+    try:
+        from loopwatch.actions import ledger_from_settings
+
+        return {h.function: h.to_json() for h in ledger_from_settings(service.settings).holds()}
+    except (OSError, ValueError):  # a view must not fail because the ledger cannot be read
+        return {}
 
 
 def _broker_reachable(service: LoopwatchService) -> bool:
