@@ -21,6 +21,7 @@ from loopwatch.detect.driver import Driver
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Intake
 from loopwatch.events.sources import Chunk, SourceError, plan
+from loopwatch.events.timerange import TimeRange
 from loopwatch.progress import Progress
 from loopwatch.report import LoopReport, Report
 
@@ -34,6 +35,7 @@ def replay(
     progress: bool = False,
     on_finding: Callable[[Finding], None] | None = None,
     clock: Callable[[], float] = time.time,
+    time_range: TimeRange | None = None,
 ) -> Report:
     """Replay CloudTrail logs and invocation events through the engine.
 
@@ -42,12 +44,14 @@ def replay(
     counted in the report and the replay goes on. With ``progress``, a bar is drawn on stderr
     when it is a terminal and the input is large. ``on_finding`` sees every finding in event
     time order (``replay --act`` acts on them). ``clock`` is the wall clock records are
-    checked against (a record dated more than an hour after it is malformed).
+    checked against (a record dated more than an hour after it is malformed). ``time_range``
+    (``--since`` / ``--until``) bounds the event times replayed: the intake skips the records
+    outside it, and the plan leaves out CloudTrail files named more than an hour outside it.
     """
-    source_plan = plan(names, s3_client=s3_client, stdin=stdin)
+    source_plan = plan(names, s3_client=s3_client, stdin=stdin, time_range=time_range)
     report = Report()
     bar = Progress(source_plan.total_bytes, "replay") if progress else None
-    facts = take_all(source_plan.chunks(), report, clock(), bar)
+    facts = take_all(source_plan.chunks(), report, clock(), bar, time_range)
     engine = Engine(config)
     driver = Driver(engine)
     fed = driver.feed(facts)
@@ -66,11 +70,15 @@ def replay(
 
 
 def take_all(
-    chunks: Iterable[Chunk], report: Report, now: float, progress: Progress | None = None
+    chunks: Iterable[Chunk],
+    report: Report,
+    now: float,
+    progress: Progress | None = None,
+    time_range: TimeRange | None = None,
 ) -> list[Fact]:
     """Every chunk's records through one Intake into ``report``'s counts and errors; the
     facts, in input order."""
-    intake = Intake()
+    intake = Intake(time_range=time_range)
     facts: list[Fact] = []
     for chunk in chunks:
         report.sources += 1

@@ -32,7 +32,7 @@ from loopwatch.service.ship_status import ShipStats, ShipStatus
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, INVOCATIONS
 from loopwatch.settings import Settings
 
-__all__ = ["MAX_BYTES", "MAX_RECORDS", "ShipStats", "Shipper", "batches", "ship"]
+__all__ = ["MAX_BYTES", "MAX_RECORDS", "ShipStats", "Shipper", "batches", "pause", "ship"]
 
 MAX_RECORDS = 500
 MAX_BYTES = 800_000  # under Kafka's default 1 MB message limit, with room for headers
@@ -60,6 +60,8 @@ class Shipper:
         self.time_range = time_range
         self.status = status if status is not None else ShipStatus(_Discard())
         self.stats = stats if stats is not None else ShipStats()
+        self.count_bytes = True
+        """Whether the progress bar counts the bytes shipped (ship --sqs counts messages)."""
 
     @property
     def destination(self) -> str:
@@ -96,7 +98,8 @@ class Shipper:
                 futures.append(await self.kafka.send(destination, value, account.encode()))
                 stats.messages += 1
             stats.records += len(objects)
-        self.status.advance(chunk.size)
+        if self.count_bytes:
+            self.status.advance(chunk.size)
         self.status.tick(stats)
         return futures
 
@@ -173,7 +176,7 @@ async def ship(
                 return stats
             stdin = None  # standard input is read once
             local = [n for n in local if n != "-"]
-            await _pause(poll, should_stop)
+            await pause(poll, should_stop)
             if should_stop():
                 return stats
     finally:
@@ -274,7 +277,7 @@ def _records(encoded: list[bytes]) -> bytes:
     return b'{"Records":[' + b",".join(encoded) + b"]}"
 
 
-async def _pause(seconds: float, should_stop: Callable[[], bool]) -> None:
+async def pause(seconds: float, should_stop: Callable[[], bool]) -> None:
     """Wait ``seconds``, or less once ``should_stop`` says so (checked every quarter second)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
