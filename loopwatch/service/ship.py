@@ -150,6 +150,10 @@ async def ship(
         s3_client = boto3.client("s3")
     shipped: set[str] = set()
     first = True
+    how = f"following every {poll:g} s" if follow else ""
+    if state_path is not None:
+        how = f"{how + '; ' if how else ''}position in {state_path}"
+    shipper.status.start(", ".join(names), f"{shipper.destination} on {kafka.address}", how)
     await kafka.start()
     try:
         while True:

@@ -126,11 +126,6 @@ async def _ship(
         )
     from loopwatch.service.ship import ship
 
-    where = topic or settings.topic("cloudtrail")
-    how = f"following every {poll:g} s" if follow else ""
-    if state_path is not None:
-        how = f"{how + '; ' if how else ''}position in {state_path}"
-    status.start(", ".join(sources), f"{where} on {settings.kafka_broker}", how)
     return await ship(
         sources,
         settings,
