@@ -55,18 +55,24 @@ class ShipStats:
 
     def summary(self) -> str:
         parts = [
-            f"{self.files:,} files",
-            f"{self.records:,} records",
-            f"{self.messages:,} Kafka messages",
+            _count(self.files, "file"),
+            _count(self.records, "record"),
+            _count(self.messages, "Kafka message"),
         ]
         if self.queue_messages or self.dead_lettered:
-            parts.append(f"{self.queue_messages:,} queue messages")
+            parts.append(_count(self.queue_messages, "queue message"))
             parts.append(f"{self.dead_lettered:,} dead-lettered")
         if self.skipped or self.files_outside:
-            parts.append(f"{self.skipped:,} records and {self.files_outside:,} files out of range")
-        errors = self.error_count
-        parts.append(f"{errors:,} error{'s' * (errors != 1)}")
+            parts.append(
+                f"{_count(self.skipped, 'record')} and {_count(self.files_outside, 'file')}"
+                " out of the time range"
+            )
+        parts.append(_count(self.error_count, "error"))
         return ", ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"
 
 
 class ShipStatus:
