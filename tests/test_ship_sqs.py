@@ -195,3 +195,35 @@ def test_a_queue_that_does_not_exist_cannot_be_opened(aws: MotoServer) -> None:
     settings = Settings(kafka_broker="127.0.0.1:1")
     with pytest.raises(SourceUnavailable, match="missing"):
         run(ship_sqs(missing, settings, sqs_client=aws.client("sqs"), s3_client=aws.s3()))
+
+
+def test_a_worker_fed_through_the_queue_finds_what_replay_finds(
+    aws: MotoServer, kafka_broker: Broker, tmp_path: Path
+) -> None:
+    from loopwatch.replay import replay
+    from loopwatch.report import loop_json
+    from loopwatch.testing.worker import read_until, running_worker, worker_settings
+
+    settings = worker_settings(kafka_broker, tmp_path / "data")
+    trail = notified_trail(aws)
+    simulation = write_simulation(resolve_topology("s3-self-loop"), tmp_path / "sim", noise=100)
+    files = trail_files(simulation.distinct_records(), tmp_path / "trail", count=20)
+    for index, (path, key) in enumerate(files):
+        trail.upload(path, key, ROUTES[index % 3])
+    offline = replay([str(tmp_path / "trail")])
+    [expected] = offline.loops
+    assert expected.status == "active"
+
+    with running_worker(settings, kafka_broker):
+        sqs, s3 = aws.client("sqs"), aws.s3()
+        stats = run(ship_sqs(trail.queue_url, settings, sqs_client=sqs, s3_client=s3, wait=1))
+        assert stats.records == sum(len(records_of(p)) for p, _ in files)
+
+        def active(findings: list[Any]) -> bool:
+            return any(f.get("status") == "active" for f in findings)
+
+        findings = read_until(kafka_broker, settings.topic("findings"), active, timeout=30)
+    live = next(f for f in findings if f.get("status") == "active")
+    assert set(live["cycle"]) == set(expected.cycle)
+    assert live["incident"] == expected.id
+    assert live["detected_at"] == loop_json(expected)["detected_at"]
