@@ -66,6 +66,34 @@ examples:
 """
 
 
+_SHIP_HELP = """\
+Send CloudTrail logs (and loopwatch invocation events) to the service's Kafka topics, batched
+per account (one message holds up to 500 records). Needs LOOPWATCH_KAFKA_BROKER.
+
+From files: SOURCE is a file, a folder, - or s3://bucket/prefix, as for replay. With --follow
+it keeps looking for new files; an s3:// prefix then keeps its position in a state file
+(--state), so a restart ships only what is new.
+
+From a trail's notifications: --sqs QUEUE_URL reads the S3 event notifications of the trail's
+bucket (sent by S3 to the queue, through SNS, or by EventBridge), fetches each new log file
+(digests skipped), ships it, and deletes the message once Kafka acknowledged the records. A
+message or file that cannot be read goes to <prefix>.deadletter with the reason. Without
+--follow it stops when the queue is empty. The AWS permissions it needs: docs/ship-iam-policy.json.
+
+It says what it does on stderr: a start line, errors as they happen, a summary every minute,
+and a progress bar on a terminal. Ctrl-C (or SIGTERM) stops after the message in hand.
+
+examples:
+  loopwatch ship AWSLogs/                                   # a folder, once
+  loopwatch ship --follow s3://trail-bucket/AWSLogs/111122223333/CloudTrail/
+  loopwatch ship --sqs https://sqs.us-east-1.amazonaws.com/111122223333/trail-files --follow
+  loopwatch ship --since 2026-10-05T14:00:00Z --until 2026-10-05T15:00:00+00:00 logs/
+
+Exit status: 0 shipped; 1 Kafka unreachable or not acknowledging (nothing unacknowledged was
+deleted); 2 bad usage, or a source or queue that cannot be opened at all.
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -137,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["off", "dry-run", "enforce"],
         help="with --act: throttle mode (default dry-run; only enforce changes AWS)",
     )
+    _time_range_arguments(replay, "replayed")
     replay.set_defaults(run=_replay)
 
     simulate = commands.add_parser(
@@ -154,25 +183,38 @@ def _parser() -> argparse.ArgumentParser:
     ship = commands.add_parser(
         "ship",
         help="send CloudTrail logs and invocation events to Kafka for the service",
-        description="Send SOURCEs (files, folders, - or s3://bucket/prefix, as for replay) to the"
-        " service's Kafka topics, batched per account (one message holds up to 500 records)."
-        " Needs LOOPWATCH_KAFKA_BROKER.",
+        description=_SHIP_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ship.add_argument("sources", nargs="+", metavar="SOURCE")
+    ship.add_argument(
+        "sources", nargs="*", metavar="SOURCE", help="file, folder, - or s3://bucket/prefix"
+    )
+    ship.add_argument(
+        "--sqs",
+        metavar="QUEUE_URL",
+        help="ship the log files that the bucket's S3 notifications on this queue announce",
+    )
     ship.add_argument("--topic", help="send CloudTrail records here instead of <prefix>.cloudtrail")
     ship.add_argument(
         "--follow",
         action="store_true",
-        help="keep watching the sources and ship new files as they land",
+        help="keep watching the sources (or the queue) and ship new files as they land",
     )
     ship.add_argument(
         "--poll",
         type=float,
         default=5.0,
-        help="seconds between looks for new files with --follow (default 5)",
+        help="seconds between looks for new files with --follow; with --sqs, how long one"
+        " receive waits for messages (1-20; default 5)",
     )
+    ship.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the position of s3:// sources here, so that the next run ships only what is"
+        " new (default with --follow: <LOOPWATCH_DATA_DIR>/ship-position.json)",
+    )
+    _time_range_arguments(ship, "shipped")
     ship.set_defaults(run=_ship)
-
     init_topics = commands.add_parser(
         "init-topics",
         help="create the service's four topics with the configured partitions",
@@ -277,14 +319,30 @@ def _replay_inventory(spec: str | None, regions: list[str], settings: Settings) 
     return obtain(spec, regions, role_template=settings.throttle_role_template)
 
 
+def _time_range_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--since",
+        metavar="TIME",
+        help=f"only records with event times from TIME on are {verb} (ISO-8601 with an offset,"
+        " e.g. 2026-10-05T14:00:00Z)",
+    )
+    parser.add_argument("--until", metavar="TIME", help=f"only records up to TIME are {verb}")
+
+
 def _replay(args: argparse.Namespace) -> int:
     from loopwatch.events.sources import SourceUnavailable
+    from loopwatch.events.timerange import TimeRange
     from loopwatch.inventory import InventoryUnavailable, SnapshotError
     from loopwatch.replay import replay
     from loopwatch.settings import Settings
 
     if args.throttle is not None and not args.act:
         print("loopwatch replay: --throttle needs --act", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        time_range = TimeRange.parse(args.since, args.until)
+    except ValueError as exc:
+        print(f"loopwatch replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
     settings = Settings()
     findings: list[Finding] = []
@@ -297,6 +355,7 @@ def _replay(args: argparse.Namespace) -> int:
             stdin=sys.stdin.buffer,
             on_finding=findings.append if args.act else None,
             inventory=inventory,
+            time_range=time_range,
         )
     except (SourceUnavailable, InventoryUnavailable, SnapshotError) as exc:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
@@ -390,36 +449,23 @@ def _kafka_settings(command: str) -> Settings | None:
 
 
 def _ship(args: argparse.Namespace) -> int:
-    import asyncio
+    from loopwatch.service.ship_command import run_ship
+    from loopwatch.settings import Settings
 
-    from loopwatch.events.sources import SourceUnavailable
-    from loopwatch.service.ship import ship
-
-    settings = _kafka_settings("ship")
-    if settings is None:
-        return EXIT_USAGE
-    try:
-        stats = asyncio.run(
-            ship(
-                args.sources,
-                settings,
-                topic=args.topic,
-                follow=args.follow,
-                poll=args.poll,
-                stdin=sys.stdin.buffer,
-            )
-        )
-    except SourceUnavailable as exc:
-        print(f"loopwatch ship: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return EXIT_OK
-    for error in stats.errors:
-        print(f"loopwatch ship: {error.source}: {error.reason}", file=sys.stderr)
-    print(
-        f"shipped {stats.records:,} records from {stats.files:,} sources in {stats.messages:,} messages"
+    return run_ship(
+        args.sources,
+        Settings(),
+        sys.stdout,
+        sys.stderr,
+        sqs=args.sqs,
+        topic=args.topic,
+        follow=args.follow,
+        poll=args.poll,
+        state=args.state,
+        since=args.since,
+        until=args.until,
+        stdin=sys.stdin.buffer,
     )
-    return EXIT_OK
 
 
 def _init_topics(args: argparse.Namespace) -> int:

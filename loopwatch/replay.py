@@ -21,6 +21,7 @@ from loopwatch.detect.driver import Driver
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Intake
 from loopwatch.events.sources import Chunk, SourceError, plan
+from loopwatch.events.timerange import TimeRange
 from loopwatch.inventory.obtain import facts_for, refusals
 from loopwatch.inventory.snapshot import Snapshot
 from loopwatch.progress import Progress
@@ -37,6 +38,7 @@ def replay(
     on_finding: Callable[[Finding], None] | None = None,
     clock: Callable[[], float] = time.time,
     inventory: Snapshot | None = None,
+    time_range: TimeRange | None = None,
 ) -> Report:
     """Replay CloudTrail logs and invocation events through the engine.
 
@@ -47,12 +49,14 @@ def replay(
     time order (``replay --act`` acts on them). ``clock`` is the wall clock records are
     checked against (a record dated more than an hour after it is malformed). ``inventory``
     is the configuration that predates the logs (DESIGN §9): its facts come first, and the
-    configuration records in the logs override them from their event time on.
+    configuration records in the logs override them from their event time on. ``time_range``
+    (``--since`` / ``--until``) bounds the event times replayed: the intake skips the records
+    outside it, and the plan leaves out CloudTrail files named more than an hour outside it.
     """
-    source_plan = plan(names, s3_client=s3_client, stdin=stdin)
+    source_plan = plan(names, s3_client=s3_client, stdin=stdin, time_range=time_range)
     report = Report()
     bar = Progress(source_plan.total_bytes, "replay") if progress else None
-    facts = take_all(source_plan.chunks(), report, clock(), bar)
+    facts = take_all(source_plan.chunks(), report, clock(), bar, time_range)
     if inventory is not None:
         report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
         # Dated just before the first record: known from the start, overridden by any record.
@@ -75,11 +79,15 @@ def replay(
 
 
 def take_all(
-    chunks: Iterable[Chunk], report: Report, now: float, progress: Progress | None = None
+    chunks: Iterable[Chunk],
+    report: Report,
+    now: float,
+    progress: Progress | None = None,
+    time_range: TimeRange | None = None,
 ) -> list[Fact]:
     """Every chunk's records through one Intake into ``report``'s counts and errors; the
     facts, in input order."""
-    intake = Intake()
+    intake = Intake(time_range=time_range)
     facts: list[Fact] = []
     for chunk in chunks:
         report.sources += 1

@@ -1,4 +1,5 @@
-"""docs/iam-policy.json grants exactly what loopwatch calls, and nothing more."""
+"""docs/iam-policy.json (and docs/ship-iam-policy.json for the shipper) grant exactly what
+loopwatch calls, and nothing more."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from loopwatch.actions.aws import PERMISSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "docs" / "iam-policy.json"
+SHIP_POLICY = ROOT / "docs" / "ship-iam-policy.json"
 EXPECTED = {
     "lambda:GetFunctionConcurrency",
     "lambda:PutFunctionConcurrency",
@@ -48,16 +50,16 @@ NO_PERMISSION = {"sts:GetCallerIdentity"}
 READ_ONLY = ("List", "Get", "Describe")
 
 
-def statements() -> list[dict[str, object]]:
-    document = json.loads(POLICY.read_text())
+def statements(policy: Path = POLICY) -> list[dict[str, object]]:
+    document = json.loads(policy.read_text())
     assert document["Version"] == "2012-10-17"
     result: list[dict[str, object]] = document["Statement"]
     return result
 
 
-def granted() -> set[str]:
+def granted(policy: Path = POLICY) -> set[str]:
     actions: set[str] = set()
-    for statement in statements():
+    for statement in statements(policy):
         assert statement["Effect"] == "Allow"
         value = statement["Action"]
         actions.update([value] if isinstance(value, str) else value)  # type: ignore[arg-type]
@@ -135,3 +137,19 @@ def test_every_aws_call_of_the_inventory_is_granted_read_only() -> None:
     assert needed <= granted(), needed - granted()
     inventory = {a for s in statements() if s["Sid"] == "InventoryRead" for a in s["Action"]}  # type: ignore[attr-defined]
     assert needed - {"sts:AssumeRole"} == inventory  # the statement grants no more than it reads
+
+
+def test_the_shipper_is_granted_exactly_what_it_calls() -> None:
+    service = ROOT / "loopwatch" / "service"
+    modules = [
+        *service.glob("ship*.py"),
+        service / "s3_position.py",
+        ROOT / "loopwatch" / "events" / "sources.py",
+    ]
+    needed = needed_permissions(modules, ("sqs",))
+    needed |= {S3_CALLS[m] for m in called_methods(modules) & set(S3_CALLS)}
+    # The scan does see the shipper's calls: the queue's, and the bucket's.
+    assert {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "s3:GetObject"} <= needed
+    assert needed == granted(SHIP_POLICY)
+    for statement in statements(SHIP_POLICY):
+        assert statement["Resource"] != "*", statement["Sid"]

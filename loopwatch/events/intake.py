@@ -1,14 +1,15 @@
 """The one intake: decoded JSON values → facts, validated, deduplicated and counted.
 
-    values ──parse──► (eventID, facts) ──valid time?──► already applied? ──► facts
-       │                  │ MalformedRecord             │ future            │ duplicate
-       └──────────────────┴─────────────────────────────┴───────────────────┴──► counts, reasons
+    values ──parse──► (eventID, facts) ──valid time?──► in range? ──► already applied? ──► facts
+       │                  │ MalformedRecord             │ future      │ skipped    │ duplicate
+       └──────────────────┴─────────────────────────────┴─────────────┴────────────┴──► counts
 
 ``loopwatch replay`` and the worker's per-account state take records through an ``Intake``,
 so both count, reject and deduplicate exactly alike (DESIGN §5, "Live equals replay"). The wall
 clock is passed in by the adapter (``take(values, now)``): a record dated more than an hour
 after it is ``future`` and malformed, so that one bad record cannot move event time years
-ahead. The engine itself never sees the clock.
+ahead. The engine itself never sees the clock. An optional event-time range (``--since`` /
+``--until``) counts the records outside it as skipped, before they reach the dedupe memory.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from loopwatch.events import records
 from loopwatch.events.dedupe import RecentIds
 from loopwatch.events.facts import Fact
+from loopwatch.events.timerange import TimeRange
 
 FUTURE_SLACK = 3600.0
 """Seconds a record may be dated after the wall clock at intake (clock skew, not years)."""
@@ -75,10 +77,14 @@ class Intake:
     skipped however often it comes, so memory follows the records that matter.
     """
 
-    __slots__ = ("recent",)
+    __slots__ = ("recent", "time_range")
 
-    def __init__(self, recent: RecentIds | None = None) -> None:
+    def __init__(
+        self, recent: RecentIds | None = None, time_range: TimeRange | None = None
+    ) -> None:
         self.recent = recent if recent is not None else RecentIds()
+        self.time_range = time_range
+        """Event times to use; a record outside is skipped (None: every time)."""
 
     def take(self, values: list[object], now: float) -> Taken:
         """Parse ``values`` as of wall-clock time ``now`` (epoch seconds). Never raises."""
@@ -88,6 +94,7 @@ class Intake:
         facts = taken.facts
         parse, malformed, seen = records.parse, records.MalformedRecord, self.recent.seen
         latest = now + FUTURE_SLACK
+        inside = self.time_range.contains if self.time_range is not None else None
         used = skipped = duplicates = 0
         for value in values:
             try:
@@ -104,6 +111,9 @@ class Intake:
             time = found[0].time
             if time > latest:
                 taken.reject("future: dated more than an hour after it was read", value)
+                continue
+            if inside is not None and not inside(time):
+                skipped += 1
                 continue
             if key is not None and seen(key, time):
                 duplicates += 1

@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from loopwatch.events.decode import MAX_DECODED_BYTES, Shape, decode
+from loopwatch.events.timerange import TimeRange
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -82,6 +83,7 @@ class SourcePlan:
         stdin: IO[bytes] | None,
         s3: S3Client | None,
         limit: int = MAX_DECODED_BYTES,
+        outside_range: int = 0,
     ) -> None:
         self._units = units
         self.limit = limit
@@ -90,13 +92,18 @@ class SourcePlan:
         self._s3 = s3
         self.total_bytes: int = sum(u.size for u in units)
         """Stored bytes of all files and S3 objects (stdin's size is not known up front)."""
+        self.outside_range = outside_range
+        """Log files left unread because their names lie outside the time range."""
 
     def __len__(self) -> int:
         return len(self._units)
 
-    def chunks(self) -> Iterator[Chunk]:
-        """One Chunk per unit, in plan order; never raises for damaged or vanished units."""
+    def chunks(self, skip: Container[str] = ()) -> Iterator[Chunk]:
+        """One Chunk per unit, in plan order, but for the units named in ``skip`` (read
+        already, when following); never raises for damaged or vanished units."""
         for unit in self._units:
+            if unit.name != "-" and unit.name in skip:
+                continue
             yield self._read(unit)
 
     def _read(self, unit: _Unit) -> Chunk:
@@ -105,7 +112,7 @@ class SourcePlan:
         try:
             data = self._bytes(unit)
         except Exception as exc:  # a unit that vanished or cannot be read is reported, not fatal
-            return Chunk(unit.name, [], 0, (SourceError(unit.name, _why(exc)),), unit.size)
+            return Chunk(unit.name, [], 0, (SourceError(unit.name, reason_of(exc)),), unit.size)
         return decode_unit(unit.name, data, self.limit)
 
     def _bytes(self, unit: _Unit) -> bytes:
@@ -115,8 +122,7 @@ class SourcePlan:
                 return file.read(self.limit + 1)
         if unit.bucket:
             assert self._s3 is not None  # planned with a client whenever an s3:// unit exists
-            body = self._s3.get_object(Bucket=unit.bucket, Key=unit.key)["Body"]
-            return bytes(body.read(self.limit + 1))
+            return _s3_bytes(self._s3, unit.bucket, unit.key, self.limit)
         stream = self._stdin if self._stdin is not None else sys.stdin.buffer
         return stream.read(self.limit + 1)
 
@@ -133,12 +139,33 @@ def decode_unit(name: str, data: bytes, limit: int = MAX_DECODED_BYTES) -> Chunk
     return Chunk(name, decoded.objects, decoded.malformed, errors, len(data))
 
 
+def read_s3_object(
+    client: object, bucket: str, key: str, size: int = 0, limit: int = MAX_DECODED_BYTES
+) -> Chunk:
+    """One S3 object as a Chunk, read and decoded exactly as a planned ``s3://`` unit is
+    (``ship --sqs`` and ``ship --follow`` fetch objects one by one). Never raises: an object
+    that cannot be read is a Chunk with no objects and the reason in ``errors``."""
+    name = f"s3://{bucket}/{key}"
+    try:
+        data = _s3_bytes(cast("S3Client", client), bucket, key, limit)
+    except Exception as exc:  # NoSuchKey, AccessDenied, a dropped connection…
+        return Chunk(name, [], 0, (SourceError(name, reason_of(exc)),), size)
+    return decode_unit(name, data, limit)
+
+
+def is_log_key(key: str) -> bool:
+    """Whether an S3 key (or a path) names a log file loopwatch reads: ``.json``,
+    ``.json.gz``, ``.jsonl`` or ``.jsonl.gz``, and no CloudTrail digest."""
+    return key.endswith(SUFFIXES) and _DIGEST not in key
+
+
 def plan(
     names: Sequence[str],
     *,
     s3_client: object | None = None,
     stdin: IO[bytes] | None = None,
     limit: int = MAX_DECODED_BYTES,
+    time_range: TimeRange | None = None,
 ) -> SourcePlan:
     """Resolve every named source into the units ``chunks()`` will read.
 
@@ -147,7 +174,8 @@ def plan(
     digests skipped), ``-`` (``stdin``, by default the process's), or
     ``s3://bucket/prefix`` (listed now with ``s3_client``, by default a
     ``boto3.client("s3")`` made only if such a name is present). A unit reached twice
-    is read once.
+    is read once. With ``time_range``, log files whose CloudTrail names lie more than an hour
+    outside it are left out (counted in ``outside_range``); a file named on its own is read.
 
     Raises SourceUnavailable for a name that does not exist or cannot be opened at all:
     a missing or unreadable path, an unlistable folder, a missing or forbidden bucket.
@@ -163,7 +191,12 @@ def plan(
             units.extend(_s3_units(client, name))
         else:
             units.extend(_path_units(name))
-    return SourcePlan(_once(units), stdin, client, limit)
+    outside = 0
+    if time_range is not None:
+        named = set(names)
+        kept = [u for u in units if u.name in named or time_range.may_hold(u.name)]
+        outside, units = len(units) - len(kept), kept
+    return SourcePlan(_once(units), stdin, client, limit, outside)
 
 
 def _once(units: list[_Unit]) -> list[_Unit]:
@@ -192,7 +225,7 @@ def _path_units(name: str) -> list[_Unit]:
             pass
         return [_Unit(name, path.stat().st_size, path=path)]
     except OSError as exc:
-        raise SourceUnavailable(f"{name}: {_why(exc)}") from exc
+        raise SourceUnavailable(f"{name}: {reason_of(exc)}") from exc
 
 
 def _walk(top: Path) -> Iterator[_Unit]:
@@ -201,7 +234,7 @@ def _walk(top: Path) -> Iterator[_Unit]:
         # Unlistable subfolders are reported in walk order, where they would have been read.
         while failures:
             failed = failures.pop(0)
-            yield _Unit(str(failed.filename or folder), 0, failure=_why(failed))
+            yield _Unit(str(failed.filename or folder), 0, failure=reason_of(failed))
         dirs[:] = sorted(d for d in dirs if d != _DIGEST)
         for file in sorted(files):
             if not file.endswith(SUFFIXES) or _DIGEST in file:
@@ -210,7 +243,7 @@ def _walk(top: Path) -> Iterator[_Unit]:
             try:
                 info = path.stat()
             except OSError as exc:
-                yield _Unit(str(path), 0, failure=_why(exc))
+                yield _Unit(str(path), 0, failure=reason_of(exc))
                 continue
             if not stat.S_ISREG(info.st_mode):
                 # A FIFO would block the read forever, a device would never end: log files
@@ -219,7 +252,7 @@ def _walk(top: Path) -> Iterator[_Unit]:
                 continue
             yield _Unit(str(path), info.st_size, path=path)
     for failed in failures:
-        yield _Unit(str(failed.filename or top), 0, failure=_why(failed))
+        yield _Unit(str(failed.filename or top), 0, failure=reason_of(failed))
 
 
 # --- S3 ----------------------------------------------------------------------------
@@ -240,12 +273,18 @@ def _s3_units(client: S3Client, url: str) -> list[_Unit]:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 key = item.get("Key", "")
-                if key.endswith(SUFFIXES) and _DIGEST not in key:
+                if is_log_key(key):
                     name, size = f"s3://{bucket}/{key}", item.get("Size", 0)
                     units.append(_Unit(name, size, bucket=bucket, key=key))
     except Exception as exc:  # botocore ClientError, NoCredentialsError, EndpointConnectionError…
-        raise SourceUnavailable(f"{url}: {_why(exc)}") from exc
+        raise SourceUnavailable(f"{url}: {reason_of(exc)}") from exc
     return units
+
+
+def _s3_bytes(client: S3Client, bucket: str, key: str, limit: int) -> bytes:
+    # One byte past the bound is read, so that decode() can tell "too large" from "at it".
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    return bytes(body.read(limit + 1))
 
 
 def _kind(info: os.stat_result) -> str:
@@ -259,7 +298,7 @@ def _kind(info: os.stat_result) -> str:
     return "not a file"
 
 
-def _why(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
     """A short reason for a report: the OS error text, or the AWS error code and message."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror

@@ -6,4 +6,6 @@
 ``data``: third-party data sets beside the repository (skip when absent).
 ``browser``, ``png``: a headless Chromium from its command line, and its screenshots read back.
 ``inventory``: an AWS estate with a trigger of every kind, built in the emulator.
+``trail``: a trail's buckets announcing new files on a queue (S3, SNS, EventBridge), in the
+emulator, and records cut into CloudTrail-named log files.
 """
