@@ -60,8 +60,8 @@ async def ship(
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap(settings), acks="all", linger_ms=5, max_request_size=1_048_576
     )
-    await producer.start()
     try:
+        await producer.start()  # inside: a stop (cancellation) while it connects closes it too
         while True:
             for chunk in plan(names, s3_client=s3_client, stdin=stdin).chunks():
                 if chunk.source in shipped:

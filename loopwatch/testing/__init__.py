@@ -6,4 +6,5 @@
 ``data``: third-party data sets beside the repository (skip when absent).
 ``browser``, ``png``: a headless Chromium from its command line, and its screenshots read back.
 ``inventory``: an AWS estate with a trigger of every kind, built in the emulator.
+``processes``: ``loopwatch up`` as a process of its own, and every process it started (/proc).
 """
