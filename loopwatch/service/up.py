@@ -81,8 +81,6 @@ def run_up(
         except Interrupted:  # a signal while starting: the stack above has unwound
             out.write(f"stopped  on {shutdown.name}, while starting\n")
             return shutdown.exit_status
-        except KeyboardInterrupt:  # a Ctrl-C outside the main thread's handler
-            return 130
 
 
 async def _up(
@@ -98,7 +96,7 @@ async def _up(
         out.flush()
         return await _unless_stopped(_serve(service, settings, out, simulate, timeout), stop)
     except _Stopped:
-        out.write(f"stopping on {shutdown.name}: shipper and reader stopped; stopping the worker\n")
+        out.write(f"stopping on {shutdown.name}: the shipper, the worker, then the broker\n")
         out.flush()
         return shutdown.exit_status
     finally:
