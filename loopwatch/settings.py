@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     flush_interval_seconds: float = Field(
         0.25, gt=0, description="How often pending cycle measurements are settled (wall clock)."
     )
+    fast_path: bool = Field(
+        True,
+        description="Run the worker on fast_faust's trimmed consumer, conductor and stream;"
+        " false: stock Faust throughout (same results, more per-message overhead).",
+    )
     snapshot_interval_seconds: float = Field(
         1.0,
         gt=0,

@@ -2,7 +2,9 @@
 input dead-lettered and counted, and the web views.
 
 One worker serves the detection tests (each topology simulated in its own account), so the
-suite pays for one start; the dead-letter test has its own worker because it counts.
+suite pays for one start per Faust flavour: the fast path (fast_faust.py) and stock Faust
+(LOOPWATCH_FAST_PATH=false) must both catch every loop, and agree with a replay of the same
+logs. The dead-letter test has its own worker because it counts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 import orjson
 import pytest
 
+from loopwatch.replay import replay
+from loopwatch.report import loop_json
+from loopwatch.service import fast_faust
 from loopwatch.service.ship import ship
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.worker import (
@@ -33,19 +38,20 @@ LOOPS = {
 BENIGN = ("busy-pipeline", "210000000004")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[True, False], ids=["fast-path", "stock-faust"])
 def shipped(
-    kafka_broker: Broker, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, kafka_broker: Broker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[InProcessWorker, dict[str, SimulationResult], list[Any]]]:
-    """One worker, every topology of this module shipped to it, and the findings once the
-    three loops are active."""
+    """One worker (fast path on or off), every topology of this module shipped to it, and the
+    findings once the three loops are active."""
     tmp = tmp_path_factory.mktemp("service")
-    settings = worker_settings(kafka_broker, tmp / "data")
+    settings = worker_settings(kafka_broker, tmp / "data", fast_path=request.param)
     sims = {
         name: write_simulation(resolve_topology(name), tmp / name, account=account)
         for name, account in [*LOOPS.items(), BENIGN]
     }
     with running_worker(settings, kafka_broker) as worker:
+        assert (type(worker.service.app) is fast_faust.App) is request.param
         asyncio.run(ship([str(s.out_dir) for s in sims.values()], settings))
 
         def all_active(findings: list[Any]) -> bool:
@@ -75,6 +81,22 @@ def test_benign_pipeline_reports_no_loop(
 ) -> None:
     _, _, findings = shipped
     assert not [f for f in findings if f["account"] == BENIGN[1] and f["kind"] == "loop"]
+
+
+def test_live_loops_equal_a_replay_of_the_same_logs(
+    shipped: tuple[InProcessWorker, dict[str, SimulationResult], list[Any]],
+) -> None:
+    worker, sims, _ = shipped
+    report = replay([str(s.out_dir) for s in sims.values()])
+    expected = sorted(_essence(loop_json(loop)) for loop in report.loops)
+    live = sorted(_essence(loop) for loop in worker.json("/loops")["loops"])
+    assert len(expected) == len(LOOPS)
+    assert live == expected
+
+
+def _essence(loop: dict[str, Any]) -> tuple[Any, ...]:
+    keys = ("id", "status", "first_seen", "detected_at", "traversals", "gain")
+    return (*(loop[k] for k in keys), tuple(sorted(loop["cycle"])))
 
 
 def test_web_views(

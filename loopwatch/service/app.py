@@ -66,7 +66,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_bind": settings.web_host,
         "web_port": settings.web_port,
         # Poll and buffer sizes and the Stream and Monitor classes of the fast path.
-        **fast_faust.OPTIONS,
+        **(fast_faust.OPTIONS if settings.fast_path else {}),
     }
     if settings.kafka_flavor == "tansu":
         options.update(_TANSU)
@@ -86,13 +86,14 @@ class LoopwatchService:
         self.settings = settings
         self.metrics = Metrics()
         self._recovered = False
-        # Faust with its per-message overhead trimmed (see fast_faust.py).
-        self.app = fast_faust.App(
-            settings.app_id, **{**faust_options(settings), **(overrides or {})}
-        )
+        # Faust with its per-message overhead trimmed (see fast_faust.py), unless turned off.
+        fast = settings.fast_path
+        app_class = fast_faust.App if fast else faust.App
+        self.app = app_class(settings.app_id, **{**faust_options(settings), **(overrides or {})})
+        input_topic = fast_faust.RawTopic if fast else faust.Topic
         self.topics = {
             # Inputs skip Faust's codec on the way in: the processor takes the bytes.
-            name: (fast_faust.RawTopic if name in INPUTS else faust.Topic)(
+            name: (input_topic if name in INPUTS else faust.Topic)(
                 self.app,
                 topics=[settings.topic(name)],
                 partitions=settings.partitions,
@@ -129,7 +130,8 @@ class LoopwatchService:
             agent = _actions_agent(self.actions)
             self.app.agent(self.topics[FINDINGS], name="loopwatch.actions")(agent)
         self.app.task(self._declare_outputs)
-        self.app.task(fast_faust.tune_gc_task)  # once started: see tune_gc for why
+        if fast:
+            self.app.task(fast_faust.tune_gc_task)  # once started: see tune_gc for why
         self.app.timer(settings.flush_interval_seconds, name="loopwatch.tick")(self._tick)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_rebalance_complete.connect(self._on_rebalanced)

@@ -3,17 +3,27 @@
 ``loopwatch up`` starts it when no broker is configured, and the test plugin
 (``loopwatch.testing.broker``) starts one per test session. Memory storage only: whatever it
 holds is gone when it stops. Install it with ``pip install 'loopwatch[broker]'``.
+
+No broker outlives the process that started it: it is stopped (SIGTERM, then SIGKILL) and
+reaped however the ``with`` block is left, a signal while starting included; it runs in a
+session of its own, so a Ctrl-C at the terminal reaches only loopwatch, which stops its worker
+before the broker; and on Linux the kernel kills it if the starting thread dies without
+cleaning up (``kill -9``), through PR_SET_PDEATHSIG. That is the *thread*'s death: start it
+from a thread that lives as long as the broker is needed (the main thread, in loopwatch).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -83,6 +93,8 @@ def _start_tansu(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_tansu_env(),
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
         try:
             _wait_until_ready(bootstrap, time.monotonic() + startup_timeout, process, log)
@@ -93,8 +105,31 @@ def _start_tansu(
                 continue
             log.close()
             raise
+        except BaseException:  # a stop signal while waiting, say: nothing may outlive us
+            _stop(process)
+            log.close()
+            raise
         return process, bootstrap, log
     raise AssertionError("unreachable")
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when this thread dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    # Looked up before the fork: the child, between fork and exec, only calls it.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 def _tansu_env() -> dict[str, str]:

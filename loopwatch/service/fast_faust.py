@@ -9,16 +9,23 @@ group management, rebalances, table changelogs, acks and commits are Faust's own
                                                          BatchYieldStream ◄───────┘
                                                      (yields to the loop every 64)
 
-Every override copies or wraps a private method of **faust-streaming 0.15.x** (pinned in
-pyproject.toml): when upgrading Faust, diff each against the new upstream method it names.
-Only the ``kafka://`` (aiokafka) transport is replaced; any other broker URL gets stock Faust.
+Every override copies or wraps a private method of **faust-streaming 0.15.3** (pinned exactly
+in pyproject.toml, with the aiokafka it was measured on). :data:`UPSTREAM` holds the sha256 of
+the source of every upstream object replaced, wrapped or copied here, and a test fails naming
+the one whose source changed: when upgrading, diff each against the new upstream, port the
+change into the override, then update its hash. Only the ``kafka://`` (aiokafka) transport is
+replaced; any other broker URL gets stock Faust. ``LOOPWATCH_FAST_PATH=false`` runs stock Faust
+throughout (``app.py``), with the same results.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
+import inspect
 import logging
+import pkgutil
 import weakref
 from collections.abc import (
     AsyncGenerator,
@@ -28,6 +35,7 @@ from collections.abc import (
     Generator,
     MutableSet,
 )
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -46,7 +54,7 @@ from mode.utils.futures import maybe_async
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OPTIONS", "App", "RawTopic", "tune_gc", "tune_gc_task"]
+__all__ = ["OPTIONS", "UPSTREAM", "App", "RawTopic", "tune_gc", "tune_gc_task", "upstream_source"]
 
 FETCH_MAX_WAIT_MS = 100
 """How long the broker may hold a fetch that has no data. Faust hard-codes 1500 ms; because
@@ -67,6 +75,76 @@ OPTIONS: dict[str, Any] = {
     "Monitor": "loopwatch.service.fast_faust:NullMonitor",
 }
 """Faust settings that go with :class:`App` (merged into ``app.faust_options``)."""
+
+
+# Each key names an upstream object by the class this module subclasses (so an override added
+# upstream in between changes the hash too); each value is the sha256 of its source as
+# :func:`upstream_source` reads it. Grouped by the override that depends on it.
+UPSTREAM: dict[str, str] = {
+    # FastConsumer._drain_messages copies it.
+    "faust.transport.drivers.aiokafka.Consumer._drain_messages": "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417",
+    # FastConsumer._new_consumer_thread replaces it.
+    "faust.transport.drivers.aiokafka.Consumer._new_consumer_thread": "0870ec53dea75083995e3565c0f0a25a1c63ecceaeb238e92e2585e3623af5a9",
+    # _ShortPollConsumerThread wraps it (it passes fetch_max_wait_ms=1500) ...
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7",
+    # ... and sets a private attribute that only this method reads.
+    "aiokafka.consumer.consumer.AIOKafkaConsumer.start": "2f1ba70443327538800d348e61042cdedd5a5e6306f40ebe1a06dddba7494c45",
+    # FastConductor._compile_message_handler replaces it.
+    "faust.transport.conductor.Conductor._compile_message_handler": "9fbc0538097aa4eca6113b99df8d17605ae72a6b5030482f041a183f4cc34df1",
+    # FastConductor._build_handler wraps it, and its handler copies the one built by the
+    # compiler, or by the Cython handler that stock Faust runs when it is compiled.
+    "faust.transport.conductor.Conductor._build_handler": "5c071d1277988c57e4bb62e25551981babd67d6544d85db9b14bdb0d8aa1b56d",
+    "faust.transport.conductor.ConductorCompiler.build": "837cf521368c1ee4b22c235a2b137f665eca03d0e3e01b5ddedb65232ee73bf2",
+    "faust.transport._cython.conductor.ConductorHandler": "dde1f974267881cf8c5f7e4fd2b114a2c6d754633a2aa9a2a2fc92f93e143dba",
+    # _FastTransport replaces the Consumer and Conductor classes that these instantiate.
+    "faust.transport.drivers.aiokafka.Transport.create_consumer": "46cc2bf5ab14acfab4e00d77004a1f4b9306b7f4f86293b6708d11bfce11188a",
+    "faust.transport.drivers.aiokafka.Transport.create_conductor": "eeedfbe95f17eff1047c94cd9670c2a3121914a0e0dd379cccc7f494cd4e0c5e",
+    # App._new_transport replaces it.
+    "faust.app.base.App._new_transport": "42db531312dd776fc3937154a32f19eeb9ad7d4ebc2722a92d081a2d271baea1",
+    # RawTopic._compile_decode replaces it, and its decoder stands in for the schema's.
+    "faust.topics.Topic._compile_decode": "6474178f8c211c056192d1b1a470cd9a617a3d7c59babf9b9297b24e3e507c26",
+    "faust.serializers.schemas.Schema.compile": "d46eec5ce3195b2c6752cb860a10946cee66ddf6a955f2ea44ac1568c0ecb9ad",
+    # NullMonitor replaces these.
+    "faust.sensors.monitor.Monitor.on_message_in": "b2a9a9045b2f456cc736fdbf99f47f4f45335896050c9e48703dfc8146ca51ea",
+    "faust.sensors.monitor.Monitor.on_stream_event_in": "df6d2e5f6397ce441d1fdeb83cb7cb5893a33e507e5e0c8caad38e6a916d838d",
+    "faust.sensors.monitor.Monitor.on_stream_event_out": "2d2277a6dbda754cd655207496c08adb6b9141e59556cd9373593c1ef28a18bd",
+    "faust.sensors.monitor.Monitor.on_message_out": "7c4054247cde96c35740d0f5876b90d67549eed0af16f19cdcb3337e719a6c3b",
+    "faust.sensors.monitor.Monitor.track_tp_end_offset": "94ceb4542d7c1082f7c59da60c76399f2ad71f2bb9c276fdc3b3ccdb7b716d4d",
+    "faust.sensors.monitor.Monitor.on_table_get": "240aac793cfe60027fc2ac92951319c2fafce5f60860db858a830b77cd8b037c",
+    "faust.sensors.monitor.Monitor.on_table_set": "fe5ba12e91b2f6d4de611d82d7856f9641b97cc0c67d0a592d515167703ea127",
+    # BatchYieldStream.__aiter__ replaces it; _batch_aiter copies the Python iterator, and
+    # stands in for the Cython one that stock Faust runs when it is compiled.
+    "faust.streams.Stream.__aiter__": "e815c0e831f1d2ccf43b083b725f87403dc38142dedda59d12b249ab2e044c50",
+    "faust.streams.Stream._py_aiter": "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614",
+    "faust.streams.Stream._c_aiter": "fa44582a5882e9df5240199eabc475668bcd3c13b1816c45805dc746145b80bf",
+    "faust._cython.streams.StreamIterator": "0041622f4a251188f53d73e6d51d18d16f0f427512df1e96c043cfdeea4c3250",
+}
+"""sha256 of each upstream object's source that the overrides below were written against."""
+
+
+def upstream_source(name: str) -> str:
+    """The source text of the upstream object ``name`` (``package.module.Class.attr``).
+
+    An attribute is looked up on the class as Python would (through its bases). A class
+    compiled by Cython has no source to inspect: its ``.pyx`` file, shipped beside the
+    extension module, is read whole instead. Raises ImportError or AttributeError when the
+    object is gone, OSError when no source is installed.
+    """
+    obj = pkgutil.resolve_name(name)
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        module = inspect.getmodule(obj)
+        compiled = getattr(module, "__file__", None)
+        if compiled is None or not compiled.endswith(".so"):
+            raise
+        path = Path(compiled)  # e.g. streams.cpython-311-x86_64-linux-gnu.so
+        return path.with_name(path.name.split(".", 1)[0] + ".pyx").read_text()
+
+
+def source_sha256(name: str) -> str:
+    """sha256 (hex) of :func:`upstream_source` of ``name``."""
+    return hashlib.sha256(upstream_source(name).encode()).hexdigest()
 
 
 # -- consumer --------------------------------------------------------------------------------------

@@ -83,8 +83,12 @@ class KafkaOut:
         )
         try:
             await producer.start()
-        except Exception as exc:  # KafkaConnectionError: nothing listens there
-            await producer.stop()
+        except BaseException as exc:  # a stop (cancellation) while it connects closes it too
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            if not isinstance(exc, Exception):
+                raise
+            # KafkaConnectionError: nothing listens there.
             raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}: {_why(exc)}") from exc
         self._producer = producer
         return producer

@@ -154,8 +154,8 @@ async def ship(
     if state_path is not None:
         how = f"{how + '; ' if how else ''}position in {state_path}"
     shipper.status.start(", ".join(names), f"{shipper.destination} on {kafka.address}", how)
-    await kafka.start()
     try:
+        await kafka.start()  # inside: a stop (cancellation) while it connects closes it too
         while True:
             if local:
                 source_plan = plan(local, s3_client=s3_client, stdin=stdin, time_range=time_range)

@@ -5,7 +5,9 @@
 
 With ``--simulate`` it stops by itself once every loop the topology declares active has been
 reported active on the findings topic (or when ``timeout`` runs out); without, it runs until
-interrupted.
+stopped. SIGTERM or Ctrl-C (SIGINT) stops it in order, within seconds: the shipper and the
+findings reader, then the worker (its state saved, its producer flushed), then the bundled
+broker, whose process is killed and reaped on every way out (see ``shutdown.py``).
 """
 
 from __future__ import annotations
@@ -13,78 +15,142 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Coroutine
+from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import orjson
 
 from loopwatch.detect.explain import draw
+
+# Imported with this module, not once running: Faust takes seconds to import, and a stop signal
+# that comes then should find nothing started yet (and nothing started be kept waiting).
+from loopwatch.service.app import LoopwatchService, create_app
+from loopwatch.service.shutdown import Interrupted, Shutdown
 from loopwatch.service.topics import FINDINGS, bootstrap
 from loopwatch.settings import Settings
+
+T = TypeVar("T")
+WORKER_STOP_TIMEOUT = 6.0
+"""Longest wait for the worker's own stop; the broker's (at most 5 s) follows it."""
+
+
+class _Stopped(Exception):
+    """A stop signal came while a step was under way; the step was cancelled."""
 
 
 def run_up(
     settings: Settings, out: TextIO, *, simulate: str | None = None, timeout: float = 120.0
 ) -> int:
-    """Run until interrupted, or with ``simulate`` until its loops are caught (0) or time out (1)."""
-    with ExitStack() as stack:
-        if not settings.kafka_broker:
-            from loopwatch.service.bundled_broker import running_tansu
+    """Run until stopped, or with ``simulate`` until its loops are caught (0) or time out (1).
 
-            address = stack.enter_context(running_tansu())
-            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="loopwatch-up-"))
-            settings = settings.model_copy(
-                update={"kafka_broker": address, "kafka_flavor": "tansu", "data_dir": data_dir}
-            )
-            out.write(
-                f"broker   started the bundled Kafka-compatible broker (Tansu) at {address}\n"
-            )
+    A stop by SIGTERM returns 0, by SIGINT (Ctrl-C) 130, once everything it started has stopped.
+    """
+    with Shutdown() as shutdown:
         try:
-            return asyncio.run(_up(settings, out, simulate, timeout))
-        except KeyboardInterrupt:
-            return 0
+            with ExitStack() as stack:
+                if not settings.kafka_broker:
+                    from loopwatch.service.bundled_broker import running_tansu
+
+                    address = stack.enter_context(running_tansu())
+                    data_dir = stack.enter_context(
+                        tempfile.TemporaryDirectory(prefix="loopwatch-up-")
+                    )
+                    settings = settings.model_copy(
+                        update={
+                            "kafka_broker": address,
+                            "kafka_flavor": "tansu",
+                            "data_dir": data_dir,
+                        }
+                    )
+                    out.write(
+                        f"broker   started the bundled Kafka-compatible broker (Tansu) at {address}\n"
+                    )
+                    out.flush()
+                main = _up(settings, out, simulate, timeout, shutdown)
+                try:
+                    status = asyncio.run(main)
+                finally:
+                    main.close()  # a no-op once it ran; else no "never awaited" warning
+                # Leaving the stack stops the broker: signals are only noted from here on.
+                shutdown.stopping()
+            if shutdown.signum is not None:
+                out.write(f"stopped  on {shutdown.name}\n")
+            return status
+        except Interrupted:  # a signal while starting: the stack above has unwound
+            out.write(f"stopped  on {shutdown.name}, while starting\n")
+            return shutdown.exit_status
 
 
-async def _up(settings: Settings, out: TextIO, simulate: str | None, timeout: float) -> int:
-    from loopwatch.service.app import create_app
-
+async def _up(
+    settings: Settings, out: TextIO, simulate: str | None, timeout: float, shutdown: Shutdown
+) -> int:
+    stop = shutdown.running()
     service = create_app(settings)
-    await service.app.start()
     try:
+        await _unless_stopped(service.app.start(), stop)
         out.write(
             f"worker   ready; web views at http://{settings.web_host}:{settings.web_port}/loops\n"
         )
         out.flush()
-        if simulate is None:
-            await _print_findings(settings, out, expected=None, deadline=None)
-            return 0
-        started = time.monotonic()
-        expected, shipped = await _ship_simulation(settings, simulate, out)
-
-        def everything_read() -> bool:
-            return sum(service.metrics.records_in.values()) >= shipped
-
-        caught = await _print_findings(
-            settings, out, expected=expected, deadline=started + timeout, read=everything_read
-        )
-        if caught and not expected:
-            out.write(
-                f"\nno loop  the worker read all {shipped:,} records and reported no active loop\n"
-            )
-            return 0
-        if caught:
-            out.write(
-                f"\ncaught   every declared loop, {time.monotonic() - started:.1f} s after shipping began\n"
-            )
-            return 0
-        out.write(
-            f"\ntimeout  not every declared loop was reported active within {timeout:.0f} s\n"
-        )
-        return 1
+        return await _unless_stopped(_serve(service, settings, out, simulate, timeout), stop)
+    except _Stopped:
+        out.write(f"stopping on {shutdown.name}: the shipper, the worker, then the broker\n")
+        out.flush()
+        return shutdown.exit_status
     finally:
-        await service.app.stop()
+        shutdown.stopping()
+        try:
+            await asyncio.wait_for(service.app.stop(), WORKER_STOP_TIMEOUT)
+        except TimeoutError:
+            out.write(f"worker   did not stop within {WORKER_STOP_TIMEOUT:.0f} s; leaving it\n")
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T:
+    """``await work``, unless ``stop`` is set first: then ``work`` is cancelled, waited for,
+    and _Stopped raised."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+    raise _Stopped
+
+
+async def _serve(
+    service: LoopwatchService, settings: Settings, out: TextIO, simulate: str | None, timeout: float
+) -> int:
+    if simulate is None:
+        await _print_findings(settings, out, expected=None, deadline=None)
+        return 0
+    started = time.monotonic()
+    expected, shipped = await _ship_simulation(settings, simulate, out)
+
+    def everything_read() -> bool:
+        return sum(service.metrics.records_in.values()) >= shipped
+
+    caught = await _print_findings(
+        settings, out, expected=expected, deadline=started + timeout, read=everything_read
+    )
+    if caught and not expected:
+        out.write(
+            f"\nno loop  the worker read all {shipped:,} records and reported no active loop\n"
+        )
+        return 0
+    if caught:
+        out.write(
+            f"\ncaught   every declared loop, {time.monotonic() - started:.1f} s after shipping began\n"
+        )
+        return 0
+    out.write(f"\ntimeout  not every declared loop was reported active within {timeout:.0f} s\n")
+    return 1
 
 
 async def _ship_simulation(
@@ -128,8 +194,9 @@ async def _print_findings(
         bootstrap_servers=bootstrap(settings),
         auto_offset_reset="earliest",
     )
-    await consumer.start()
     try:
+        # Inside the try: a stop while it connects must close it too.
+        await consumer.start()
         waiting = set(expected or ())
         while deadline is None or time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)

@@ -8,4 +8,5 @@
 ``inventory``: an AWS estate with a trigger of every kind, built in the emulator.
 ``trail``: a trail's buckets announcing new files on a queue (S3, SNS, EventBridge), in the
 emulator, and records cut into CloudTrail-named log files.
+``processes``: ``loopwatch up`` as a process of its own, and every process it started (/proc).
 """
