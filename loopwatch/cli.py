@@ -1,7 +1,8 @@
 """The ``loopwatch`` command: argument parsing only; the work lives in the library.
 
 Exit status (DESIGN §7): 0 nothing reached ``--fail-on``; 1 something did; 2 bad usage or a
-named source that cannot be opened at all.
+named source that cannot be opened at all. What a command raises is turned into one line with
+its fix by ``loopwatch.errors`` (exit 2); only a bug keeps its traceback.
 """
 
 from __future__ import annotations
@@ -65,6 +66,29 @@ examples:
 """
 
 
+_CONFIG_HELP = """\
+Print every LOOPWATCH_* setting in effect and where its value came from: the environment, the
+.env file (./.env, or the file LOOPWATCH_ENV_FILE names), or the default. Secrets (webhook
+URLs, HMAC keys, the web token, passwords in URLs) are masked. A bad value is named, with
+what would be valid.
+
+examples:
+  loopwatch config                               # what a worker started here would use
+  LOOPWATCH_ENV_FILE=prod.env loopwatch config   # what prod.env gives
+  loopwatch config --markdown > docs/settings.md # the table of every setting
+"""
+
+_COMPLETION_HELP = """\
+Print a completion script for the loopwatch command (commands, options, their choices and
+file names), generated from its own argument parser.
+
+examples:
+  eval "$(loopwatch completion bash)"            # this bash session; add it to ~/.bashrc
+  loopwatch completion zsh > "${fpath[1]}/_loopwatch"   # zsh: a folder on $fpath, then
+                                                        # restart zsh (compinit)
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -80,6 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        from loopwatch.errors import report
+
+        usage = report(args.command, exc, sys.stderr)
+        if usage is None:
+            raise
+        return usage
     return code
 
 
@@ -89,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Catch runaway AWS Lambda loops from CloudTrail, and explain them.",
     )
     parser.add_argument("--version", action="version", version=f"loopwatch {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
 
     replay = commands.add_parser(
         "replay",
@@ -195,6 +226,13 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="with --simulate, give up after this many seconds (default 120)",
     )
+    up.add_argument(
+        "--web-port",
+        type=_port,
+        metavar="PORT",
+        help="port of the web views (default LOOPWATCH_WEB_PORT, 6066); 0 picks a free one",
+    )
+    up.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
     up.set_defaults(run=_up)
 
     release = commands.add_parser(
@@ -248,11 +286,43 @@ def _parser() -> argparse.ArgumentParser:
         help="replay an example offline: a simulated loop hidden in everyday CloudTrail traffic",
     )
     demo.set_defaults(run=_demo)
+
+    config = commands.add_parser(
+        "config",
+        help="print the settings in effect and where each came from",
+        description=_CONFIG_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    config.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the table of every setting instead (docs/settings.md is this output)",
+    )
+    config.set_defaults(run=_config)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description=_COMPLETION_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.set_defaults(run=_completion)
     return parser
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def _replay(args: argparse.Namespace) -> int:
-    from loopwatch.events.sources import SourceUnavailable
+    from loopwatch.errors import NoLogFiles
     from loopwatch.replay import replay
     from loopwatch.settings import Settings
 
@@ -260,18 +330,20 @@ def _replay(args: argparse.Namespace) -> int:
         print("loopwatch replay: --throttle needs --act", file=sys.stderr)
         return EXIT_USAGE
     settings = Settings()
+    if args.act and args.throttle == "enforce":
+        from loopwatch.credentials import caller_account
+
+        caller_account()  # enforce changes AWS: bad credentials fail now, not mid-replay
     findings: list[Finding] = []
-    try:
-        report = replay(
-            args.sources,
-            settings.detection(),
-            progress=True,
-            stdin=sys.stdin.buffer,
-            on_finding=findings.append if args.act else None,
-        )
-    except SourceUnavailable as exc:
-        print(f"loopwatch replay: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    report = replay(
+        args.sources,
+        settings.detection(),
+        progress=True,
+        stdin=sys.stdin.buffer,
+        on_finding=findings.append if args.act else None,
+    )
+    if report.sources == 0 and "-" not in args.sources:
+        raise NoLogFiles(args.sources)
     if args.act:
         code = _act(settings, findings, args.throttle or "dry-run")
         if code != EXIT_OK:
@@ -350,20 +422,22 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _kafka_settings(command: str) -> Settings | None:
-    """Settings for a command that needs Kafka; None, having said why, when no broker is set."""
+    """Settings for a command that needs Kafka; None, having said why, when no broker is set.
+    Raises BrokerUnreachable when the broker does not answer."""
+    from loopwatch.service.preflight import require_broker
     from loopwatch.settings import Settings
 
     settings = Settings()
     if not settings.kafka_broker:
         print(f"loopwatch {command}: set LOOPWATCH_KAFKA_BROKER=host:port", file=sys.stderr)
         return None
+    require_broker(settings)
     return settings
 
 
 def _ship(args: argparse.Namespace) -> int:
     import asyncio
 
-    from loopwatch.events.sources import SourceUnavailable
     from loopwatch.service.ship import ship
 
     settings = _kafka_settings("ship")
@@ -380,9 +454,6 @@ def _ship(args: argparse.Namespace) -> int:
                 stdin=sys.stdin.buffer,
             )
         )
-    except SourceUnavailable as exc:
-        print(f"loopwatch ship: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
     for error in stats.errors:
@@ -407,17 +478,25 @@ def _init_topics(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from loopwatch.logs import configure_logging
     from loopwatch.service.worker import run_worker
     from loopwatch.settings import Settings
 
-    return run_worker(Settings(), loglevel=args.loglevel)
+    settings = Settings()
+    configure_logging(args.loglevel)
+    return run_worker(settings, loglevel=args.loglevel)
 
 
 def _up(args: argparse.Namespace) -> int:
+    from loopwatch.logs import configure_logging
     from loopwatch.service.up import run_up
     from loopwatch.settings import Settings
 
-    return run_up(Settings(), sys.stdout, simulate=args.simulate, timeout=args.timeout)
+    settings = Settings()
+    if args.web_port is not None:
+        settings = settings.model_copy(update={"web_port": args.web_port})
+    configure_logging(args.loglevel)
+    return run_up(settings, sys.stdout, simulate=args.simulate, timeout=args.timeout)
 
 
 def _inventory(args: argparse.Namespace) -> int:
@@ -438,6 +517,20 @@ def _demo(args: argparse.Namespace) -> int:
     from loopwatch.demo import run_demo
 
     return run_demo(sys.stdout)
+
+
+def _config(args: argparse.Namespace) -> int:
+    from loopwatch.settings_doc import effective, markdown, render
+
+    sys.stdout.write(markdown() if args.markdown else render(*effective()))
+    return EXIT_OK
+
+
+def _completion(args: argparse.Namespace) -> int:
+    from loopwatch.completion import script
+
+    sys.stdout.write(script(_parser(), args.shell))
+    return EXIT_OK
 
 
 if __name__ == "__main__":

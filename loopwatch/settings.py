@@ -1,21 +1,81 @@
 """One settings object, read from ``LOOPWATCH_*`` environment variables, built once at the edge.
 
+    init values  >  LOOPWATCH_* environment  >  .env file  >  defaults
+
+The ``.env`` file is ``./.env`` (the working directory's), or the file LOOPWATCH_ENV_FILE names.
 Nothing reads the environment at import time; commands build ``Settings()`` and pass what the
-parts need (the engine gets a plain ``DetectionConfig``).
+parts need (the engine gets a plain ``DetectionConfig``). ``docs/settings.md`` documents every
+field; ``loopwatch config --markdown`` writes it, and a test keeps it in step with this class.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from loopwatch.config import DetectionConfig
+from loopwatch.errors import Problem
+
+ENV_PREFIX = "LOOPWATCH_"
+ENV_FILE_VARIABLE = "LOOPWATCH_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
+
+
+class EnvFileMissing(Problem):
+    """LOOPWATCH_ENV_FILE names a file that is not there."""
+
+
+def env_file() -> Path | None:
+    """The ``.env`` file settings are read from: LOOPWATCH_ENV_FILE, else ``./.env``; None
+    when there is none. Raises EnvFileMissing when LOOPWATCH_ENV_FILE names no file (a
+    silently ignored typo would leave every setting at its default)."""
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise EnvFileMissing(
+                f"{ENV_FILE_VARIABLE}={named}: no such file; name an existing .env file, or"
+                f" unset it to read ./{DEFAULT_ENV_FILE}"
+            )
+        return path
+    path = Path(DEFAULT_ENV_FILE)
+    return path if path.is_file() else None
+
+
+def default_data_dir() -> str:
+    """The user's state directory (XDG Base Directory): ``$XDG_STATE_HOME/loopwatch``, else
+    ``~/.local/state/loopwatch``. The spec says a relative XDG_STATE_HOME is to be ignored."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
+    return str(base / "loopwatch")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOOPWATCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file is looked up per Settings() call, not fixed in model_config at import: the
+        # working directory and LOOPWATCH_ENV_FILE are the caller's at the time.
+        dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file())
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     horizon_seconds: float = Field(
         3600.0, gt=0, description="Observed edges unused this long drop out."
@@ -33,10 +93,18 @@ class Settings(BaseSettings):
     rate_window_seconds: float = Field(
         60.0, gt=0, description="Window of the runaway-rate detector."
     )
-    rate_floor_per_min: float = Field(60.0, ge=0)
-    rate_growth: float = Field(2.0, gt=1)
-    rate_growth_windows: int = Field(3, ge=1)
-    rate_ceiling_per_min: float = Field(30000.0, gt=0)
+    rate_floor_per_min: float = Field(
+        60.0, ge=0, description="Below this rate (invocations a minute) growth is not runaway."
+    )
+    rate_growth: float = Field(
+        2.0, gt=1, description="Window-over-window growth factor that counts as growing."
+    )
+    rate_growth_windows: int = Field(
+        3, ge=1, description="Consecutive growing rate windows that make a runaway."
+    )
+    rate_ceiling_per_min: float = Field(
+        30000.0, gt=0, description="A function above this rate is runaway whatever its growth."
+    )
     quiet_seconds: float = Field(
         900.0, gt=0, description="Quiet time after which an incident resolves."
     )
@@ -59,12 +127,25 @@ class Settings(BaseSettings):
         description="Topics are <prefix>.cloudtrail, .invocations, .findings, .deadletter.",
     )
     partitions: int = Field(4, ge=1, description="Partitions of the topics the service declares.")
-    replication_factor: int = Field(1, ge=1)
+    replication_factor: int = Field(
+        1, ge=1, description="Replicas of the topics the service declares (at most the brokers)."
+    )
     web_host: str = Field(
         "127.0.0.1", description="Address of /health, /loops, /graph and /metrics."
     )
-    web_port: int = Field(6066, ge=0, le=65535)
-    data_dir: str = Field("/tmp/loopwatch", description="Faust's data directory.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the web views.")
+    web_token: SecretStr | None = Field(
+        None,
+        description="When set, /loops, /graph, /metrics and / need `Authorization: Bearer <token>`;"
+        " /health stays open for probes.",
+    )
+    data_dir: str = Field(
+        default_factory=default_data_dir,
+        description="Faust's data and the actions ledger; the Docker image sets /var/lib/loopwatch.",
+        json_schema_extra={
+            "default_text": "$XDG_STATE_HOME/loopwatch, else ~/.local/state/loopwatch"
+        },
+    )
     flush_interval_seconds: float = Field(
         0.25, gt=0, description="How often pending cycle measurements are settled (wall clock)."
     )

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
@@ -24,11 +24,25 @@ from loopwatch.detect.explain import draw
 from loopwatch.service.topics import FINDINGS, bootstrap
 from loopwatch.settings import Settings
 
+if TYPE_CHECKING:
+    from loopwatch.topology import Topology
+
 
 def run_up(
     settings: Settings, out: TextIO, *, simulate: str | None = None, timeout: float = 120.0
 ) -> int:
-    """Run until interrupted, or with ``simulate`` until its loops are caught (0) or time out (1)."""
+    """Run until interrupted, or with ``simulate`` until its loops are caught (0) or time out (1).
+
+    Before anything starts, raises TopologyError for an unknown ``simulate``, PortBusy for a
+    web port that is taken, and BrokerUnreachable for a configured broker that does not answer.
+    """
+    from loopwatch.service.preflight import require_broker, require_port
+    from loopwatch.topology import resolve_topology
+
+    topology = resolve_topology(simulate) if simulate is not None else None
+    require_port(settings.web_host, settings.web_port)
+    if settings.kafka_broker:
+        require_broker(settings)
     with ExitStack() as stack:
         if not settings.kafka_broker:
             from loopwatch.service.bundled_broker import running_tansu
@@ -42,12 +56,12 @@ def run_up(
                 f"broker   started the bundled Kafka-compatible broker (Tansu) at {address}\n"
             )
         try:
-            return asyncio.run(_up(settings, out, simulate, timeout))
+            return asyncio.run(_up(settings, out, topology, timeout))
         except KeyboardInterrupt:
             return 0
 
 
-async def _up(settings: Settings, out: TextIO, simulate: str | None, timeout: float) -> int:
+async def _up(settings: Settings, out: TextIO, simulate: Topology | None, timeout: float) -> int:
     from loopwatch.service.app import create_app
 
     service = create_app(settings)
@@ -88,14 +102,13 @@ async def _up(settings: Settings, out: TextIO, simulate: str | None, timeout: fl
 
 
 async def _ship_simulation(
-    settings: Settings, name: str, out: TextIO
+    settings: Settings, topology: Topology, out: TextIO
 ) -> tuple[set[frozenset[str]], int]:
-    """Simulate ``name``, ship it; the node sets of the loops it must produce as active, and
-    how many records were shipped."""
+    """Simulate ``topology``, ship it; the node sets of the loops it must produce as active,
+    and how many records were shipped."""
     from loopwatch.service.ship import ship
-    from loopwatch.topology import resolve_topology, write_simulation
+    from loopwatch.topology import write_simulation
 
-    topology = resolve_topology(name)
     with tempfile.TemporaryDirectory(prefix="loopwatch-simulate-") as folder:
         write_simulation(topology, Path(folder))
         stats = await ship([folder], settings)
