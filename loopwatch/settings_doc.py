@@ -26,6 +26,7 @@ from loopwatch.settings import ENV_FILE_VARIABLE, ENV_PREFIX, Settings, env_file
 
 MASK = "********"
 UNSET = "(unset)"
+NONE = "(none)"
 
 _HEADER = """\
 # Settings
@@ -75,7 +76,7 @@ def default_text(field: FieldInfo) -> str:
         value = factory() if factory is not None else None
     else:
         value = field.default
-    return UNSET if value is None or value == [] else shown(value)
+    return UNSET if value is None else shown(value)
 
 
 def effective() -> tuple[Path | None, list[Effective]]:
@@ -90,7 +91,7 @@ def effective() -> tuple[Path | None, list[Effective]]:
         if name in from_env:
             source = "environment"
         elif name in from_file:
-            source = f"{ENV_FILE_VARIABLE if _named_file() else '.env'} file {path}"
+            source = ".env file"
         else:
             source = "default"
         rows.append(Effective(variable(name), shown(getattr(settings, name)), source))
@@ -99,7 +100,11 @@ def effective() -> tuple[Path | None, list[Effective]]:
 
 def render(path: Path | None, rows: list[Effective]) -> str:
     """``effective()`` for people: one aligned line per setting, under the file read."""
-    head = f"settings file: {path.resolve()}" if path else "settings file: none (no ./.env)"
+    if path is None:
+        head = "settings file: none (no ./.env, and LOOPWATCH_ENV_FILE is not set)"
+    else:
+        named = f" (named by {ENV_FILE_VARIABLE})" if _named_file() else ""
+        head = f"settings file: {path.resolve()}{named}"
     width = max(len(r.variable) for r in rows)
     value_width = min(48, max(len(r.value) for r in rows))
     lines = [head, ""]
@@ -114,7 +119,7 @@ def shown(value: object) -> str:
     if isinstance(value, SecretStr):
         return MASK if value.get_secret_value() else ""
     if isinstance(value, list | tuple):
-        return ",".join(shown(item) for item in value)
+        return ",".join(shown(item) for item in value) if value else NONE
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -174,4 +179,7 @@ def _named_file() -> bool:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # CommonMark backslash escapes: a | would end the cell, a <data_dir> would be taken for HTML.
+    for char in "\\|<>":
+        text = text.replace(char, "\\" + char)
+    return text.replace("\n", " ")

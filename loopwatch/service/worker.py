@@ -45,6 +45,9 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | N
         # Faust's banner and spinner go to stdout, which is a log stream in a container.
         quiet=True,
     )
+    # Its terminal spinner writes cursor escapes to stdout even when quiet; Faust itself drops
+    # it whenever it logs below WARN, the same way.
+    worker.spinner = None
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
