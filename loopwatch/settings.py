@@ -224,6 +224,12 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("web_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes `${LOOPWATCH_WEB_TOKEN:-}` through as "": no token, not an empty one.
+        return None if value == "" else value
+
     def topic(self, name: str) -> str:
         """``cloudtrail`` → ``loopwatch.cloudtrail`` (with the configured prefix)."""
         return f"{self.topic_prefix}.{name}"
