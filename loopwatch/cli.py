@@ -38,8 +38,9 @@ examples:
   loopwatch replay --act logs/                   # alert on the loops found (throttle: dry-run)
   loopwatch replay --format html logs/ > report.html   # a picture of each loop
 
-Detection knobs come from LOOPWATCH_* environment variables (e.g. LOOPWATCH_ACTIVE_AFTER=3,
-LOOPWATCH_WINDOW_SECONDS=300).
+Detection knobs come from LOOPWATCH_* environment variables or ./.env (e.g.
+LOOPWATCH_ACTIVE_AFTER=3, LOOPWATCH_WINDOW_SECONDS=300); `loopwatch config` shows them all.
+Exit status: 0 nothing reached --fail-on, 1 something did, 2 bad usage (one line says why).
 """
 
 

@@ -2,6 +2,8 @@
 
     closed_port()             a port on 127.0.0.1 with nothing listening (connections refused)
     with occupied_port() as p: a port on 127.0.0.1 held by a listening socket for the block
+
+Both bind 127.0.0.1 only; the held socket closes when the block ends.
 """
 
 from __future__ import annotations
