@@ -29,14 +29,14 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | N
     from loopwatch.service.app import create_app
     from loopwatch.service.preflight import require_broker, require_port
 
-    require_port(settings.web_host, settings.web_port)
-    require_broker(settings)
-
     try:
         service = create_app(settings)
     except ValueError as exc:  # settings that cannot work, e.g. an alert URL that is not http(s)
         print(f"loopwatch worker: {exc}", file=stderr)
         return 2
+    # The settings first, then the world: a setting to fix is said even with no broker running.
+    require_port(settings.web_host, settings.web_port)
+    require_broker(settings)
     worker = faust.Worker(
         service.app,
         loglevel=loglevel,
