@@ -22,12 +22,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     LOOPWATCH_WEB_HOST=0.0.0.0 \
-    LOOPWATCH_DATA_DIR=/var/lib/loopwatch/data
+    LOOPWATCH_DATA_DIR=/var/lib/loopwatch
 # The venv's interpreter links to /usr/local/bin/python3.11, the same path in both stages.
 COPY --from=build /opt/venv /opt/venv
 # LOOPWATCH_WEB_HOST above: loopwatch listens on loopback by default, which inside a container
-# would leave the exposed port unreachable. The service runs as an unprivileged user whose home
-# holds Faust's data directory, so a volume mounted at /var/lib/loopwatch is writable by it.
+# would leave the exposed port unreachable. LOOPWATCH_DATA_DIR (Faust's data, the actions
+# ledger) is the home of the unprivileged user the service runs as, so a named volume mounted
+# there starts as a copy of it, owned by that user and writable.
 RUN useradd --system --create-home --home-dir /var/lib/loopwatch --uid 10001 loopwatch
 USER loopwatch
 WORKDIR /var/lib/loopwatch

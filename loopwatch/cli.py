@@ -1,7 +1,8 @@
 """The ``loopwatch`` command: argument parsing only; the work lives in the library.
 
 Exit status (DESIGN §7): 0 nothing reached ``--fail-on``; 1 something did; 2 bad usage or a
-named source that cannot be opened at all.
+named source that cannot be opened at all. What a command raises is turned into one line with
+its fix by ``loopwatch.errors`` (exit 2); only a bug keeps its traceback.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ examples:
   loopwatch replay --act logs/                   # alert on the loops found (throttle: dry-run)
   loopwatch replay --format html logs/ > report.html   # a picture of each loop
 
-Detection knobs come from LOOPWATCH_* environment variables (e.g. LOOPWATCH_ACTIVE_AFTER=3,
-LOOPWATCH_WINDOW_SECONDS=300).
+Detection knobs come from LOOPWATCH_* environment variables or ./.env (e.g.
+LOOPWATCH_ACTIVE_AFTER=3, LOOPWATCH_WINDOW_SECONDS=300); `loopwatch config` shows them all.
+Exit status: 0 nothing reached --fail-on, 1 something did, 2 bad usage (one line says why).
 """
 
 
@@ -93,6 +95,28 @@ Exit status: 0 shipped; 1 Kafka unreachable or not acknowledging (nothing unackn
 deleted); 2 bad usage, or a source or queue that cannot be opened at all.
 """
 
+_CONFIG_HELP = """\
+Print every LOOPWATCH_* setting in effect and where its value came from: the environment, the
+.env file (./.env, or the file LOOPWATCH_ENV_FILE names), or the default. Secrets (webhook
+URLs, HMAC keys, the web token, passwords in URLs) are masked. A bad value is named, with
+what would be valid.
+
+examples:
+  loopwatch config                               # what a worker started here would use
+  LOOPWATCH_ENV_FILE=prod.env loopwatch config   # what prod.env gives
+  loopwatch config --markdown > docs/settings.md # the table of every setting
+"""
+
+_COMPLETION_HELP = """\
+Print a completion script for the loopwatch command (commands, options, their choices and
+file names), generated from its own argument parser.
+
+examples:
+  eval "$(loopwatch completion bash)"            # this bash session; add it to ~/.bashrc
+  loopwatch completion zsh > "${fpath[1]}/_loopwatch"   # zsh: a folder on $fpath, then
+                                                        # restart zsh (compinit)
+"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -109,6 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        from loopwatch.errors import report
+
+        usage = report(args.command, exc, sys.stderr)
+        if usage is None:
+            raise
+        return usage
     return code
 
 
@@ -118,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Catch runaway AWS Lambda loops from CloudTrail, and explain them.",
     )
     parser.add_argument("--version", action="version", version=f"loopwatch {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
 
     replay = commands.add_parser(
         "replay",
@@ -253,6 +284,13 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="with --simulate, give up after this many seconds (default 120)",
     )
+    up.add_argument(
+        "--web-port",
+        type=_port,
+        metavar="PORT",
+        help="port of the web views (default LOOPWATCH_WEB_PORT, 6066); 0 picks a free one",
+    )
+    up.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
     up.set_defaults(run=_up)
 
     release = commands.add_parser(
@@ -306,6 +344,28 @@ def _parser() -> argparse.ArgumentParser:
         help="replay an example offline: a simulated loop hidden in everyday CloudTrail traffic",
     )
     demo.set_defaults(run=_demo)
+
+    config = commands.add_parser(
+        "config",
+        help="print the settings in effect and where each came from",
+        description=_CONFIG_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    config.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the table of every setting instead (docs/settings.md is this output)",
+    )
+    config.set_defaults(run=_config)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description=_COMPLETION_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.set_defaults(run=_completion)
     return parser
 
 
@@ -331,8 +391,18 @@ def _time_range_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--until", metavar="TIME", help=f"only records up to TIME are {verb}")
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def _replay(args: argparse.Namespace) -> int:
-    from loopwatch.events.sources import SourceUnavailable
+    from loopwatch.errors import NoLogFiles
     from loopwatch.events.timerange import TimeRange
     from loopwatch.inventory import InventoryUnavailable, SnapshotError
     from loopwatch.replay import replay
@@ -347,6 +417,10 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
     settings = Settings()
+    if args.act and args.throttle == "enforce":
+        from loopwatch.credentials import caller_account
+
+        caller_account()  # enforce changes AWS: bad credentials fail now, not mid-replay
     findings: list[Finding] = []
     try:
         inventory = _replay_inventory(args.inventory, args.region, settings)
@@ -359,9 +433,12 @@ def _replay(args: argparse.Namespace) -> int:
             inventory=inventory,
             time_range=time_range,
         )
-    except (SourceUnavailable, InventoryUnavailable, SnapshotError) as exc:
+    except (InventoryUnavailable, SnapshotError) as exc:
+        # A named source that cannot be opened propagates: loopwatch.errors words it.
         print(f"loopwatch replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if report.sources == 0 and "-" not in args.sources:
+        raise NoLogFiles(args.sources)
     if args.act:
         code = _act(settings, findings, args.throttle or "dry-run")
         if code != EXIT_OK:
@@ -440,13 +517,16 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _kafka_settings(command: str) -> Settings | None:
-    """Settings for a command that needs Kafka; None, having said why, when no broker is set."""
+    """Settings for a command that needs Kafka; None, having said why, when no broker is set.
+    Raises BrokerUnreachable when the broker does not answer."""
+    from loopwatch.service.preflight import require_broker
     from loopwatch.settings import Settings
 
     settings = Settings()
     if not settings.kafka_broker:
         print(f"loopwatch {command}: set LOOPWATCH_KAFKA_BROKER=host:port", file=sys.stderr)
         return None
+    require_broker(settings)
     return settings
 
 
@@ -484,17 +564,25 @@ def _init_topics(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from loopwatch.logs import configure_logging
     from loopwatch.service.worker import run_worker
     from loopwatch.settings import Settings
 
-    return run_worker(Settings(), loglevel=args.loglevel)
+    settings = Settings()
+    configure_logging(args.loglevel)
+    return run_worker(settings, loglevel=args.loglevel)
 
 
 def _up(args: argparse.Namespace) -> int:
+    from loopwatch.logs import configure_logging
     from loopwatch.service.up import run_up
     from loopwatch.settings import Settings
 
-    return run_up(Settings(), sys.stdout, simulate=args.simulate, timeout=args.timeout)
+    settings = Settings()
+    if args.web_port is not None:
+        settings = settings.model_copy(update={"web_port": args.web_port})
+    configure_logging(args.loglevel)
+    return run_up(settings, sys.stdout, simulate=args.simulate, timeout=args.timeout)
 
 
 def _inventory(args: argparse.Namespace) -> int:
@@ -515,6 +603,20 @@ def _demo(args: argparse.Namespace) -> int:
     from loopwatch.demo import run_demo
 
     return run_demo(sys.stdout)
+
+
+def _config(args: argparse.Namespace) -> int:
+    from loopwatch.settings_doc import effective, markdown, render
+
+    sys.stdout.write(markdown() if args.markdown else render(*effective()))
+    return EXIT_OK
+
+
+def _completion(args: argparse.Namespace) -> int:
+    from loopwatch.completion import script
+
+    sys.stdout.write(script(_parser(), args.shell))
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Settings from the environment (``LOOPWATCH_*``) are read once, at the edge, by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +36,39 @@ class DetectionConfig:
     """Seconds without a traversal after which an open incident resolves."""
 
     def __post_init__(self) -> None:
-        """The one place detection knobs are checked (``Settings`` builds one to validate)."""
-        for name in ("horizon", "window", "rate_window", "quiet"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be a positive number of seconds")
-        if self.active_after < 1:
-            raise ValueError("active_after must be at least 1")
-        if not 1 <= self.max_cycle_length <= 32:
-            raise ValueError("max_cycle_length must be from 1 to 32")
-        if not self.min_gain > 0:
-            raise ValueError("min_gain must be positive")
-        if not self.rate_growth > 1:
-            raise ValueError("rate_growth must be more than 1")
-        if self.rate_growth_windows < 1:
-            raise ValueError("rate_growth_windows must be at least 1")
-        if not self.rate_floor_per_min >= 0 or not self.rate_ceiling_per_min > 0:
-            raise ValueError("rate_floor_per_min must be 0 or more, rate_ceiling_per_min positive")
+        """The one place detection knobs are checked, against BOUNDS (which ``Settings`` also
+        gives its fields, so a bad environment value is named with what is valid)."""
+        for name, bounds in BOUNDS.items():
+            value = getattr(self, name)
+            for op, limit in bounds.items():
+                if not _HOLDS[op](value, limit):
+                    raise ValueError(f"{name} must be {_SAYS[op]} {limit:g}, not {value!r}")
+
+
+class Bounds(TypedDict, total=False):
+    gt: float
+    ge: float
+    le: float
+
+
+BOUNDS: dict[str, Bounds] = {
+    "horizon": {"gt": 0},
+    "window": {"gt": 0},
+    "active_after": {"ge": 1},
+    "min_gain": {"gt": 0},
+    "max_cycle_length": {"ge": 1, "le": 32},
+    "rate_window": {"gt": 0},
+    "rate_floor_per_min": {"ge": 0},
+    "rate_growth": {"gt": 1},
+    "rate_growth_windows": {"ge": 1},
+    "rate_ceiling_per_min": {"gt": 0},
+    "quiet": {"gt": 0},
+}
+"""Every detection knob's valid range, in pydantic's terms (gt, ge, le)."""
+
+_HOLDS = {
+    "gt": lambda v, x: v > x,
+    "ge": lambda v, x: v >= x,
+    "le": lambda v, x: v <= x,
+}
+_SAYS = {"gt": "more than", "ge": "at least", "le": "at most"}

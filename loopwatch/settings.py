@@ -1,55 +1,133 @@
 """One settings object, read from ``LOOPWATCH_*`` environment variables, built once at the edge.
 
+    init values  >  LOOPWATCH_* environment  >  .env file  >  defaults
+
+The ``.env`` file is ``./.env`` (the working directory's), or the file LOOPWATCH_ENV_FILE names.
 Nothing reads the environment at import time; commands build ``Settings()`` and pass what the
-parts need (the engine gets a plain ``DetectionConfig``).
+parts need (the engine gets a plain ``DetectionConfig``). ``docs/settings.md`` documents every
+field; ``loopwatch config --markdown`` writes it, and a test keeps it in step with this class.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-from loopwatch.config import DetectionConfig
+from loopwatch.config import BOUNDS, DetectionConfig
+from loopwatch.errors import Problem
+
+ENV_PREFIX = "LOOPWATCH_"
+ENV_FILE_VARIABLE = "LOOPWATCH_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
+
+
+class EnvFileMissing(Problem):
+    """LOOPWATCH_ENV_FILE names a file that is not there."""
+
+
+def env_file() -> Path | None:
+    """The ``.env`` file settings are read from: LOOPWATCH_ENV_FILE, else ``./.env``; None
+    when there is none. Raises EnvFileMissing when LOOPWATCH_ENV_FILE names no file (a
+    silently ignored typo would leave every setting at its default)."""
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise EnvFileMissing(
+                f"{ENV_FILE_VARIABLE}={named}: no such file; name an existing .env file, or"
+                f" unset it to read ./{DEFAULT_ENV_FILE}"
+            )
+        return path
+    path = Path(DEFAULT_ENV_FILE)
+    return path if path.is_file() else None
+
+
+def default_data_dir() -> str:
+    """The user's state directory (XDG Base Directory): ``$XDG_STATE_HOME/loopwatch``, else
+    ``~/.local/state/loopwatch``. The spec says a relative XDG_STATE_HOME is to be ignored."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
+    return str(base / "loopwatch")
+
 
 _D = DetectionConfig()
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOOPWATCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file is looked up per Settings() call, not fixed in model_config at import: the
+        # working directory and LOOPWATCH_ENV_FILE are the caller's at the time.
+        dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file())
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     # Detection knobs: defaults and validation are DetectionConfig's (one place); a bad value
     # is refused when Settings is built, with DetectionConfig's reason.
     horizon_seconds: float = Field(
-        _D.horizon, description="Observed edges unused this long drop out."
+        _D.horizon, **BOUNDS["horizon"], description="Observed edges unused this long drop out."
     )
-    window_seconds: float = Field(_D.window, description="Activity window for traversals and gain.")
-    active_after: int = Field(_D.active_after, description="Traversals that make a cycle active.")
+    window_seconds: float = Field(
+        _D.window, **BOUNDS["window"], description="Activity window for traversals and gain."
+    )
+    active_after: int = Field(
+        _D.active_after,
+        **BOUNDS["active_after"],
+        description="Traversals that make a cycle active.",
+    )
     min_gain: float = Field(
-        _D.min_gain, description="Loop gain an active cycle needs, where measurable."
+        _D.min_gain,
+        **BOUNDS["min_gain"],
+        description="Loop gain an active cycle needs, where measurable.",
     )
     max_cycle_length: int = Field(
-        _D.max_cycle_length, description="Longest cycle searched for, in hops."
+        _D.max_cycle_length,
+        **BOUNDS["max_cycle_length"],
+        description="Longest cycle searched for, in hops.",
     )
     rate_window_seconds: float = Field(
-        _D.rate_window, description="Window of the runaway-rate detector."
+        _D.rate_window, **BOUNDS["rate_window"], description="Window of the runaway-rate detector."
     )
     rate_floor_per_min: float = Field(
-        _D.rate_floor_per_min, description="Below this rate a function's growth is not runaway."
+        _D.rate_floor_per_min,
+        **BOUNDS["rate_floor_per_min"],
+        description="Below this rate a function's growth is not runaway.",
     )
     rate_growth: float = Field(
-        _D.rate_growth, description="Window-over-window growth that counts as growing."
+        _D.rate_growth,
+        **BOUNDS["rate_growth"],
+        description="Window-over-window growth that counts as growing.",
     )
     rate_growth_windows: int = Field(
-        _D.rate_growth_windows, description="Consecutive growing windows that make a runaway."
+        _D.rate_growth_windows,
+        **BOUNDS["rate_growth_windows"],
+        description="Consecutive growing windows that make a runaway.",
     )
     rate_ceiling_per_min: float = Field(
         _D.rate_ceiling_per_min,
+        **BOUNDS["rate_ceiling_per_min"],
         description="A function above this rate is runaway whatever its growth.",
     )
     quiet_seconds: float = Field(
-        _D.quiet, description="Quiet time after which an incident resolves."
+        _D.quiet, **BOUNDS["quiet"], description="Quiet time after which an incident resolves."
     )
 
     # -- the service ---------------------------------------------------------------------------
@@ -70,12 +148,25 @@ class Settings(BaseSettings):
         description="Topics are <prefix>.cloudtrail, .invocations, .findings, .deadletter.",
     )
     partitions: int = Field(4, ge=1, description="Partitions of the topics the service declares.")
-    replication_factor: int = Field(1, ge=1)
+    replication_factor: int = Field(
+        1, ge=1, description="Replicas of the topics the service declares (at most the brokers)."
+    )
     web_host: str = Field(
         "127.0.0.1", description="Address of /health, /loops, /graph and /metrics."
     )
-    web_port: int = Field(6066, ge=0, le=65535)
-    data_dir: str = Field("/tmp/loopwatch", description="Faust's data directory.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the web views.")
+    web_token: SecretStr | None = Field(
+        None,
+        description="When set, /loops, /graph, /metrics and / need `Authorization: Bearer <token>`;"
+        " /health stays open for probes.",
+    )
+    data_dir: str = Field(
+        default_factory=default_data_dir,
+        description="Faust's data and the actions ledger; the Docker image sets /var/lib/loopwatch.",
+        json_schema_extra={
+            "default_text": "$XDG_STATE_HOME/loopwatch, else ~/.local/state/loopwatch"
+        },
+    )
     flush_interval_seconds: float = Field(
         0.25, gt=0, description="How often pending cycle measurements are settled (wall clock)."
     )
@@ -149,7 +240,7 @@ class Settings(BaseSettings):
     )
     inventory: str = Field(
         "off",
-        description="The configuration that predates the logs (DESIGN §9): off, aws (read each"
+        description="The configuration that predates the logs: off, aws (read each"
         " account seen through boto3, the throttle's role template for other accounts), or the"
         " path of a snapshot written by `loopwatch inventory --out`.",
     )
@@ -178,6 +269,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("web_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes `${LOOPWATCH_WEB_TOKEN:-}` through as "": no token, not an empty one.
+        return None if value == "" else value
 
     def topic(self, name: str) -> str:
         """``cloudtrail`` → ``loopwatch.cloudtrail`` (with the configured prefix)."""

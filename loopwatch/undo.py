@@ -10,7 +10,8 @@ is set: the worker rebuilds its ledger from those records at start, and without 
 record it would list the hold again.
 
 Exit status: 0 all asked for is restored (or listed); 1 something could not be restored
-(the reason is printed); 2 the ledger cannot be read.
+(the reason is printed); 2 the ledger cannot be read, or the AWS credentials cannot work
+(``CredentialsProblem``, raised for ``loopwatch.errors`` to say).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from loopwatch.actions import (
     release_incident,
 )
 from loopwatch.actions.outcomes import describe_value, iso
+from loopwatch.credentials import caller_account
 
 if TYPE_CHECKING:
     from loopwatch.actions import JsonFileLedger
@@ -51,6 +53,10 @@ def run_release(
     ledger = _ledger(settings, err)
     if ledger is None:
         return EXIT_LEDGER
+    if held(ledger):
+        # Restoring calls Lambda: credentials that cannot work raise CredentialsProblem here,
+        # one line and exit 2, instead of a failed restore per function.
+        caller_account()
     access = access_from_settings(settings)
     who = f"{getpass.getuser()}@{socket.gethostname()} (loopwatch release)"
     if incident is not None:

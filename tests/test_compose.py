@@ -236,6 +236,63 @@ def test_loopwatch_reaches_kafka_at_its_advertised_listener() -> None:
         assert _environment(service).get("LOOPWATCH_KAFKA_BROKER") == f"{host}:{port}", name
 
 
+def _listeners(value: str) -> dict[str, str]:
+    """``NAME://host:port,…`` → {NAME: "host:port"}."""
+    return dict(item.split("://", 1) for item in value.split(","))
+
+
+def test_kafka_is_also_reachable_from_the_host() -> None:
+    # `loopwatch ship` run on the host bootstraps from the published port, then reconnects to
+    # the address advertised for that listener: it must be one the host resolves, on the
+    # published port, and published on loopback only (the listener has no authentication).
+    kafka = _services()["kafka"]
+    env = _environment(kafka)
+    listening = _listeners(env["KAFKA_LISTENERS"])
+    advertised = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    host_side = [name for name, address in advertised.items() if address.startswith("localhost:")]
+    assert len(host_side) == 1, advertised
+    (name,) = host_side
+    port = advertised[name].rpartition(":")[2]
+    assert listening[name] == f":{port}"
+    assert protocols[name] == "PLAINTEXT"
+    assert f"127.0.0.1:{port}:{port}" in [_interpolate(str(p)) for p in kafka["ports"]]
+    # The containers keep theirs: the service name, on a port that is not published.
+    assert advertised["PLAINTEXT"] == "kafka:9092"
+    assert set(advertised) <= set(listening) and set(listening) <= set(protocols)
+
+
+def test_web_views_are_published_on_loopback_unless_configured() -> None:
+    worker = _services()["worker"]
+    (mapping,) = [str(p) for p in worker["ports"]]
+    assert _interpolate(mapping) == "127.0.0.1:6066:6066"
+    assert mapping.startswith("${WEB_PUBLISH_ADDRESS:-127.0.0.1}:"), mapping
+
+
+def test_web_token_comes_from_the_shell_and_unset_means_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = _environment(_services()["worker"])
+    assert env["LOOPWATCH_WEB_TOKEN"] == "${LOOPWATCH_WEB_TOKEN:-}"
+    monkeypatch.setenv("LOOPWATCH_WEB_TOKEN", _interpolate(env["LOOPWATCH_WEB_TOKEN"]))
+    assert Settings().web_token is None
+
+
+def test_the_data_directory_is_a_named_volume() -> None:
+    data_dir = _image_environment()["LOOPWATCH_DATA_DIR"]
+    assert data_dir == "/var/lib/loopwatch"
+    # The image's user owns it (its home), so a named volume mounted there is writable.
+    users = [args for kw, args in _stages()[-1] if kw == "RUN" and "useradd" in args]
+    assert users and f"--home-dir {data_dir}" in users[0]
+    worker = _services()["worker"]
+    assert "LOOPWATCH_DATA_DIR" not in _environment(worker)  # the image's value, not another
+    mounts = [str(v).split(":") for v in worker.get("volumes", [])]
+    named = set(_load_compose().get("volumes") or {})
+    assert [source for source, target, *_ in mounts if target == data_dir and source in named]
+
+
 def test_start_order_conditions_can_be_met() -> None:
     services = _services()
     for name, service in services.items():

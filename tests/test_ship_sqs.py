@@ -225,5 +225,5 @@ def test_a_worker_fed_through_the_queue_finds_what_replay_finds(
         findings = read_until(kafka_broker, settings.topic("findings"), active, timeout=30)
     live = next(f for f in findings if f.get("status") == "active")
     assert set(live["cycle"]) == set(expected.cycle)
-    assert live["incident"] == expected.id
+    assert live["incident"] == expected.incident
     assert live["detected_at"] == loop_json(expected)["detected_at"]

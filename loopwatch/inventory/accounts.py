@@ -16,12 +16,13 @@ from collections.abc import Callable, Sequence
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError
 
+from loopwatch import credentials
 from loopwatch.events.times import format_time
-from loopwatch.inventory.region import UNREACHABLE, RegionReader
+from loopwatch.inventory.region import RegionReader
 from loopwatch.inventory.snapshot import VERSION, Refusal, RegionInventory, Snapshot
-from loopwatch.roles import AwsFailure, assume_role, error_code, error_message, role_for
+from loopwatch.roles import AwsFailure, assume_role, role_for
 
 SESSION_NAME = "loopwatch-inventory"
 
@@ -132,21 +133,6 @@ def caller_account(
     """The account of ``session``'s credentials (sts GetCallerIdentity, which needs no
     permission). Raises InventoryUnavailable naming the cause and the fix."""
     try:
-        sts = session.client("sts", region_name=region, endpoint_url=endpoint_url, config=config)
-        return sts.get_caller_identity()["Account"]
-    except NoCredentialsError:
-        raise InventoryUnavailable(
-            "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and"
-            " AWS_SECRET_ACCESS_KEY, or run where a role provides them"
-        ) from None
-    except ClientError as exc:
-        raise InventoryUnavailable(
-            f"AWS rejected the credentials ({error_code(exc)}: {error_message(exc)}):"
-            " refresh or replace them"
-        ) from None
-    except UNREACHABLE as exc:
-        raise InventoryUnavailable(
-            f"cannot reach AWS STS ({exc}): check AWS_ENDPOINT_URL and the network"
-        ) from None
-    except BotoCoreError as exc:  # a profile that does not exist, a broken config file…
-        raise InventoryUnavailable(f"cannot use the AWS configuration: {exc}") from None
+        return credentials.caller_account(session, region, endpoint_url=endpoint_url, config=config)
+    except credentials.CredentialsProblem as exc:
+        raise InventoryUnavailable(str(exc)) from None

@@ -176,9 +176,22 @@ class LoopwatchService:
                 )
                 if out.messages or out.snapshots:
                     await self._send(out)
+                    self._observe_latency(out, message.timestamp)
 
         agent.__name__ = agent.__qualname__ = f"loopwatch_{name}"
         return agent
+
+    def _observe_latency(self, out: Output, produced: float | None) -> None:
+        # Produce→finding: the Kafka timestamp (seconds) of the message whose records caused
+        # the findings, against the wall clock once they are handed to the producer. Findings
+        # of the timer (a settled second, an idle account) have no such message: not counted.
+        if not produced:
+            return
+        findings = sum(1 for m in out.messages if m.topic == FINDINGS)
+        if findings:
+            latency = time.time() - produced
+            for _ in range(findings):
+                self.metrics.observe_latency(latency)
 
     async def _declare_outputs(self) -> None:
         # Faust creates a topic it only sends to on first send; readers (and the test that

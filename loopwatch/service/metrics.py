@@ -1,17 +1,45 @@
-"""Counters of the service, and their Prometheus text exposition (format 0.0.4).
+"""What a worker has done, exposed for Prometheus through ``prometheus_client``.
 
-Hand-written rather than prometheus_client: a handful of counters do not justify a dependency,
-and the text format is stable. Counters only go up for the life of the process, as Prometheus
+    processor ──metrics.records_in[topic] += n──► Counters (plain ``collections.Counter``)
+    agent ──observe_latency(now - kafka timestamp)──► Histogram produce→finding
+    GET /metrics ──render(accounts, now, …)──► this worker's own CollectorRegistry ──► text
+
+The processor counts into plain Counters: a dict update costs nothing per record, and the
+processor stays free of Prometheus. They are read, with the gauges computed at scrape time
+(lag needs the wall clock of the scrape), by a collector registered in a registry of this
+``Metrics`` alone: never the global one, since several workers run in one test process and each
+must report only itself. Counters only go up for the life of the process, as Prometheus
 expects; a restart starts them at zero.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-@dataclass(slots=True)
+CONTENT_TYPE = "text/plain; version=0.0.4"  # aiohttp adds the charset itself
+# Produce→finding latency: from well under a second (a loop closing inside one message) to the
+# minutes a late CloudTrail file takes.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Scrape:
+    """What only the service knows at scrape time: the wall clock, the accounts' event times
+    (account → newest event time, epoch seconds) and the unread input messages."""
+
+    now: float
+    accounts: int
+    account_times: Mapping[str, float] = field(default_factory=dict)
+    input_lag: int | None = None
+
+
+@dataclass(slots=True, eq=False)
 class Metrics:
     """What one worker has done since it started. Updated from a single event loop: no locks."""
 
@@ -27,56 +55,99 @@ class Metrics:
     findings: Counter[str] = field(default_factory=Counter)
     """Findings published, by ``loop_opened`` / ``loop_escalated`` / ``loop_resolved`` / ``runaway``."""
     newest_event_time: float | None = None
+    registry: CollectorRegistry = field(init=False)
+    latency: Histogram = field(init=False)
+    """Seconds from a message's Kafka timestamp to the publication of a finding it caused."""
+    _scrape: Scrape = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.latency = Histogram(
+            "loopwatch_finding_latency_seconds",
+            "Wall clock at a finding's publication minus the Kafka timestamp of the message"
+            " that produced it.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._scrape = Scrape(now=0.0, accounts=0)
+        self.registry.register(_Collector(self))
 
     def saw_event_time(self, time: float) -> None:
         if self.newest_event_time is None or time > self.newest_event_time:
             self.newest_event_time = time
 
-    def render(self, *, accounts: int, now: float) -> str:
+    def observe_latency(self, seconds: float) -> None:
+        # Producer and worker clocks differ by milliseconds: a negative latency is zero.
+        self.latency.observe(max(0.0, seconds))
+
+    def processing_lag(self, now: float) -> float:
+        """Wall clock minus the newest event time seen (0 before any): what /health says."""
+        return 0.0 if self.newest_event_time is None else max(0.0, now - self.newest_event_time)
+
+    def render(
+        self,
+        *,
+        accounts: int,
+        now: float,
+        account_times: Mapping[str, float] | None = None,
+        input_lag: int | None = None,
+    ) -> str:
         """The Prometheus text exposition; ``now`` is wall-clock epoch seconds."""
-        lines: list[str] = []
-        _counter(
-            lines, "loopwatch_messages_in_total", "Kafka messages read.", "topic", self.messages_in
+        self._scrape = Scrape(now, accounts, account_times or {}, input_lag)
+        return generate_latest(self.registry).decode()
+
+
+class _Collector(Collector):
+    """The Counters and scrape-time gauges of one ``Metrics``, as metric families."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m, scrape = self.metrics, self.metrics._scrape
+        yield _counter("loopwatch_messages_in", "Kafka messages read.", "topic", m.messages_in)
+        yield _counter(
+            "loopwatch_records_in", "Objects decoded from messages.", "topic", m.records_in
         )
-        _counter(
-            lines,
-            "loopwatch_records_in_total",
-            "Objects decoded from messages.",
-            "topic",
-            self.records_in,
-        )
-        _counter(
-            lines,
-            "loopwatch_deadletter_total",
+        yield _counter(
+            "loopwatch_deadletter",
             "Messages, lines and records sent to the dead-letter topic.",
             "kind",
-            self.deadletter,
+            m.deadletter,
         )
-        _counter(
-            lines,
-            "loopwatch_failures_total",
+        yield _counter(
+            "loopwatch_failures",
             "Failures caught so that the worker went on (bugs, not bad input).",
             "where",
-            self.failures,
+            m.failures,
         )
-        _counter(lines, "loopwatch_findings_total", "Findings published.", "kind", self.findings)
-        lag = 0.0 if self.newest_event_time is None else max(0.0, now - self.newest_event_time)
-        lines += [
-            "# HELP loopwatch_processing_lag_seconds Wall clock minus the newest event time seen.",
-            "# TYPE loopwatch_processing_lag_seconds gauge",
-            f"loopwatch_processing_lag_seconds {lag:.3f}",
-            "# HELP loopwatch_accounts Accounts whose state this worker holds.",
-            "# TYPE loopwatch_accounts gauge",
-            f"loopwatch_accounts {accounts}",
-        ]
-        return "\n".join(lines) + "\n"
+        yield _counter("loopwatch_findings", "Findings published.", "kind", m.findings)
+        yield GaugeMetricFamily(
+            "loopwatch_processing_lag_seconds",
+            "Wall clock minus the newest event time seen.",
+            value=m.processing_lag(scrape.now),
+        )
+        per_account = GaugeMetricFamily(
+            "loopwatch_account_lag_seconds",
+            "Wall clock minus the account's newest event time.",
+            labels=["account"],
+        )
+        for account, time in sorted(scrape.account_times.items()):
+            per_account.add_metric([account], max(0.0, scrape.now - time))
+        yield per_account
+        if scrape.input_lag is not None:
+            yield GaugeMetricFamily(
+                "loopwatch_input_lag_messages",
+                "Messages not yet read on the assigned input partitions (as /health's lag).",
+                value=scrape.input_lag,
+            )
+        yield GaugeMetricFamily(
+            "loopwatch_accounts", "Accounts whose state this worker holds.", value=scrape.accounts
+        )
 
 
-def _counter(lines: list[str], name: str, help_: str, label: str, values: Counter[str]) -> None:
-    lines += [f"# HELP {name} {help_}", f"# TYPE {name} counter"]
+def _counter(name: str, help_: str, label: str, values: Counter[str]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, help_, labels=[label])
     for value, count in sorted(values.items()):
-        lines.append(f'{name}{{{label}="{_escape(value)}"}} {count}')
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        family.add_metric([value], count)
+    return family

@@ -46,7 +46,17 @@ def run_up(
     """Run until stopped, or with ``simulate`` until its loops are caught (0) or time out (1).
 
     A stop by SIGTERM returns 0, by SIGINT (Ctrl-C) 130, once everything it started has stopped.
+    Before anything starts, raises TopologyError for an unknown ``simulate``, PortBusy for a
+    web port that is taken, and BrokerUnreachable for a configured broker that does not answer.
     """
+    from loopwatch.service.preflight import require_broker, require_port
+    from loopwatch.topology import resolve_topology
+
+    if simulate is not None:
+        resolve_topology(simulate)  # an unknown name is said before any broker starts
+    require_port(settings.web_host, settings.web_port)
+    if settings.kafka_broker:
+        require_broker(settings)
     with Shutdown() as shutdown:
         try:
             with ExitStack() as stack:
@@ -156,12 +166,13 @@ async def _serve(
 async def _ship_simulation(
     settings: Settings, name: str, out: TextIO
 ) -> tuple[set[frozenset[str]], int]:
-    """Simulate ``name``, ship it; the node sets of the loops it must produce as active, and
-    how many records were shipped."""
+    """Simulate topology ``name``, ship it; the node sets of the loops it must produce as
+    active, and how many records were shipped."""
     from loopwatch.service.ship import ship
     from loopwatch.topology import resolve_topology, write_simulation
 
     topology = resolve_topology(name)
+
     with tempfile.TemporaryDirectory(prefix="loopwatch-simulate-") as folder:
         write_simulation(topology, Path(folder))
         stats = await ship([folder], settings)

@@ -1,10 +1,19 @@
 """The worker's HTTP views: /health, /loops, /graph and /metrics.
 
     GET /                  the open loops drawn as their cycles (the page of `replay --format html`)
-    GET /health            {"ready", "broker_reachable", "lag", "accounts"}; 200 ready, else 503
+    GET /health            {"ready", "broker_reachable", "lag", "lag_seconds", "accounts"};
+                           200 ready, else 503
     GET /loops             open loop incidents of the accounts this worker holds
     GET /graph?account=ID  that account's resource graph (400 without ID, 404 if not held here)
-    GET /metrics           Prometheus text exposition
+    GET /metrics           Prometheus text exposition (``loopwatch.service.metrics``)
+
+``lag`` is the input messages not yet read and ``lag_seconds`` the wall clock minus the newest
+event time: the same numbers as ``loopwatch_input_lag_messages`` and
+``loopwatch_processing_lag_seconds`` on /metrics, computed by the same code.
+
+With LOOPWATCH_WEB_TOKEN set, every path but /health (Faust's own / included) answers 401
+unless the request carries ``Authorization: Bearer <token>``: the views show resource names and
+account ids. /health stays open for container and load-balancer probes.
 
 Each worker answers for the accounts on its own partitions; Faust's /table/ and /router/
 views are switched off, so nothing here reads another worker's state.
@@ -12,22 +21,34 @@ views are switched off, so nothing here reads another worker's state.
 
 from __future__ import annotations
 
+import hmac
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web as aiohttp_web
 from faust.web import Request, Response, View
 
 from loopwatch.detect.findings import loop_json
+from loopwatch.service.metrics import CONTENT_TYPE as PROMETHEUS_TEXT
 
 if TYPE_CHECKING:
     from loopwatch.service.app import LoopwatchService
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp adds the charset itself
+OPEN_PATHS = frozenset({"/health"})
+
+Handler = Callable[[aiohttp_web.Request], Awaitable[aiohttp_web.StreamResponse]]
 
 
 def register(service: LoopwatchService) -> None:
-    """Add the views to ``service.app`` (before it starts)."""
+    """Add the views to ``service.app`` (before it starts), behind the bearer token if set."""
     app = service.app
+    token = service.settings.web_token
+    if token is not None and token.get_secret_value():
+        # Faust's aiohttp driver builds its Application when app.web is first touched; a
+        # middleware added before the server starts sees every request, Faust's views too.
+        driver: Any = app.web  # faust.web.drivers.aiohttp.Web; its base type has no web_app
+        driver.web_app.middlewares.append(bearer_middleware(token.get_secret_value()))
 
     @app.page("/health")
     async def health(web: View, request: Request) -> Response:
@@ -43,6 +64,7 @@ def register(service: LoopwatchService) -> None:
             "ready": ready,
             "broker_reachable": reachable,
             "lag": lag,
+            "lag_seconds": round(service.metrics.processing_lag(time.time()), 3),
             "accounts": len(service.processor.accounts),
         }
         return web.json(body, status=200 if ready else 503)
@@ -71,8 +93,47 @@ def register(service: LoopwatchService) -> None:
 
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
-        text = service.metrics.render(accounts=len(service.processor.accounts), now=time.time())
+        lag: int | None = None
+        if service.ready:
+            try:
+                lag = await service.lag()
+            except Exception:  # as for /health: a failed metadata call leaves the gauge out
+                lag = None
+        accounts = service.processor.accounts
+        text = service.metrics.render(
+            accounts=len(accounts),
+            now=time.time(),
+            account_times={
+                account: tracked.event_time
+                for account, tracked in accounts.items()
+                if tracked.event_time != float("-inf")
+            },
+            input_lag=lag,
+        )
         return web.text(text, content_type=PROMETHEUS_TEXT)
+
+
+def bearer_middleware(token: str) -> Any:
+    """An aiohttp middleware answering 401 to a request without ``Authorization: Bearer
+    <token>``, except on OPEN_PATHS. The comparison takes constant time."""
+    expected = f"Bearer {token}".encode()
+
+    @aiohttp_web.middleware
+    async def require_token(
+        request: aiohttp_web.Request, handler: Handler
+    ) -> aiohttp_web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return aiohttp_web.json_response(
+                {"error": "send Authorization: Bearer <LOOPWATCH_WEB_TOKEN>"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="loopwatch"'},
+            )
+        return await handler(request)
+
+    return require_token
 
 
 def loops_json(service: LoopwatchService) -> list[dict[str, Any]]:

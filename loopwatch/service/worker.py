@@ -12,9 +12,11 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | N
     """Run the worker in this thread until a stop signal; the process exit status.
 
     Returns 2 (with a message on ``stderr``) when no broker is configured or the settings
-    cannot work (an alert URL that is not http(s)). Faust's Worker installs the SIGTERM/SIGINT
-    handlers, stops the app (saving dirty account state to the table and flushing the
-    producer) and exits 0.
+    cannot work (an alert URL that is not http(s)); raises BrokerUnreachable or PortBusy
+    (``loopwatch.service.preflight``) when the broker does not answer or the web port is
+    taken, before Faust starts. Faust's Worker installs the SIGTERM/SIGINT handlers, stops the
+    app (saving dirty account state to the table and flushing the producer) and exits 0.
+    Logging is the caller's (``loopwatch.logs``): Faust is told to leave it alone.
     """
     # Looked up per call, not bound at import: a default of ``sys.stderr`` would keep whatever
     # stream was installed when this module was first imported (a test's capture, say).
@@ -25,13 +27,27 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | N
     import faust
 
     from loopwatch.service.app import create_app
+    from loopwatch.service.preflight import require_broker, require_port
 
     try:
         service = create_app(settings)
     except ValueError as exc:  # settings that cannot work, e.g. an alert URL that is not http(s)
         print(f"loopwatch worker: {exc}", file=stderr)
         return 2
-    worker = faust.Worker(service.app, loglevel=loglevel, redirect_stdouts=False)
+    # The settings first, then the world: a setting to fix is said even with no broker running.
+    require_port(settings.web_host, settings.web_port)
+    require_broker(settings)
+    worker = faust.Worker(
+        service.app,
+        loglevel=loglevel,
+        redirect_stdouts=False,
+        override_logging=False,
+        # Faust's banner and spinner go to stdout, which is a log stream in a container.
+        quiet=True,
+    )
+    # Its terminal spinner writes cursor escapes to stdout even when quiet; Faust itself drops
+    # it whenever it logs below WARN, the same way.
+    worker.spinner = None
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

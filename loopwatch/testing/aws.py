@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopwatch.net import free_port
@@ -74,3 +75,74 @@ def moto_server(host: str = "127.0.0.1") -> Iterator[MotoServer]:
         yield MotoServer(endpoint)
     finally:
         server.stop()
+
+
+@contextmanager
+def rejecting_aws(
+    code: str = "ExpiredToken",
+    message: str = "The security token included in the request is expired",
+    host: str = "127.0.0.1",
+) -> Iterator[str]:
+    """An HTTP server on ``host`` answering every request as AWS answers credentials it
+    rejects: 403 with an XML error ``code``; yields its endpoint URL. The body is the query
+    protocol's ``ErrorResponse`` (STS), which botocore's REST-XML parser (S3) reads too."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>loopwatch-test</RequestId></ErrorResponse>"
+    ).encode()
+
+    class Reject(BaseHTTPRequestHandler):
+        def _reject(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            self.send_response(403)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _reject
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Reject)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def credential_free_environment(home: Path) -> dict[str, str]:
+    """Environment changes under which boto3 finds no credentials at all: no keys, no
+    profile, config files under ``home`` that do not exist, no instance or container role."""
+    return {
+        "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+# Variables that would hand boto3 credentials; tests unset them next to the ones above.
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+)

@@ -57,10 +57,13 @@ def worker_settings(broker: Broker, data_dir: Path, **overrides: Any) -> Setting
     return Settings(**values)
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def http_get(
+    url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """Status and body of a GET; error statuses are returned, not raised."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read()
@@ -69,8 +72,8 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 class _Web:
     url: str
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        return http_get(self.url + path)
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        return http_get(self.url + path, headers=headers)
 
     def json(self, path: str) -> Any:
         status, body = self.get(path)
