@@ -32,6 +32,7 @@ from loopwatch.events.records import account_of
 from loopwatch.service.accounts import AccountState
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
+from loopwatch.trust import RecordKey, seal
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,12 @@ class Processor:
         metrics: Metrics | None = None,
         max_decoded_bytes: int = MAX_DECODED_BYTES,
         max_dead_letter_bytes: int = MAX_DEAD_LETTER_BYTES,
+        record_key: RecordKey | None = None,
     ) -> None:
+        """``record_key`` signs the findings published (``loopwatch.trust``): the actions
+        agent of any worker acts only on signed ones. None publishes them unsigned."""
         self.config = config
+        self.record_key = record_key
         self.snapshot_interval = snapshot_interval
         self.restore = restore
         self.metrics = metrics or Metrics()
@@ -288,9 +293,8 @@ class Processor:
                 key, kind = finding.incident, f"loop_{finding.change}"
             else:
                 key, kind = finding.function, "runaway"
-            out.messages.append(
-                Outgoing(FINDINGS, key.encode(), orjson.dumps(finding_json(finding, account)))
-            )
+            value = seal(finding_json(finding, account), self.record_key)
+            out.messages.append(Outgoing(FINDINGS, key.encode(), value))
             self.metrics.findings[kind] += 1
 
     def _dead(
