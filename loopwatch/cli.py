@@ -202,11 +202,18 @@ def _parser() -> argparse.ArgumentParser:
         help="give a throttled function back its previous reserved concurrency",
         description="Restore the reserved concurrency loopwatch stored before throttling (delete it"
         " if there was none), re-enable mappings it disabled, and record it. Reads the ledger at"
-        " LOOPWATCH_LEDGER_PATH (default <LOOPWATCH_DATA_DIR>/actions-ledger.json). Exit 1 when"
-        " something could not be restored.",
+        " LOOPWATCH_LEDGER_PATH (default <LOOPWATCH_DATA_DIR>/actions-ledger.json). A function"
+        " whose reserved concurrency is no longer 0 was changed by hand while held and is left"
+        " as it is unless --force. Exit 1 when something could not be restored.",
     )
     release.add_argument("function", nargs="?", help="function ARN, or a held function's name")
     release.add_argument("--incident", help="release every function held for this incident")
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even when someone changed the reserved concurrency by hand while it was"
+        " held (without it such a function is left alone, with exit 1)",
+    )
     release.set_defaults(run=_release)
 
     actions = commands.add_parser(
@@ -260,6 +267,14 @@ def _replay(args: argparse.Namespace) -> int:
         print("loopwatch replay: --throttle needs --act", file=sys.stderr)
         return EXIT_USAGE
     settings = Settings()
+    if args.act:
+        from loopwatch.actions.run import sinks_from_settings
+
+        try:
+            sinks_from_settings(settings)  # bad usage is said before any work is done
+        except ValueError as exc:
+            print(f"loopwatch replay --act: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     findings: list[Finding] = []
     try:
         report = replay(
@@ -273,9 +288,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.act:
-        code = _act(settings, findings, args.throttle or "dry-run")
-        if code != EXIT_OK:
-            return code
+        _act(settings, findings, args.throttle or "dry-run")
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
     elif args.format in ("html", "dot"):
@@ -291,7 +304,9 @@ def _replay(args: argparse.Namespace) -> int:
     return _exit_for(report.worst(), args.fail_on)
 
 
-def _act(settings: Settings, findings: list[Finding], mode: str) -> int:
+def _act(settings: Settings, findings: list[Finding], mode: str) -> None:
+    """Act on the findings and say what was done on stderr; whatever happens to the actions,
+    the replay's report still follows on stdout (DESIGN §6)."""
     import asyncio
 
     from loopwatch.actions.offline import act_offline
@@ -301,12 +316,13 @@ def _act(settings: Settings, findings: list[Finding], mode: str) -> int:
         print("loopwatch replay --act: no LOOPWATCH_ALERT_URLS: no alert is sent", file=sys.stderr)
     try:
         result = asyncio.run(act_offline(findings, settings))
-    except ValueError as exc:
-        print(f"loopwatch replay --act: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as exc:  # a bug in acting must not cost the report
+        print(
+            f"loopwatch replay --act: actions failed: {type(exc).__name__}: {exc}", file=sys.stderr
+        )
+        return
     for line in result.lines():
         print(line, file=sys.stderr)
-    return EXIT_OK
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -316,7 +332,9 @@ def _release(args: argparse.Namespace) -> int:
     if (args.function is None) == (args.incident is None):
         print("loopwatch release: name a FUNCTION or --incident ID (one of them)", file=sys.stderr)
         return EXIT_USAGE
-    return run_release(Settings(), args.function, args.incident, sys.stdout, sys.stderr)
+    return run_release(
+        Settings(), args.function, args.incident, sys.stdout, sys.stderr, force=args.force
+    )
 
 
 def _actions(args: argparse.Namespace) -> int:
