@@ -173,7 +173,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Run one Faust worker: read <prefix>.cloudtrail and .invocations, publish"
         " findings to .findings and unreadable input to .deadletter, serve /health, /loops,"
         " /graph and /metrics on LOOPWATCH_WEB_HOST:LOOPWATCH_WEB_PORT. Workers with the same"
-        " LOOPWATCH_APP_ID share the partitions. Needs LOOPWATCH_KAFKA_BROKER; stops on SIGTERM.",
+        " LOOPWATCH_APP_ID share the partitions. Needs LOOPWATCH_KAFKA_BROKER; stops on SIGTERM."
+        " Findings and audit records are signed with LOOPWATCH_STATE_SECRET (enforce mode needs"
+        " it) and those read back unsigned are dead-lettered; see docs/acting.md.",
     )
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(run=_worker)
