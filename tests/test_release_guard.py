@@ -103,3 +103,21 @@ def test_a_hold_undone_by_hand_does_not_leave_a_new_loop_running(
     assert [(h.incident, h.previous) for h in ledger.holds()] == [("inc-2", 50)]
     assert main(["release", "thumb"]) == 0
     assert reserved_concurrency(server, THUMB) == 50  # what the person had set
+
+
+def test_release_without_the_state_secret_restores_but_publishes_nothing_unsigned(
+    server: MotoServer,
+    ledger: JsonFileLedger,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Nothing listens there: a publish attempt would fail with another warning.
+    monkeypatch.setenv("LOOPWATCH_KAFKA_BROKER", "127.0.0.1:1")
+    monkeypatch.delenv("LOOPWATCH_STATE_SECRET", raising=False)
+
+    assert main(["release", "thumb"]) == 0
+
+    assert reserved_concurrency(server, THUMB) == 25
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("loopwatch release: warning: audit record not written to")
+    assert "LOOPWATCH_STATE_SECRET is not set" in warning
