@@ -134,7 +134,7 @@ class LiveActions:
                 # Alerts go on; each throttle fails until the file is fixed, and says so.
                 log.error("%s: every throttle fails, and its alert says so, until it is fixed", exc)
                 ledger, usable = ledger_from_settings(self.settings, check=False), False
-        if usable:
+        if usable and self.key is not None:  # without a key, the warning above said it
             await self.rebuild(ledger)
         async with Actions.from_settings(
             self.settings, ledger=ledger, access=self.access, dead_letter=self._dead_letter
