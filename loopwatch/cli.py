@@ -260,7 +260,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Run one Faust worker: read <prefix>.cloudtrail and .invocations, publish"
         " findings to .findings and unreadable input to .deadletter, serve /health, /loops,"
         " /graph and /metrics on LOOPWATCH_WEB_HOST:LOOPWATCH_WEB_PORT. Workers with the same"
-        " LOOPWATCH_APP_ID share the partitions. Needs LOOPWATCH_KAFKA_BROKER; stops on SIGTERM.",
+        " LOOPWATCH_APP_ID share the partitions. Needs LOOPWATCH_KAFKA_BROKER; stops on SIGTERM."
+        " Findings and audit records are signed with LOOPWATCH_STATE_SECRET (enforce mode needs"
+        " it) and those read back unsigned are dead-lettered; see docs/acting.md.",
     )
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(run=_worker)
@@ -298,11 +300,18 @@ def _parser() -> argparse.ArgumentParser:
         help="give a throttled function back its previous reserved concurrency",
         description="Restore the reserved concurrency loopwatch stored before throttling (delete it"
         " if there was none), re-enable mappings it disabled, and record it. Reads the ledger at"
-        " LOOPWATCH_LEDGER_PATH (default <LOOPWATCH_DATA_DIR>/actions-ledger.json). Exit 1 when"
-        " something could not be restored.",
+        " LOOPWATCH_LEDGER_PATH (default <LOOPWATCH_DATA_DIR>/actions-ledger.json). A function"
+        " whose reserved concurrency is no longer 0 was changed by hand while held and is left"
+        " as it is unless --force. Exit 1 when something could not be restored.",
     )
     release.add_argument("function", nargs="?", help="function ARN, or a held function's name")
     release.add_argument("--incident", help="release every function held for this incident")
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even when someone changed the reserved concurrency by hand while it was"
+        " held (without it such a function is left alone, with exit 1)",
+    )
     release.set_defaults(run=_release)
 
     actions = commands.add_parser(
@@ -421,6 +430,14 @@ def _replay(args: argparse.Namespace) -> int:
         from loopwatch.credentials import caller_account
 
         caller_account()  # enforce changes AWS: bad credentials fail now, not mid-replay
+    if args.act:
+        from loopwatch.actions.run import sinks_from_settings
+
+        try:
+            sinks_from_settings(settings)  # bad usage is said before any work is done
+        except ValueError as exc:
+            print(f"loopwatch replay --act: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     findings: list[Finding] = []
     try:
         inventory = _replay_inventory(args.inventory, args.region, settings)
@@ -440,9 +457,7 @@ def _replay(args: argparse.Namespace) -> int:
     if report.sources == 0 and "-" not in args.sources:
         raise NoLogFiles(args.sources)
     if args.act:
-        code = _act(settings, findings, args.throttle or "dry-run")
-        if code != EXIT_OK:
-            return code
+        _act(settings, findings, args.throttle or "dry-run")
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
     elif args.format in ("html", "dot"):
@@ -458,7 +473,9 @@ def _replay(args: argparse.Namespace) -> int:
     return _exit_for(report.worst(), args.fail_on)
 
 
-def _act(settings: Settings, findings: list[Finding], mode: str) -> int:
+def _act(settings: Settings, findings: list[Finding], mode: str) -> None:
+    """Act on the findings and say what was done on stderr; whatever happens to the actions,
+    the replay's report still follows on stdout (DESIGN §6)."""
     import asyncio
 
     from loopwatch.actions.offline import act_offline
@@ -468,12 +485,13 @@ def _act(settings: Settings, findings: list[Finding], mode: str) -> int:
         print("loopwatch replay --act: no LOOPWATCH_ALERT_URLS: no alert is sent", file=sys.stderr)
     try:
         result = asyncio.run(act_offline(findings, settings))
-    except ValueError as exc:
-        print(f"loopwatch replay --act: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as exc:  # a bug in acting must not cost the report
+        print(
+            f"loopwatch replay --act: actions failed: {type(exc).__name__}: {exc}", file=sys.stderr
+        )
+        return
     for line in result.lines():
         print(line, file=sys.stderr)
-    return EXIT_OK
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -483,7 +501,9 @@ def _release(args: argparse.Namespace) -> int:
     if (args.function is None) == (args.incident is None):
         print("loopwatch release: name a FUNCTION or --incident ID (one of them)", file=sys.stderr)
         return EXIT_USAGE
-    return run_release(Settings(), args.function, args.incident, sys.stdout, sys.stderr)
+    return run_release(
+        Settings(), args.function, args.incident, sys.stdout, sys.stderr, force=args.force
+    )
 
 
 def _actions(args: argparse.Namespace) -> int:

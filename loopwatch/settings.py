@@ -191,6 +191,11 @@ class Settings(BaseSettings):
     alert_secret: SecretStr | None = Field(
         None, description="Shared secret of the generic webhook's HMAC-SHA256 signature."
     )
+    alert_allow_http: bool = Field(
+        False,
+        description="Allow http:// alert URLs to hosts other than this machine (alerts and"
+        " their signature then cross the network unencrypted).",
+    )
     alert_attempt_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest wait for one delivery attempt's answer."
     )
@@ -257,6 +262,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="With LOOPWATCH_INVENTORY=aws: regions to read, comma-separated; default"
         " AWS_DEFAULT_REGION.",
+    )
+    state_secret: SecretStr | None = Field(
+        None,
+        description="Key (16+ characters) every worker signs its findings and audit records"
+        " with; records read back without a valid signature are dead-lettered. Needed for"
+        " enforce mode.",
     )
     ledger_path: str | None = Field(
         None,

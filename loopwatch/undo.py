@@ -9,6 +9,9 @@ A release also writes its audit records to ``<prefix>.findings`` when LOOPWATCH_
 is set: the worker rebuilds its ledger from those records at start, and without the release
 record it would list the hold again.
 
+A function whose reserved concurrency is no longer the 0 loopwatch set was changed by hand
+while held: it is not restored (exit 1, the hold kept) unless ``--force``.
+
 Exit status: 0 all asked for is restored (or listed); 1 something could not be restored
 (the reason is printed); 2 the ledger cannot be read, or the AWS credentials cannot work
 (``CredentialsProblem``, raised for ``loopwatch.errors`` to say).
@@ -33,6 +36,7 @@ from loopwatch.actions import (
 )
 from loopwatch.actions.outcomes import describe_value, iso
 from loopwatch.credentials import caller_account
+from loopwatch.trust import key_from_settings
 
 if TYPE_CHECKING:
     from loopwatch.actions import JsonFileLedger
@@ -47,9 +51,12 @@ def run_release(
     incident: str | None,
     out: TextIO,
     err: TextIO,
+    *,
+    force: bool = False,
 ) -> int:
     """Release ``function`` (ARN or unique name) or every function of ``incident``; print
-    one line per function; publish the audit records. The exit status (module docstring)."""
+    one line per function; publish the audit records. With ``force``, restore even over a
+    value someone set by hand while it was held. The exit status (module docstring)."""
     ledger = _ledger(settings, err)
     if ledger is None:
         return EXIT_LEDGER
@@ -60,13 +67,13 @@ def run_release(
     access = access_from_settings(settings)
     who = f"{getpass.getuser()}@{socket.gethostname()} (loopwatch release)"
     if incident is not None:
-        report = release_incident(incident, ledger, access, identity=who)
+        report = release_incident(incident, ledger, access, identity=who, force=force)
         if not report.outcomes:
             print(f"loopwatch release: loopwatch holds nothing for incident {incident}", file=err)
             return EXIT_FAILED
     else:
         assert function is not None
-        report = release(function, ledger, access, identity=who)
+        report = release(function, ledger, access, identity=who, force=force)
     _print(report, out, err)
     _publish(settings, report, err)
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -116,7 +123,22 @@ def _publish(settings: Settings, report: ReleaseReport, err: TextIO) -> None:
     from loopwatch.service.audit import publish_audit
 
     try:
-        asyncio.run(publish_audit(settings, [r.to_json() for r in report.audit]))
+        key = key_from_settings(settings)
+    except ValueError as exc:
+        key, problem = None, str(exc)
+    else:
+        problem = "LOOPWATCH_STATE_SECRET is not set"
+    if key is None:
+        # Workers trust only signed records: an unsigned one would only be dead-lettered.
+        print(
+            f"loopwatch release: warning: audit record not written to"
+            f" {settings.topic('findings')}: {problem}; a worker that rebuilds its ledger from"
+            " that topic may list the hold again",
+            file=err,
+        )
+        return
+    try:
+        asyncio.run(publish_audit(settings, [r.to_json() for r in report.audit], key))
     except Exception as exc:  # the release is done; only its Kafka copy is missing
         print(
             f"loopwatch release: warning: audit record not written to"

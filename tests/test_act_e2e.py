@@ -148,11 +148,14 @@ def test_sqs_loop_alerts_once_when_active_throttles_and_release_restores(
     ]
     assert (function, previous) == (FUNCTION, 25)
 
-    # `loopwatch actions` and `loopwatch release` in this process, with the worker's settings.
+    # `loopwatch actions` and `loopwatch release` in this process, with the worker's settings
+    # (its state secret too: the release's audit record is signed like the worker's).
+    assert settings.state_secret is not None
     for name, value in {
         "LOOPWATCH_LEDGER_PATH": str(rebuilt_path),
         "LOOPWATCH_KAFKA_BROKER": settings.kafka_broker or "",
         "LOOPWATCH_TOPIC_PREFIX": settings.topic_prefix,
+        "LOOPWATCH_STATE_SECRET": settings.state_secret.get_secret_value(),
     }.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()

@@ -32,6 +32,7 @@ from loopwatch.detect.findings import (
 from loopwatch.service.act import LiveActions, actions_wanted, merge_audit
 from loopwatch.settings import Settings
 from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.trust import RecordKey, check, seal
 
 ACCOUNT = "123456789012"
 FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:thumb"
@@ -76,37 +77,48 @@ def test_what_is_not_a_finding_is_refused(document: dict[str, object]) -> None:
         finding_from_json(document)
 
 
+KEY = RecordKey(b"the-deployment-state-secret")
+
+
 def audit(action: str, result: str, *, mode: str = "enforce", **more: object) -> dict[str, object]:
-    return {
-        "kind": "audit",
-        "action": action,
-        "result": result,
-        "function": FN,
-        "account": ACCOUNT,
-        "incident": "inc-7",
-        "previous": 25,
-        "new": 0,
-        "mode": mode,
-        "who": "loopwatch@w1 as role",
-        "at": "2026-10-05T14:00:09Z",
-        "reason": "…",
-        **more,
-    }
+    """An audit record as a worker of this deployment publishes it (signed)."""
+    return signed(
+        {
+            "kind": "audit",
+            "action": action,
+            "result": result,
+            "function": FN,
+            "account": ACCOUNT,
+            "incident": "inc-7",
+            "previous": 25,
+            "new": 0,
+            "mode": mode,
+            "who": "loopwatch@w1 as role",
+            "at": "2026-10-05T14:00:09Z",
+            "reason": "…",
+            **more,
+        }
+    )
+
+
+def signed(document: dict[str, object]) -> dict[str, object]:
+    record: dict[str, object] = orjson.loads(seal(document, KEY))
+    return record
 
 
 def test_holds_are_the_enforced_throttles_not_released_since() -> None:
     throttled = audit("throttle", o.THROTTLED)
     mapping = audit("disable-mapping", o.THROTTLED, reason="event source mapping u-1 disabled")
-    (hold,) = holds_from_audit([{"kind": "loop"}, throttled, mapping]).values()
+    (hold,) = holds_from_audit([{"kind": "loop"}, throttled, mapping], KEY).values()
     assert hold == Hold(FN, ACCOUNT, "inc-7", 25, 1791208809.0, "loopwatch@w1 as role", ("u-1",))
-    assert holds_from_audit([throttled, audit("release", o.RELEASED)]) == {}
-    assert holds_from_audit([throttled, audit("release", o.GONE)]) == {}
+    assert holds_from_audit([throttled, audit("release", o.RELEASED)], KEY) == {}
+    assert holds_from_audit([throttled, audit("release", o.GONE)], KEY) == {}
     # A failed release keeps the hold; dry-run, refusals and malformed records make none.
-    assert list(holds_from_audit([throttled, audit("release", o.FAILED)])) == [FN]
-    assert holds_from_audit([audit("throttle", o.WOULD_THROTTLE, mode="dry-run")]) == {}
-    assert holds_from_audit([audit("throttle", o.RATE_LIMITED)]) == {}
-    assert holds_from_audit([audit("throttle", o.THROTTLED, previous="25")]) == {}
-    assert holds_from_audit([audit("throttle", o.THROTTLED, at=None)]) == {}
+    assert list(holds_from_audit([throttled, audit("release", o.FAILED)], KEY)) == [FN]
+    assert holds_from_audit([audit("throttle", o.WOULD_THROTTLE, mode="dry-run")], KEY) == {}
+    assert holds_from_audit([audit("throttle", o.RATE_LIMITED)], KEY) == {}
+    assert holds_from_audit([audit("throttle", o.THROTTLED, previous="25")], KEY) == {}
+    assert holds_from_audit([audit("throttle", o.THROTTLED, at=None)], KEY) == {}
 
 
 def test_merge_keeps_the_file_where_both_know_a_function() -> None:
@@ -115,7 +127,7 @@ def test_merge_keeps_the_file_where_both_know_a_function() -> None:
     ledger.put(mine)
     other = FN.replace("thumb", "resize")
     records = [audit("throttle", o.THROTTLED), audit("throttle", o.THROTTLED, function=other)]
-    assert merge_audit(ledger, records) == 1
+    assert merge_audit(ledger, records, KEY) == 1
     assert ledger.get(FN) == mine
     held = ledger.get(other)
     assert held is not None and held.previous == 25
@@ -155,9 +167,9 @@ def test_the_agent_acts_once_per_finding_and_publishes_its_audit(server: MotoSer
 
     async def run() -> list[ActionReport | None]:
         ledger = MemoryLedger()
-        settings = Settings(throttle_mode="enforce")
+        settings = Settings(throttle_mode="enforce", state_secret=KEY.secret.decode())
         live = LiveActions(settings, send, ledger=ledger, access=emulator_access(server))
-        value = orjson.dumps(finding_json(LOOP, ACCOUNT))
+        value = seal(finding_json(LOOP, ACCOUNT), KEY)
         async with Actions.from_settings(
             settings, ledger=ledger, access=emulator_access(server)
         ) as actions:
@@ -173,8 +185,11 @@ def test_the_agent_acts_once_per_finding_and_publishes_its_audit(server: MotoSer
     assert again is not None and again.folded
     assert own is None and junk is None
     assert reserved_concurrency(server, FN) == 0
-    ((topic, key, value),) = sent
+    # Its own audit record is signed, so it is skipped; the junk carries no signature.
+    (topic, key, value), (dead_topic, _, dead_value) = sent
+    assert (dead_topic, orjson.loads(dead_value)["reason"]) == ("deadletter", "unsigned")
     record = orjson.loads(value)
+    assert check(record, KEY) is None
     assert (topic, key) == ("findings", FN.encode())
     assert (record["kind"], record["action"], record["result"], record["previous"]) == (
         "audit",

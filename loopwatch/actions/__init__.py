@@ -9,7 +9,7 @@
 from loopwatch.actions.alert import Alert, alert_for, idempotency_key, payload
 from loopwatch.actions.aws import AwsFailure, LambdaAccess
 from loopwatch.actions.delivery import DeadLetter, Delivered, Dispatcher, RetryPolicy
-from loopwatch.actions.ledger import Hold, JsonFileLedger, Ledger, MemoryLedger
+from loopwatch.actions.ledger import Hold, JsonFileLedger, Ledger, LedgerError, MemoryLedger
 from loopwatch.actions.outcomes import AuditRecord, Outcome
 from loopwatch.actions.release import ReleaseReport, held, release, release_incident
 from loopwatch.actions.run import (
@@ -18,6 +18,7 @@ from loopwatch.actions.run import (
     access_from_settings,
     ledger_from_settings,
     loops_url,
+    sinks_from_settings,
 )
 from loopwatch.actions.signing import verify_signature
 from loopwatch.actions.sinks import Sink, sink, sink_for
@@ -36,6 +37,7 @@ __all__ = [
     "JsonFileLedger",
     "LambdaAccess",
     "Ledger",
+    "LedgerError",
     "MemoryLedger",
     "Outcome",
     "ReleaseReport",
@@ -55,5 +57,6 @@ __all__ = [
     "release_incident",
     "sink",
     "sink_for",
+    "sinks_from_settings",
     "verify_signature",
 ]

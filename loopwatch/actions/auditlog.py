@@ -8,6 +8,11 @@ The audit stream is the copy of the ledger that outlives a worker's disk: the se
 what this returns into its ledger file at start (``loopwatch.service.act``). Records are
 folded in the order given, which must be the order they were written for one function
 (the service keys them by function ARN, so one partition holds them in order).
+
+Only records signed with the deployment's key count (``loopwatch.trust``): a forged "held"
+record would leave a real loop unthrottled, and its "previous" value is what ``release``
+would set. A record seen twice (the same signature) counts once: a genuine throttle record
+produced again after its release must not bring the hold back.
 """
 
 from __future__ import annotations
@@ -19,20 +24,28 @@ from loopwatch.actions import outcomes as o
 from loopwatch.actions.ledger import Hold
 from loopwatch.actions.throttle import ENFORCE
 from loopwatch.events.times import parse_time
+from loopwatch.trust import SIGNATURE_FIELD, RecordKey, check
 
 # The reason text of a disable-mapping record is the only place its UUID is written.
 _MAPPING = re.compile(r"event source mapping (\S+) disabled")
 
 
-def holds_from_audit(records: Iterable[Mapping[str, object]]) -> dict[str, Hold]:
-    """Function ARN → hold, for every function throttled and not released since.
+def holds_from_audit(records: Iterable[Mapping[str, object]], key: RecordKey) -> dict[str, Hold]:
+    """Function ARN → hold, for every function throttled and not released since, by the
+    records signed with ``key``.
 
-    Other documents (findings, malformed or dry-run records) are skipped, never raised on.
+    Other documents (findings, unsigned, badly signed, malformed or dry-run records) are
+    skipped, never raised on.
     """
     holds: dict[str, Hold] = {}
+    seen: set[object] = set()
     for record in records:
-        if record.get("kind") != "audit":
+        if record.get("kind") != "audit" or check(record, key) is not None:
             continue
+        sig = record.get(SIGNATURE_FIELD)
+        if sig in seen:
+            continue
+        seen.add(sig)
         function, action, result = (
             record.get("function"),
             record.get("action"),

@@ -73,6 +73,10 @@ class Hold:
         )
 
 
+class LedgerError(ValueError):
+    """The ledger cannot be read or written; the text says which file and why."""
+
+
 class Ledger(Protocol):
     """Durable store of holds, keyed by unqualified function ARN. Implementations must make
     ``put`` and ``remove`` durable before returning (the throttle changes AWS right after)."""
@@ -118,30 +122,35 @@ class JsonFileLedger(MemoryLedger):
     ``<path>.lock`` and re-reads the file when another process replaced it, so neither side
     writes back a stale copy (which would resurrect a released hold or drop a new one).
 
-    Opening a missing file starts empty; an unreadable or malformed file raises ValueError
-    rather than starting empty, which would forget values that must be given back.
+    Opening a missing file starts empty; an unreadable or malformed file raises LedgerError
+    rather than starting empty, which would forget values that must be given back. With
+    ``check=False`` nothing is read until the first operation, and each operation raises
+    LedgerError while the file stays unusable: the worker opens it so, and every throttle then
+    fails and says why in its alert, until someone fixes the file.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, check: bool = True) -> None:
         super().__init__()
         self.path = Path(path)
         self._stamp: tuple[int, int, int] | None = None
-        with self._locked():
-            pass
+        if check:
+            with self._locked():
+                pass
 
     def get(self, function: str) -> Hold | None:
         with self._locked():
             return self._holds.get(function)
 
+    # The change is saved first and kept in memory only once the file has it: a failed write
+    # must not leave a hold in memory that AWS never got (a real loop would be "already held").
     def put(self, hold: Hold) -> None:
         with self._locked():
-            self._holds[hold.function] = hold
-            self._save()
+            self._save({**self._holds, hold.function: hold})
 
     def remove(self, function: str) -> None:
         with self._locked():
-            if self._holds.pop(function, None) is not None:
-                self._save()
+            if function in self._holds:
+                self._save({f: h for f, h in self._holds.items() if f != function})
 
     def holds(self) -> list[Hold]:
         with self._locked():
@@ -149,17 +158,21 @@ class JsonFileLedger(MemoryLedger):
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        """This thread and process alone, with ``_holds`` as the file has them now."""
+        """This thread and process alone, with ``_holds`` as the file has them now. Raises
+        LedgerError when the file, its folder or its lock cannot be read or written."""
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock_path = self.path.with_name(self.path.name + ".lock")
-            with lock_path.open("a+b") as lock:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-                try:
-                    self._reload()
-                    yield
-                finally:
-                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                lock_path = self.path.with_name(self.path.name + ".lock")
+                with lock_path.open("a+b") as lock:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                    try:
+                        self._reload()
+                        yield
+                    finally:
+                        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            except OSError as exc:
+                raise LedgerError(f"cannot write the actions ledger {self.path}: {exc}") from exc
 
     def _reload(self) -> None:
         try:
@@ -178,11 +191,11 @@ class JsonFileLedger(MemoryLedger):
                 hold = Hold.from_json(entry)
                 holds[hold.function] = hold
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"cannot read the actions ledger {self.path}: {exc}") from exc
+            raise LedgerError(f"cannot read the actions ledger {self.path}: {exc}") from exc
         self._holds, self._stamp = holds, stamp
 
-    def _save(self) -> None:
-        document = {"version": _VERSION, "holds": [h.to_json() for h in self._holds.values()]}
+    def _save(self, holds: dict[str, Hold]) -> None:
+        document = {"version": _VERSION, "holds": [h.to_json() for h in holds.values()]}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ledger-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -194,4 +207,4 @@ class JsonFileLedger(MemoryLedger):
             Path(tmp).unlink(missing_ok=True)
             raise
         st = self.path.stat()
-        self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        self._holds, self._stamp = holds, (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -63,7 +63,8 @@ async def act_offline(
 ) -> OfflineResult:
     """Handle every opened/escalated loop finding in order, then wait until each alert is
     delivered or dead-lettered (bounded by ``alert_deadline_seconds``). Raises ValueError
-    for an unreadable ledger file or an alert URL that is not http(s)."""
+    for an alert URL ``sinks_from_settings`` refuses; a ledger or AWS failure is in each
+    alert's action instead, and the alert goes out all the same."""
     result = OfflineResult()
     async with Actions.from_settings(
         settings,

@@ -21,6 +21,7 @@ FAILED = "failed"  # AWS refused or did not answer in time; ``reason`` says why
 RELEASED = "released"
 NOT_HELD = "not-held"
 GONE = "gone"  # the function no longer exists: nothing to restore
+CHANGED = "changed"  # someone set its concurrency by hand while held: not restored (--force)
 
 
 @dataclass(frozen=True, slots=True)

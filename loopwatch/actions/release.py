@@ -13,7 +13,7 @@ from functools import partial
 
 from loopwatch.actions import outcomes as o
 from loopwatch.actions.aws import AwsFailure, LambdaAccess, call, set_mappings_enabled
-from loopwatch.actions.ledger import Hold, Ledger
+from loopwatch.actions.ledger import Hold, Ledger, LedgerError
 from loopwatch.actions.throttle import default_identity
 from loopwatch.events import arns
 
@@ -51,19 +51,23 @@ def release(
     identity: str | None = None,
     clock: Callable[[], float] = time.time,
     deadline_seconds: float = 20.0,
+    force: bool = False,
 ) -> ReleaseReport:
     """Restore ``function``'s previous reserved concurrency and forget the hold.
 
     "had none" deletes the reserved concurrency; a number puts it back. Re-enables mappings
-    the throttle disabled. Never raises for AWS errors: a failed release keeps the hold (so
-    it can be retried) and the outcome says why; a function that no longer exists drops it.
+    the throttle disabled. First the current value is read: anything but the 0 loopwatch set
+    means someone changed it by hand while it was held, and their value is not overwritten
+    (result ``changed``, hold kept) unless ``force``. Never raises for AWS errors: a failed
+    release keeps the hold (so it can be retried) and the outcome says why; a function that
+    no longer exists drops it.
     """
     hold = find_hold(ledger, function)
     if hold is None:
         reason = f"loopwatch holds nothing for {function}"
         return ReleaseReport((o.Outcome("release", function, o.NOT_HELD, reason),), ())
     return _release_hold(
-        hold, ledger, access, identity or default_identity(), clock, deadline_seconds
+        hold, ledger, access, identity or default_identity(), clock, deadline_seconds, force
     )
 
 
@@ -75,6 +79,7 @@ def release_incident(
     identity: str | None = None,
     clock: Callable[[], float] = time.time,
     deadline_seconds: float = 20.0,
+    force: bool = False,
 ) -> ReleaseReport:
     """Release every function held for ``incident`` (an empty report when there is none)."""
     outcomes: list[o.Outcome] = []
@@ -82,7 +87,7 @@ def release_incident(
     who = identity or default_identity()
     for hold in ledger.holds():
         if hold.incident == incident:
-            report = _release_hold(hold, ledger, access, who, clock, deadline_seconds)
+            report = _release_hold(hold, ledger, access, who, clock, deadline_seconds, force)
             outcomes.extend(report.outcomes)
             audit.extend(report.audit)
     return ReleaseReport(tuple(outcomes), tuple(audit))
@@ -95,6 +100,7 @@ def _release_hold(
     who: str,
     clock: Callable[[], float],
     deadline_seconds: float,
+    force: bool,
 ) -> ReleaseReport:
     function = hold.function
     deadline = time.monotonic() + deadline_seconds
@@ -122,6 +128,21 @@ def _release_hold(
 
     try:
         client, principal = access.lambda_for(function)
+        if not force:
+            current = call(
+                partial(client.get_function_concurrency, FunctionName=function),
+                "get_function_concurrency",
+                function,
+                deadline=deadline,
+            ).get("ReservedConcurrentExecutions")
+            if current != 0:
+                now = "none" if current is None else current
+                return refused(
+                    o.CHANGED,
+                    f"not restored, still held: its reserved concurrency is {now}, not the 0"
+                    " loopwatch set, so someone changed it while it was held; `loopwatch"
+                    f" release --force` sets it back to {_restored_value(hold.previous)}",
+                )
         if hold.previous is None:
             call(
                 partial(client.delete_function_concurrency, FunctionName=function),
@@ -142,7 +163,12 @@ def _release_hold(
             )
     except AwsFailure as exc:
         if exc.code == "ResourceNotFound":
-            ledger.remove(function)
+            try:
+                ledger.remove(function)
+            except LedgerError as ledger_exc:
+                return refused(
+                    o.FAILED, f"{exc.reason}; the hold could not be dropped: {ledger_exc}"
+                )
             return refused(o.GONE, f"the function no longer exists; hold dropped ({exc.reason})")
         return refused(o.FAILED, f"not released, still held: {exc.reason}")
 
@@ -159,9 +185,16 @@ def _release_hold(
         for uuid in enabled
     ]
     problems = [f"re-enable mapping {uuid} by hand: {why}" for uuid, why in failed]
-    ledger.remove(function)
+    try:
+        ledger.remove(function)
+    except LedgerError as exc:  # restored all the same; only the bookkeeping is behind
+        problems.append(f"the hold stays listed ({exc})")
     reason = "; ".join([restored, *problems])
     return ReleaseReport(
         (o.Outcome("release", function, o.RELEASED, reason, hold.previous, hold.mappings),),
         tuple(records),
     )
+
+
+def _restored_value(previous: int | None) -> str:
+    return "none (no reserved concurrency)" if previous is None else str(previous)

@@ -14,6 +14,7 @@ This is what the service's agent on ``loopwatch.findings`` and ``loopwatch repla
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,12 +24,15 @@ from loopwatch.actions.aws import LambdaAccess
 from loopwatch.actions.delivery import DeadLetterHandler, DeliveredHandler, Dispatcher, RetryPolicy
 from loopwatch.actions.ledger import JsonFileLedger, Ledger
 from loopwatch.actions.outcomes import AuditRecord
-from loopwatch.actions.sinks import sink_for
+from loopwatch.actions.sinks import Sink, sink_for
+from loopwatch.actions.sinks.webhook import WebhookSink
 from loopwatch.actions.throttle import ThrottleConfig, Throttler, ThrottleReport
 from loopwatch.detect.findings import ACTIVE, Finding, LoopFinding
 
 if TYPE_CHECKING:
     from loopwatch.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +51,22 @@ class ActionReport:
         return self.throttle.audit
 
 
-def ledger_from_settings(settings: Settings) -> JsonFileLedger:
+def ledger_from_settings(settings: Settings, *, check: bool = True) -> JsonFileLedger:
     """The JSON-file ledger at ``ledger_path`` (default ``<data_dir>/actions-ledger.json``).
-    Raises ValueError when the file exists but cannot be read."""
+    Raises LedgerError (a ValueError) when the file exists but cannot be read, or its folder
+    cannot be written; with ``check=False`` each operation raises it instead (see
+    ``JsonFileLedger``), so acting goes on and every throttle says why it failed."""
     path = settings.ledger_path or str(Path(settings.data_dir) / "actions-ledger.json")
-    return JsonFileLedger(path)
+    return JsonFileLedger(path, check=check)
+
+
+def sinks_from_settings(settings: Settings) -> list[Sink]:
+    """The alert sinks of ``alert_urls``. Raises ValueError for a URL that is not http(s), or
+    is http:// to another machine without ``alert_allow_http``."""
+    return [
+        sink_for(url, settings.alert_secret, allow_http=settings.alert_allow_http)
+        for url in settings.alert_urls
+    ]
 
 
 def access_from_settings(settings: Settings) -> LambdaAccess:
@@ -89,9 +104,18 @@ class Actions:
         dead_letter: DeadLetterHandler | None = None,
         on_delivered: DeliveredHandler | None = None,
     ) -> Actions:
-        """Everything from one settings object; the service passes its own ledger (Kafka) and
-        dead-letter publisher. Raises ValueError for an alert URL that is not http(s)."""
-        sinks = [sink_for(url, settings.alert_secret) for url in settings.alert_urls]
+        """Everything from one settings object; the service passes its own ledger and
+        dead-letter publisher. Raises ValueError for an alert URL ``sinks_from_settings``
+        refuses; never for the ledger file (its failures are in each throttle's outcome).
+        Logs one warning when generic webhooks would go out unsigned."""
+        sinks = sinks_from_settings(settings)
+        unsigned = [s.label for s in sinks if isinstance(s, WebhookSink) and not s.signs]
+        if unsigned:
+            log.warning(
+                "alerts to %s are not signed: set LOOPWATCH_ALERT_SECRET so receivers can tell"
+                " them from forgeries",
+                ", ".join(unsigned),
+            )
         dispatcher = Dispatcher(
             sinks,
             RetryPolicy.from_settings(settings),
@@ -102,7 +126,7 @@ class Actions:
         )
         throttler = Throttler(
             ThrottleConfig.from_settings(settings),
-            ledger if ledger is not None else ledger_from_settings(settings),
+            ledger if ledger is not None else ledger_from_settings(settings, check=False),
             access if access is not None else access_from_settings(settings),
         )
         return cls(
@@ -131,7 +155,15 @@ class Actions:
                 self.throttler.config.mode, "folded into the alert already sent"
             )
             return ActionReport(alert_for(finding, account, folded, self.loops_url), True, folded)
-        report = await asyncio.to_thread(self.throttler.throttle, finding, account)
+        try:
+            report = await asyncio.to_thread(self.throttler.throttle, finding, account)
+        except Exception as exc:
+            # The throttle turns AWS and ledger failures into outcomes; this is for a bug in it,
+            # which must not cost the alert (DESIGN §6).
+            log.exception("throttling failed")
+            report = ThrottleReport(
+                self.throttler.config.mode, f"throttle failed: {type(exc).__name__}: {exc}"
+            )
         alert = alert_for(finding, account, report, self.loops_url)
         if not worth_alerting(finding, self.alert_latent):
             return ActionReport(alert, False, report, alerted=False)

@@ -37,12 +37,13 @@ def verify_signature(
     """True when ``header`` signs ``body`` with ``secret`` and its timestamp is within
     ``tolerance_s`` of ``now`` (default: this machine's clock).
 
-    Never raises: a missing, malformed or stale header is simply False. Several ``v1=``
+    Never raises: an empty ``secret``, or a missing, malformed or stale header, is simply
+    False. Several ``v1=``
     entries are accepted (any may match), so a sender can sign with an old and a new secret
     while the secret rotates.
     """
-    if not header:
-        return False
+    if not secret or not header:
+        return False  # an empty key is no key: anyone can compute its HMAC
     timestamp: int | None = None
     candidates: list[str] = []
     for part in header.split(","):

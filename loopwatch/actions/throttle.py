@@ -1,12 +1,14 @@
 """Stop a loop: set its functions' reserved concurrency to 0, remembering what was there.
 
     finding ──should_throttle?──► choose (policy) ──► per function:
-        protected? ─► held in ledger? ─► read current ─► already 0? ─► hourly budget?
+        protected? ─► read ledger and current ─► held at 0 / already 0? ─► hourly budget?
         ─► dry-run: report │ enforce: ledger.put(hold) ─► PutFunctionConcurrency(0)
                                       ─► (optionally) disable its event source mappings
 
 Everything here is synchronous boto3; ``Actions`` runs it with ``asyncio.to_thread``.
-Nothing raises for an AWS problem: each function's outcome says what happened and why.
+Nothing raises for an AWS or ledger problem: each function's outcome says what happened and
+why, so the alert always goes out and says it (DESIGN §6). A hold in the ledger counts only
+while AWS still shows the 0 loopwatch set.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from loopwatch.actions.aws import (
     function_account,
     set_mappings_enabled,
 )
-from loopwatch.actions.ledger import Hold, Ledger
+from loopwatch.actions.ledger import Hold, Ledger, LedgerError
 from loopwatch.actions.ratelimit import HourlyLimit
 from loopwatch.actions.targets import choose, protected_by
 from loopwatch.detect.findings import ACTIVE, ESCALATED, OPENED, Finding, RunawayFinding
@@ -179,10 +181,10 @@ class Throttler:
             return o.Outcome(
                 "throttle", function, o.PROTECTED, f"protected (matches {pattern!r}): not touched"
             ), []
-        held = self.ledger.get(function)
-        if held is not None:
-            reason = f"already held at 0 by loopwatch since {o.iso(held.since)} ({o.describe_value(held.previous)})"
-            return o.Outcome("throttle", function, o.HELD, reason, held.previous), []
+        try:
+            held = self.ledger.get(function)
+        except LedgerError as exc:
+            return self._failed(function, account, incident, None, _unrecorded(exc))
 
         deadline = self._monotonic() + self.config.deadline_seconds
         try:
@@ -199,11 +201,23 @@ class Throttler:
         # An absent key means no reserved concurrency: the function shares the account pool.
         previous = answer.get("ReservedConcurrentExecutions")
         who = f"{self.identity} as {principal}"
+        undone = ""
+        if held is not None:
+            if previous == 0:
+                reason = f"already held at 0 by loopwatch since {o.iso(held.since)} ({o.describe_value(held.previous)})"
+                return o.Outcome("throttle", function, o.HELD, reason, held.previous), []
+            # Someone gave the function concurrency back by hand while loopwatch held it: the
+            # hold is stale, and the loop must still be stopped. What they set is the value to
+            # give back now.
+            undone = f"; loopwatch's hold since {o.iso(held.since)} was undone by hand"
 
         if previous == 0:
-            if mode == ENFORCE:
-                self.ledger.put(self._hold(function, account, incident, 0, who, ()))
             reason = "reserved concurrency was already 0: nothing to change"
+            if mode == ENFORCE:
+                try:
+                    self.ledger.put(self._hold(function, account, incident, 0, who, ()))
+                except LedgerError as exc:
+                    reason += f" ({exc}: not recorded)"
             return o.Outcome("throttle", function, o.HELD, reason, 0), []
         if not self.limit.try_acquire():
             reason = (
@@ -224,7 +238,9 @@ class Throttler:
                 )
             ]
         if mode != ENFORCE:
-            reason = f"dry-run: would set reserved concurrency 0 ({o.describe_value(previous)})"
+            reason = (
+                f"dry-run: would set reserved concurrency 0 ({o.describe_value(previous)}{undone})"
+            )
             if mappings and self.config.disable_mappings:
                 reason += f" and disable mapping {', '.join(mappings)}"
             return o.Outcome("throttle", function, o.WOULD_THROTTLE, reason, previous), [
@@ -242,8 +258,12 @@ class Throttler:
             ]
 
         planned = mappings if self.config.disable_mappings else ()
-        # The hold is durable before AWS changes: see loopwatch.actions.ledger.
-        self.ledger.put(self._hold(function, account, incident, previous, who, planned))
+        # The hold is durable before AWS changes: see loopwatch.actions.ledger. Without it the
+        # previous value could not be given back, so nothing is changed.
+        try:
+            self.ledger.put(self._hold(function, account, incident, previous, who, planned))
+        except LedgerError as exc:
+            return self._failed(function, account, incident, previous, _unrecorded(exc), who)
         try:
             call(
                 lambda: client.put_function_concurrency(
@@ -255,9 +275,13 @@ class Throttler:
                 monotonic=self._monotonic,
             )
         except AwsFailure as exc:
-            self.ledger.remove(function)
-            return self._failed(function, account, incident, previous, exc.reason, who)
-        reason = f"reserved concurrency set to 0 ({o.describe_value(previous)})"
+            reason = exc.reason
+            try:
+                self.ledger.remove(function)
+            except LedgerError as ledger_exc:
+                reason += f"; the hold stays in the ledger ({ledger_exc})"
+            return self._failed(function, account, incident, previous, reason, who)
+        reason = f"reserved concurrency set to 0 ({o.describe_value(previous)}{undone})"
         records = [
             self._audit(
                 "throttle", o.THROTTLED, function, account, incident, previous, 0, who, reason
@@ -265,7 +289,10 @@ class Throttler:
         ]
         disabled, problems = self._disable_mappings(client, planned, deadline)
         if disabled != planned:
-            self.ledger.put(self._hold(function, account, incident, previous, who, disabled))
+            try:
+                self.ledger.put(self._hold(function, account, incident, previous, who, disabled))
+            except LedgerError as exc:
+                problems.append(f"the ledger still lists mappings {', '.join(planned)} ({exc})")
         for uuid in disabled:
             records.append(
                 self._audit(
@@ -354,6 +381,10 @@ class Throttler:
             self._clock(),
             reason,
         )
+
+
+def _unrecorded(exc: LedgerError) -> str:
+    return f"not throttled: {exc}; loopwatch changes only what it can record to give back"
 
 
 def summarize(outcomes: Sequence[o.Outcome]) -> str:

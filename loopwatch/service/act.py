@@ -1,8 +1,9 @@
 """The findings side of a worker: alert and throttle on what detection published.
 
-    <prefix>.findings ──agent──► kind loop/runaway ──► Actions.handle ──► alert sinks (background)
-          ▲                      (audit: skipped)          │               └─► <prefix>.deadletter
-          └──────── audit records, keyed by function ARN ◄─┘ throttle (boto3, in a thread)
+    <prefix>.findings ──agent──► signed? ──► kind loop/runaway ──► Actions.handle ──► alert sinks
+          ▲                        │          (audit: skipped)            │      (background)
+          │                        └─ no ──► <prefix>.deadletter ◄────────┼── undelivered alerts
+          └──────── signed audit records, keyed by function ARN ◄─────────┘ throttle (boto3)
 
 Never on the detection path: detection only *publishes* findings; this agent reads them back
 from Kafka on its own stream. Faust pauses a partition whose stream buffer is full, so a slow
@@ -21,11 +22,21 @@ stream: at start the agent folds the audit records on the findings topic into ho
 those the file lacks (a lost volume, a new host). The file wins where both know a function:
 it is written first.
 
+Nothing read back is trusted without proof that a worker of this deployment wrote it
+(DESIGN §6, ``loopwatch.trust``): findings and audit records carry an HMAC under
+``LOOPWATCH_STATE_SECRET``, and one without a valid HMAC is dead-lettered, never acted on, never
+folded into a hold. Without a secret, enforce mode refuses to start; dry-run and alert-only
+workers publish unsigned, alert on the findings they read, and rebuild no hold.
+
+A ledger or AWS failure never costs the alert: the throttle's outcome says what failed, and
+an unreadable ledger file makes every throttle fail (and say so) until it is fixed.
+
 The agent runs only when there is something to act with: alert URLs, or enforce mode.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -40,14 +51,17 @@ from loopwatch.actions import (
     DeadLetter,
     LambdaAccess,
     Ledger,
+    LedgerError,
     ledger_from_settings,
-    sink_for,
 )
 from loopwatch.actions.auditlog import holds_from_audit
+from loopwatch.actions.run import sinks_from_settings
 from loopwatch.detect.findings import LoopFinding, finding_from_json
 from loopwatch.service.audit import read_audit
+from loopwatch.service.processor import MAX_DEAD_LETTER_BYTES
 from loopwatch.service.topics import DEADLETTER, FINDINGS
 from loopwatch.settings import Settings
+from loopwatch.trust import RecordKey, key_from_settings, seal, trusted
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +76,11 @@ def actions_wanted(settings: Settings) -> bool:
     return bool(settings.alert_urls) or settings.throttle_mode == "enforce"
 
 
-def merge_audit(ledger: Ledger, records: list[dict[str, object]]) -> int:
-    """Add the holds the audit records show and ``ledger`` lacks; how many were added."""
+def merge_audit(ledger: Ledger, records: list[dict[str, object]], key: RecordKey) -> int:
+    """Add the holds the audit records signed with ``key`` show and ``ledger`` lacks; how
+    many were added."""
     added = 0
-    for function, hold in holds_from_audit(records).items():
+    for function, hold in holds_from_audit(records, key).items():
         if ledger.get(function) is None:
             ledger.put(hold)
             added += 1
@@ -83,44 +98,84 @@ class LiveActions:
         ledger: Ledger | None = None,
         access: LambdaAccess | None = None,
     ) -> None:
-        """Raises ValueError for an alert URL that is not http(s), so a worker refuses to
-        start rather than run without its alerts."""
-        for url in settings.alert_urls:
-            sink_for(url, settings.alert_secret)
+        """Raises ValueError for settings a worker must not run with, so it refuses to start:
+        an alert URL ``sinks_from_settings`` refuses, enforce mode without a state secret (it
+        could not tell its own records from forged ones), or a secret that is too short."""
+        sinks_from_settings(settings)
+        self.key = key_from_settings(settings)
+        if self.key is None and settings.throttle_mode == "enforce":
+            raise ValueError(
+                "LOOPWATCH_THROTTLE_MODE=enforce needs LOOPWATCH_STATE_SECRET (the key that"
+                " signs findings and audit records), e.g. `openssl rand -hex 32`"
+            )
         self.settings = settings
         self.send = send
         self.ledger = ledger
         self.access = access
         # Findings acted on ("acted"), repeats folded ("folded"), values that were no finding
-        # ("skipped"), failures ("failed"): for logs and tests, from the event loop only.
+        # ("skipped"), records refused for their signature ("refused"), failures ("failed"):
+        # for logs and tests, from the event loop only.
         self.stats: Counter[str] = Counter()
 
     async def run(self, stream: StreamT[bytes]) -> None:
         """The Faust agent body: open the ledger, merge the audit stream, act on each finding."""
-        settings = self.settings
-        try:
-            ledger = self.ledger if self.ledger is not None else ledger_from_settings(settings)
-        except ValueError as exc:
-            # Throttling without a readable ledger could lose values that must be given back:
-            # alert only, and say so.
-            log.error("actions ledger unreadable, throttling switched off: %s", exc)
-            settings = settings.model_copy(update={"throttle_mode": "off"})
-            ledger = None
-        if ledger is not None:
-            await self._rebuild(ledger)
+        if self.key is None:
+            log.warning(
+                "LOOPWATCH_STATE_SECRET is not set: findings are published unsigned and alerted"
+                " on as read (anyone who can write to %s can raise an alert), and no hold is"
+                " rebuilt from its audit records",
+                self.settings.topic(FINDINGS),
+            )
+        ledger, usable = self.ledger, True
+        if ledger is None:
+            try:
+                ledger = ledger_from_settings(self.settings)
+            except LedgerError as exc:
+                # Alerts go on; each throttle fails until the file is fixed, and says so.
+                log.error("%s: every throttle fails, and its alert says so, until it is fixed", exc)
+                ledger, usable = ledger_from_settings(self.settings, check=False), False
+        if usable and self.key is not None:  # without a key, the warning above said it
+            await self.rebuild(ledger)
         async with Actions.from_settings(
-            settings, ledger=ledger, access=self.access, dead_letter=self._dead_letter
+            self.settings, ledger=ledger, access=self.access, dead_letter=self._dead_letter
         ) as actions:
             async for event in stream.events():
-                await self.handle(actions, event.message.value)
+                message = event.message
+                await self.handle(
+                    actions,
+                    message.value,
+                    key=message.key,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
 
-    async def handle(self, actions: Actions, value: bytes | None) -> ActionReport | None:
-        """Act on one findings-topic value; None when it is not a finding (audit records,
-        unreadable JSON). Never raises for a bad message or an action failure."""
-        try:
-            document = orjson.loads(value or b"")
-        except orjson.JSONDecodeError:
-            document = None
+    async def handle(
+        self,
+        actions: Actions,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> ActionReport | None:
+        """Act on one findings-topic value; None when it is not a finding to act on.
+
+        With a state secret, a value without a valid signature (forged, or from a worker with
+        another key) is dead-lettered with the reason ("unsigned", "bad signature") and never
+        acted on; signed audit records are skipped. Without one, findings are acted on as read
+        and everything else is skipped. Never raises for a bad message or an action failure.
+        """
+        if self.key is None:
+            try:
+                document = orjson.loads(value or b"")
+            except orjson.JSONDecodeError:
+                document = None
+        else:
+            document, why = trusted(value, self.key)
+            if why is not None:
+                self.stats["refused"] += 1
+                await self._refuse(why, value, key, partition, offset)
+                return None
         if not isinstance(document, dict) or document.get("kind") not in ("loop", "runaway"):
             self.stats["skipped"] += 1
             return None
@@ -140,19 +195,56 @@ class LiveActions:
             return None
         self.stats["folded" if report.folded else "acted"] += 1
         for record in report.audit:
-            await self.send(FINDINGS, record.function.encode(), orjson.dumps(record.to_json()))
+            await self.send(FINDINGS, record.function.encode(), seal(record.to_json(), self.key))
         return report
 
-    async def _rebuild(self, ledger: Ledger) -> None:
+    async def rebuild(self, ledger: Ledger) -> int:
+        """Add to ``ledger`` the holds the signed audit records on the findings topic show and
+        it lacks; how many. Without a state secret nothing read back is trusted: none."""
+        if self.key is None:
+            log.warning(
+                "no hold rebuilt from the audit records on %s: LOOPWATCH_STATE_SECRET is not set",
+                self.settings.topic(FINDINGS),
+            )
+            return 0
         try:
-            added = merge_audit(ledger, await read_audit(self.settings))
+            added = merge_audit(ledger, await read_audit(self.settings, self.key), self.key)
         except Exception as exc:  # the file ledger still works without it
             log.warning("audit records not read back; the ledger file alone is used: %s", exc)
-            return
+            return 0
         if added:
             log.info(
                 "ledger: %d holds restored from the audit records on the findings topic", added
             )
+        return added
+
+    async def _refuse(
+        self,
+        reason: str,
+        value: bytes | None,
+        key: bytes | None,
+        partition: int | None,
+        offset: int | None,
+    ) -> None:
+        log.warning(
+            "%s record on %s (partition %s, offset %s) dead-lettered, not acted on",
+            reason,
+            self.settings.topic(FINDINGS),
+            partition,
+            offset,
+        )
+        raw = value or b""
+        document: dict[str, object] = {
+            "reason": reason,
+            "topic": FINDINGS,
+            "partition": partition,
+            "offset": offset,
+            "key": None if key is None else key.decode("utf-8", "replace"),
+            "value_b64": base64.b64encode(raw[:MAX_DEAD_LETTER_BYTES]).decode(),
+        }
+        if len(raw) > MAX_DEAD_LETTER_BYTES:
+            document["truncated"] = f"first {MAX_DEAD_LETTER_BYTES:,} of {len(raw):,} bytes"
+        await self.send(DEADLETTER, key, orjson.dumps(document))
 
     async def _dead_letter(self, letter: DeadLetter) -> None:
         finding: Any = letter.alert.finding

@@ -29,6 +29,7 @@ from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import INPUTS, Output, Processor
 from loopwatch.service.topics import ALL, DEADLETTER, FINDINGS, bootstrap
 from loopwatch.settings import Settings
+from loopwatch.trust import key_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class LoopwatchService:
             restore=self._restore,
             metrics=self.metrics,
             inventory=self.inventory,
+            record_key=key_from_settings(settings),
         )
         for name in INPUTS:
             self.app.agent(self.topics[name], name=f"loopwatch.{name}")(self._agent(name))
@@ -293,6 +295,7 @@ def create_app(settings: Settings, overrides: Mapping[str, Any] | None = None) -
     """A new service for ``settings`` (a new Faust App each call: an App starts only once).
 
     ``overrides`` are extra Faust settings (tests use them for broker timeouts). Raises
-    ValueError when ``settings.kafka_broker`` is unset.
+    ValueError when ``settings.kafka_broker`` is unset, or for settings the actions refuse
+    (see ``LiveActions``) or a state secret that is too short.
     """
     return LoopwatchService(settings, overrides)

@@ -2,7 +2,9 @@
 from outside a worker (``loopwatch release``).
 
 Audit records are keyed by function ARN, so all records of one function sit on one
-partition, in the order they were written: enough to fold them into holds.
+partition, in the order they were written: enough to fold them into holds. They are signed
+with the deployment's key (``loopwatch.trust``); reading back keeps only those whose
+signature holds.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from loopwatch.service.topics import FINDINGS, bootstrap
 from loopwatch.settings import Settings
+from loopwatch.trust import RecordKey, seal, trusted
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +27,11 @@ log = logging.getLogger(__name__)
 _AUDIT_MARK = b'"kind":"audit"'
 
 
-async def read_audit(settings: Settings, timeout: float = 15.0) -> list[dict[str, object]]:
-    """Every audit record on the findings topic now, partition by partition in offset order.
+async def read_audit(
+    settings: Settings, key: RecordKey, timeout: float = 15.0
+) -> list[dict[str, object]]:
+    """Every audit record signed with ``key`` on the findings topic now, partition by
+    partition in offset order; the others are counted in a warning and left out.
 
     Reads up to the end offsets seen at the start, without joining a group (nothing is
     committed). Raises TimeoutError when the end is not reached within ``timeout`` seconds:
@@ -49,6 +55,7 @@ async def read_audit(settings: Settings, timeout: float = 15.0) -> list[dict[str
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         by_partition: dict[int, list[dict[str, object]]] = {tp.partition: [] for tp in tps}
+        refused: Counter[str] = Counter()
         while True:
             behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
             if not behind:
@@ -62,22 +69,33 @@ async def read_audit(settings: Settings, timeout: float = 15.0) -> list[dict[str
                     value = message.value
                     if value is None or _AUDIT_MARK not in value:
                         continue
-                    try:
-                        document = orjson.loads(value)
-                    except orjson.JSONDecodeError:
+                    document, why = trusted(value, key)
+                    if document is None or document.get("kind") != "audit":
                         continue
-                    if isinstance(document, dict):
+                    if why is None:
                         by_partition[tp.partition].append(document)
+                    else:
+                        refused[why] += 1
+        if refused:
+            log.warning(
+                "%s: audit records left out of the ledger rebuild: %s",
+                topic,
+                ", ".join(f"{n} {why}" for why, n in sorted(refused.items())),
+            )
         return [record for p in sorted(by_partition) for record in by_partition[p]]
     finally:
         await consumer.stop()
 
 
 async def publish_audit(
-    settings: Settings, records: Iterable[Mapping[str, object]], timeout: float = 15.0
+    settings: Settings,
+    records: Iterable[Mapping[str, object]],
+    key: RecordKey,
+    timeout: float = 15.0,
 ) -> int:
-    """Send audit records (``AuditRecord.to_json()``) to the findings topic, keyed by function;
-    how many were sent. Raises TimeoutError or a KafkaError when the broker does not take them."""
+    """Send audit records (``AuditRecord.to_json()``) to the findings topic, signed with
+    ``key`` and keyed by function; how many were sent. Raises TimeoutError or a KafkaError
+    when the broker does not take them."""
     documents = list(records)
     if not documents:
         return 0
@@ -87,9 +105,9 @@ async def publish_audit(
         await producer.start()
         try:
             for document in documents:
-                key = str(document.get("function", "")).encode()
+                function = str(document.get("function", "")).encode()
                 await producer.send_and_wait(
-                    settings.topic(FINDINGS), orjson.dumps(document), key=key
+                    settings.topic(FINDINGS), seal(document, key), key=function
                 )
         finally:
             await producer.stop()

@@ -35,6 +35,7 @@ from loopwatch.service.accounts import AccountState
 from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
+from loopwatch.trust import RecordKey, seal
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,12 @@ class Processor:
         max_decoded_bytes: int = MAX_DECODED_BYTES,
         max_dead_letter_bytes: int = MAX_DEAD_LETTER_BYTES,
         inventory: InventoryFeed | None = None,
+        record_key: RecordKey | None = None,
     ) -> None:
+        """``record_key`` signs the findings published (``loopwatch.trust``): the actions
+        agent of any worker acts only on signed ones. None publishes them unsigned."""
         self.config = config
+        self.record_key = record_key
         self.snapshot_interval = snapshot_interval
         self.restore = restore
         self.metrics = metrics or Metrics()
@@ -317,9 +322,8 @@ class Processor:
                 key, kind = finding.incident, f"loop_{finding.change}"
             else:
                 key, kind = finding.function, "runaway"
-            out.messages.append(
-                Outgoing(FINDINGS, key.encode(), orjson.dumps(finding_json(finding, account)))
-            )
+            value = seal(finding_json(finding, account), self.record_key)
+            out.messages.append(Outgoing(FINDINGS, key.encode(), value))
             self.metrics.findings[kind] += 1
 
     def _dead(

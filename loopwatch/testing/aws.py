@@ -146,3 +146,16 @@ CREDENTIAL_VARIABLES = (
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
 )
+# Variables that would send boto3's default chain to a real profile instead.
+PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
+def ambient_env(server: MotoServer) -> dict[str, str]:
+    """The ``AWS_*`` variables that point boto3's default session (what a worker and the
+    ``loopwatch`` commands use) at ``server``; unset PROFILE_VARIABLES beside them."""
+    return {
+        "AWS_ENDPOINT_URL": server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": DUMMY,
+        "AWS_SECRET_ACCESS_KEY": DUMMY,
+        "AWS_DEFAULT_REGION": REGION,
+    }

@@ -37,13 +37,16 @@ from loopwatch.testing.broker import Broker
 
 T = TypeVar("T")
 READY_TIMEOUT = 30.0
+STATE_SECRET_PREFIX = "state-secret-of-"
 STOP_TIMEOUT = 15.0
 
 
 def worker_settings(broker: Broker, data_dir: Path, **overrides: Any) -> Settings:
-    """Settings of a fresh service on ``broker``: its own app id and topics, a free web port."""
+    """Settings of a fresh service on ``broker``: its own app id and topics, a free web port,
+    and its own state secret (``STATE_SECRET_PREFIX`` + the app id), as a deployment has."""
     name = f"lw-{uuid.uuid4().hex[:10]}"
     values: dict[str, Any] = {
+        "state_secret": STATE_SECRET_PREFIX + name,
         "kafka_broker": broker.bootstrap,
         "kafka_flavor": "kafka" if broker.external else "tansu",
         "app_id": name,

@@ -12,6 +12,7 @@ headers; delivery (retries, deadlines, dead letters) is ``loopwatch.actions.deli
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
@@ -47,6 +48,11 @@ class Sink:
     def accepts(cls, url: str) -> bool:
         """This sink is the one for ``url``."""
         return False
+
+    @property
+    def signs(self) -> bool:
+        """A signing secret is configured (and not empty)."""
+        return self.secret is not None and bool(self.secret.get_secret_value())
 
     def render(self, alert: Alert, now: float) -> Rendered:
         """The request body and headers for ``alert`` sent at wall-clock ``now``."""
@@ -99,17 +105,38 @@ def registered() -> dict[str, type[Sink]]:
     return dict(_REGISTRY)
 
 
-def sink_for(url: SecretStr | str, secret: SecretStr | None = None) -> Sink:
-    """The sink for ``url``. Raises ValueError for a URL that is not http(s); the message
-    names only the scheme, never the URL."""
+def sink_for(
+    url: SecretStr | str, secret: SecretStr | None = None, *, allow_http: bool = False
+) -> Sink:
+    """The sink for ``url``. Raises ValueError for a URL that is not http(s), or is plain
+    http to a host other than this machine's loopback unless ``allow_http``: the alert, its
+    signature and the URL's own token would cross the network in clear. The message names
+    only the scheme and host, never the URL."""
     secret_url = url if isinstance(url, SecretStr) else SecretStr(url)
     raw = secret_url.get_secret_value()
-    scheme = urlsplit(raw).scheme
-    if scheme not in ("http", "https") or not urlsplit(raw).hostname:
+    parts = urlsplit(raw)
+    scheme, host = parts.scheme, parts.hostname
+    if scheme not in ("http", "https") or not host:
         raise ValueError(f"alert URL must be http(s) with a host, not {scheme or 'no'} scheme")
+    if scheme == "http" and not allow_http and not is_loopback(host):
+        raise ValueError(
+            f"alert URL http://{host}/… is not encrypted: use https, or set"
+            " LOOPWATCH_ALERT_ALLOW_HTTP=true"
+        )
     for name, cls in _REGISTRY.items():
         if name not in _FALLBACK and cls.accepts(raw):
             return cls(secret_url, secret)
     if not _FALLBACK:
         raise ValueError("no fallback alert sink is registered")
     return _REGISTRY[_FALLBACK[0]](secret_url, secret)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that never leaves the
+    machine, so plain http to it is allowed without opting in (a sidecar receiver)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -30,7 +30,12 @@ class SlackSink(Sink):
 
 
 def slack_message(alert: Alert) -> dict[str, object]:
-    """The Slack message (``text`` for notifications, ``blocks`` for the channel)."""
+    """The Slack message (``text`` for notifications, ``blocks`` for the channel).
+
+    Every text that comes from input (ARNs, names, explanations, fixes, what an action did) is
+    escaped for mrkdwn: a resource named ``<!channel>`` or ``<https://evil|fix>`` in a forged
+    record must show as text, not ping a channel or become a link.
+    """
     data = payload(alert)
     icon = _ICON.get(alert.state, ":warning:")
     title = f"{icon} {alert.title}"
@@ -44,26 +49,46 @@ def slack_message(alert: Alert) -> dict[str, object]:
     if data["rate_per_min"] is not None:
         facts.append(f"*Rate*\n{data['rate_per_min']}/min")
     if data["account"]:
-        facts.append(f"*Account*\n{data['account']}")
+        facts.append(f"*Account*\n{escape(str(data['account']))}")
     blocks: list[dict[str, object]] = [
+        # plain_text is shown as it is: Slack parses no markup in it.
         {"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}},
     ]
     if data["chain"]:
-        blocks.append(_section(f"```{data['chain']}```"))
+        blocks.append(_section(f"```{escape(str(data['chain']))}```"))
     blocks.append({"type": "section", "fields": [_mrkdwn(x) for x in facts]})
-    blocks.append(_section(f"*What happens*\n{data['explanation']}"))
-    blocks.append(_section(f"*Fix*\n{data['fix']}"))
+    blocks.append(_section(f"*What happens*\n{escape(str(data['explanation']))}"))
+    blocks.append(_section(f"*Fix*\n{escape(str(data['fix']))}"))
     if alert.action is not None:
-        blocks.append(_section(f"*Action ({alert.action.mode})*\n{alert.action.summary}"))
-    context = [f"incident `{data['incident']}`" if data["incident"] else "runaway rate"]
+        summary = escape(alert.action.summary)
+        blocks.append(_section(f"*Action ({escape(alert.action.mode)})*\n{summary}"))
+    incident = data["incident"]
+    context = [f"incident `{escape(str(incident))}`" if incident else "runaway rate"]
     if alert.loops_url:
-        context.append(f"<{alert.loops_url}|open loopwatch>")
+        context.append(f"<{alert.loops_url}|open loopwatch>")  # from settings, not input
     blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
-    return {"text": title, "blocks": blocks}
+    return {"text": escape(title), "blocks": blocks}
+
+
+def escape(text: str) -> str:
+    """``text`` as Slack mrkdwn shows it literally: ``&``, ``<`` and ``>`` as entities (the
+    three characters Slack's control sequences are made of)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, never in the middle of an entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut
 
 
 def _mrkdwn(text: str) -> dict[str, object]:
-    return {"type": "mrkdwn", "text": text[:_LIMIT]}
+    return {"type": "mrkdwn", "text": _clip(text, _LIMIT)}
 
 
 def _section(text: str) -> dict[str, object]:

@@ -29,7 +29,7 @@ class WebhookSink(Sink):
             IDEMPOTENCY_HEADER: alert.key,
             "X-Loopwatch-Event": alert.state,
         }
-        if self.secret is not None and self.secret.get_secret_value():
+        if self.secret is not None and self.signs:
             # Signed at render time, and each attempt renders again: a retry an hour late
             # would otherwise carry a timestamp the receiver rejects as a replay.
             headers[SIGNATURE_HEADER] = signature_header(
