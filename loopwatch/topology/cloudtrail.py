@@ -43,6 +43,8 @@ LAMBDA_AGENT = (
 )
 USER_IP = "198.51.100.23"
 STATES = "states.amazonaws.com"
+EVENT_PATTERN = '{"source":["app.loopwatch-sim"]}'
+"""Every simulated rule's pattern: it matches what simulated functions put on the bus."""
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -538,7 +540,7 @@ class CloudTrail:
     def put_rule(self, t: float, who: Principal, rule: Rule) -> Record:
         request = {
             "name": rule.name,
-            "eventPattern": '{"source":["app.loopwatch-sim"]}',
+            "eventPattern": EVENT_PATTERN,
             "state": "ENABLED",
             "eventBusName": rule.bus,
         }
