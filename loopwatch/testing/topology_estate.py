@@ -245,3 +245,31 @@ def _zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
     return buffer.getvalue()
+
+
+Edge = tuple[str, str, str, bool, tuple[str, ...], str, str]
+
+
+def configured_graph(snapshot: Snapshot) -> tuple[frozenset[Edge], dict[str, str | None]]:
+    """What a snapshot tells the engine, without the ids AWS chose (mapping UUIDs,
+    subscription ARNs, stream labels): its trigger edges (source, target, via, enabled,
+    events, prefix, suffix) and each function's execution role."""
+    from loopwatch.events.facts import BucketTriggersReplaced, FunctionDeclared, TriggerAdded
+    from loopwatch.inventory import configuration_facts
+
+    edges: set[Edge] = set()
+    roles: dict[str, str | None] = {}
+    for fact in configuration_facts(snapshot, 0.0):
+        if isinstance(fact, FunctionDeclared):
+            roles[fact.function] = fact.role
+        triggers = (
+            (fact.trigger,)
+            if isinstance(fact, TriggerAdded)
+            else fact.triggers
+            if isinstance(fact, BucketTriggersReplaced)
+            else ()
+        )
+        edges.update(
+            (t.source, t.target, t.via, t.enabled, t.events, t.prefix, t.suffix) for t in triggers
+        )
+    return frozenset(edges), roles
