@@ -534,6 +534,7 @@ class CloudTrail:
             "endpoint": self.topo.arn(sub.endpoint),
             "returnSubscriptionArn": True,
         }
+        self.ids.uuid4()  # the draw that once made the ARN: the same seed, the same logs
         response = {"subscriptionArn": self.subscription_arn(sub)}
         return self.record(t, who, "sns.amazonaws.com", "Subscribe", request, response)
 

@@ -212,6 +212,9 @@ class _Sim:
         for trig in topo.triggers:
             match trig:
                 case EventSourceMapping():
+                    # The UUID is stable now (the model's inventory names it too); the draw
+                    # that once made it stays, so every seed still gives the same logs.
+                    self.ids.uuid4()
                     steps.append(partial(ct.create_event_source_mapping, who=who, m=trig))
                 case Subscription():
                     steps.append(partial(ct.subscribe, who=who, sub=trig))
