@@ -169,7 +169,7 @@ def test_ground_truth_third_traversal_exists_for_every_expected_loop() -> None:
     for path in sorted(TOPOLOGIES.glob("*.yaml")):
         topo = load_topology(path)
         sim = simulate(topo)
-        assert len(sim.truth) == len(topo.expect.loops)
+        assert len(sim.truth) == len(topo.expected(inventory=True).loops)
         start = topo.traffic.start.timestamp()
         for truth in sim.truth:
             assert truth.observed_edges, path.name

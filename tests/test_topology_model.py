@@ -134,3 +134,99 @@ def test_resolve_topology_takes_a_builtin_name_or_a_path(tmp_path: Path) -> None
     assert resolve_topology(write(tmp_path, MINIMAL)).name == "tiny"
     with pytest.raises(TopologyError, match=r"built-in: .*s3-self-loop"):
         resolve_topology("no-such-topology")
+
+
+# The same topology, configured before its trail: the logs alone show a latent unconfirmed
+# loop at most; beside the inventory it is active.
+PREDATES = (
+    MINIMAL.replace("traffic:\n", "traffic:\n  configured_before_trail: true\n").replace(
+        "      status: active\n", "      status: latent\n      confirmed: false\n"
+    )
+    + """\
+expect_with_inventory:
+  loops:
+    - cycle: [s3:uploads, fn:thumbnailer]
+      status: active
+  runaway: [fn:thumbnailer]
+"""
+)
+
+
+def test_a_configuration_before_the_trail_states_both_verdicts(tmp_path: Path) -> None:
+    topo = load_topology(write(tmp_path, PREDATES))
+    assert topo.traffic.configured_before_trail
+    (alone,) = topo.expected().loops
+    (beside,) = topo.expected(inventory=True).loops
+    assert (alone.status, alone.confirmed) == ("latent", False)
+    assert (beside.status, beside.confirmed) == ("active", True)
+    assert topo.expected_runaway() == frozenset()
+    assert topo.expected_runaway(inventory=True) == {topo.arn("fn:thumbnailer")}
+    plain = load_topology(write(tmp_path, MINIMAL))
+    assert plain.expected(inventory=True) == plain.expect  # the logs carry the configuration
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "why"),
+    [
+        (PREDATES.split("expect_with_inventory:")[0], "expect_with_inventory", "required"),
+        (MINIMAL + "expect_with_inventory:\n  loops: []\n", "expect_with_inventory", "only with"),
+        (
+            PREDATES.replace("      confirmed: false\n", ""),
+            "expect.loops[0].confirmed",
+            "confirm nothing",
+        ),
+        (
+            PREDATES.replace(
+                "runaway: [fn:thumbnailer]",
+                "runaway: [{function: fn:thumbnailer, confirmed: false}]",
+            ),
+            None,
+            None,
+        ),
+        (
+            PREDATES.replace("expect:\n  loops:", "expect:\n  runaway: [fn:thumbnailer]\n  loops:"),
+            "expect.runaway[0]",
+            "confirm nothing",
+        ),
+        (
+            MINIMAL.replace("status: active", "status: active\n      confirmed: false"),
+            "expect.loops[0].status",
+            "never active",
+        ),
+        (
+            MINIMAL.replace(
+                "triggers:\n",
+                "triggers:\n  - {kind: state-machine-task, machine: flow, function: thumbnailer}\n",
+            ),
+            "triggers[0].machine",
+            "states:flow is not declared",
+        ),
+    ],
+)
+def test_verdicts_and_state_machines_are_checked(
+    tmp_path: Path, text: str, field: str | None, why: str | None
+) -> None:
+    path = write(tmp_path, text)
+    if field is None:  # a runaway may be stated unconfirmed in the verdict beside an inventory
+        (runaway,) = load_topology(path).expected(inventory=True).runaway
+        assert not runaway.confirmed
+        return
+    with pytest.raises(TopologyError) as err:
+        load_topology(path)
+    assert f"{path}: {field}: " in str(err.value) and why in str(err.value)
+
+
+def test_a_state_machine_is_a_node_with_its_role(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "resources:\n",
+        "resources:\n  state_machines:\n    flow: {}\n    relay: {role: relay-exec}\n",
+    ).replace(
+        "triggers:\n",
+        "triggers:\n  - {kind: state-machine-task, machine: flow, function: thumbnailer}\n",
+    )
+    topo = load_topology(write(tmp_path, text))
+    assert topo.arn("states:flow") == "arn:aws:states:us-east-1:111122223333:stateMachine:flow"
+    assert [(m.name, m.role) for m in topo.state_machines] == [
+        ("flow", "flow-role"),
+        ("relay", "relay-exec"),
+    ]

@@ -5,6 +5,8 @@ copies real CloudTrail (eventVersion, userIdentity with sessionContext, tlsDetai
 additionalEventData…) so that parsers meet the noise they will meet in production.
 
     identity:  IAMUser (people, setup)  |  AssumedRole role/<function name>  |  AWSService
+               AssumedRole role/<session> (a CI job, a console sign-in; Step Functions with
+               invokedBy, as its state machine's role and a random session)
     envelope:  one shape for management and data events; per-call request/response below
 """
 
@@ -14,13 +16,14 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from loopwatch.topology.ids import Ids, stable_id, stable_ip
+from loopwatch.topology.ids import Ids, stable_id, stable_ip, stable_uuid
 from loopwatch.topology.model import (
     Destination,
     EventSourceMapping,
     Ref,
     Rule,
     S3Notification,
+    StateMachine,
     Subscription,
     Topology,
 )
@@ -39,6 +42,10 @@ LAMBDA_AGENT = (
     "cfg/retry-mode#legacy Botocore/1.34.11"
 )
 USER_IP = "198.51.100.23"
+STATES = "states.amazonaws.com"
+EVENT_PATTERN = '{"source":["app.loopwatch-sim"]}'
+"""Every simulated rule's pattern: it matches what simulated functions put on the bus."""
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def event_time(t: float) -> str:
@@ -86,14 +93,30 @@ class CloudTrail:
 
     def function(self, name: str) -> Principal:
         """Lambda runs a function as ``assumed-role/<role>/<function name>``."""
-        role = self.topo.function(name).role
+        identity = self._assumed(self.topo.function(name).role, name)
+        return Principal(identity, stable_ip(f"{self.acct}/{name}"), LAMBDA_AGENT)
+
+    def role_session(self, role: str, session: str) -> Principal:
+        """Anyone who may assume ``role`` names the session as they like (a CI job, SSO)."""
+        return Principal(self._assumed(role, session), USER_IP, USER_AGENT)
+
+    def states_session(self, machine: str) -> Principal:
+        """Step Functions calls as the state machine's role, with a random 32-letter session
+        and ``invokedBy`` (the real Invoke data event of a Task state)."""
+        identity = self._assumed(
+            self.topo.state_machine(machine).role, self.ids.chars(32, _LETTERS)
+        )
+        identity["invokedBy"] = STATES
+        return Principal(identity, STATES, STATES)
+
+    def _assumed(self, role: str, session: str) -> dict[str, Any]:
         role_id = stable_id("AROA", f"{self.acct}/{role}")
-        identity = {
+        return {
             "type": "AssumedRole",
-            "principalId": f"{role_id}:{name}",
-            "arn": f"arn:aws:sts::{self.acct}:assumed-role/{role}/{name}",
+            "principalId": f"{role_id}:{session}",
+            "arn": f"arn:aws:sts::{self.acct}:assumed-role/{role}/{session}",
             "accountId": self.acct,
-            "accessKeyId": stable_id("ASIA", f"{self.acct}/{role}/{name}", 16),
+            "accessKeyId": stable_id("ASIA", f"{self.acct}/{role}/{session}", 16),
             "sessionContext": {
                 "sessionIssuer": {
                     "type": "Role",
@@ -106,7 +129,6 @@ class CloudTrail:
                 "attributes": {"creationDate": self.session_start, "mfaAuthenticated": "false"},
             },
         }
-        return Principal(identity, stable_ip(f"{self.acct}/{name}"), LAMBDA_AGENT)
 
     @staticmethod
     def service(principal: str) -> Principal:
@@ -155,7 +177,7 @@ class CloudTrail:
         if who.identity["type"] == "AWSService":
             rec["sharedEventID"] = self.ids.uuid4()
         rec["eventCategory"] = "Data" if data else "Management"
-        if who.identity["type"] != "AWSService":
+        if "invokedBy" not in who.identity:  # a service's own call states no TLS
             rec["tlsDetails"] = {
                 "tlsVersion": "TLSv1.3",
                 "cipherSuite": "TLS_AES_128_GCM_SHA256",
@@ -272,6 +294,25 @@ class CloudTrail:
             extra={"functionVersion": f"{arn}:$LATEST"},
         )  # fmt: skip
 
+    def states_invoke(self, t: float, machine: str, function: str) -> Record:
+        """The Invoke data event of a Task state: ``requestParameters`` null, the function
+        only in ``resources``, the caller the state machine's role (nothing names the
+        machine itself)."""
+        arn = self.topo.arn(Ref("fn", function))
+        return self.record(
+            t, self.states_session(machine), "lambda.amazonaws.com", "Invoke", None, None,
+            data=True, resources=[self._res("AWS::Lambda::Function", arn)],
+            extra={"functionVersion": f"{arn}:$LATEST"},
+        )  # fmt: skip
+
+    def start_execution(self, t: float, who: Principal, machine: str) -> Record:
+        arn = self.topo.arn(Ref("states", machine))
+        name = self.ids.uuid4()
+        request = {"stateMachineArn": arn, "name": name, "input": "HIDDEN_DUE_TO_SECURITY_REASONS"}
+        execution = arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        response = {"executionArn": execution, "startDate": f"{event_time(t)[:-1]}.000Z"}
+        return self.record(t, who, STATES, "StartExecution", request, response)
+
     def write(self, t: float, who: Principal, ref: Ref, key: str | None, op: str) -> Record:
         """The data event of one write into ``ref`` (an S3 object, a message, an item…)."""
         match ref.kind:
@@ -288,6 +329,8 @@ class CloudTrail:
                 return self.put_record(t, who, ref.name)
             case "events":
                 return self.put_events(t, who, ref.name)
+            case "states":
+                return self.start_execution(t, who, ref.name)
             case _:
                 return self.invoke(t, who, ref.name)
 
@@ -337,6 +380,29 @@ class CloudTrail:
                     t, who, "events.amazonaws.com", "CreateEventBus",
                     {"name": n}, {"eventBusArn": arn},
                 )  # fmt: skip
+
+    def create_state_machine(self, t: float, who: Principal, machine: StateMachine) -> Record:
+        """CloudTrail hides the definition: only the name and role are in the record."""
+        arn = self.topo.arn(Ref("states", machine.name))
+        request = {
+            "name": machine.name,
+            "definition": "HIDDEN_DUE_TO_SECURITY_REASONS",
+            "roleArn": f"arn:aws:iam::{self.acct}:role/{machine.role}",
+            "type": "STANDARD",
+        }
+        response = {"stateMachineArn": arn, "creationDate": f"{event_time(t)[:-1]}.000Z"}
+        return self.record(t, who, STATES, "CreateStateMachine", request, response)
+
+    def mapping_uuid(self, mapping: EventSourceMapping) -> str:
+        """A mapping's UUID, stable (not drawn from the run's RNG) so that an inventory
+        built from the model names the mapping as the simulated record does."""
+        index = next(i for i, t in enumerate(self.topo.triggers) if t is mapping)
+        return stable_uuid(f"{self.acct}/{self.region}/mapping/{index}")
+
+    def subscription_arn(self, sub: Subscription) -> str:
+        """A subscription's ARN (its trigger id), stable for the same reason."""
+        topic = self.topo.arn(Ref("sns", sub.topic))
+        return f"{topic}:{stable_uuid(f'{topic}/{self.topo.arn(sub.endpoint)}')}"
 
     def stream_arn(self, table: str) -> str:
         label = self.session_start.replace("Z", ".000")
@@ -436,7 +502,7 @@ class CloudTrail:
         )  # fmt: skip
 
     def create_event_source_mapping(
-        self, t: float, who: Principal, m: EventSourceMapping, uuid: str
+        self, t: float, who: Principal, m: EventSourceMapping
     ) -> Record:
         source = self.source_arn(m.source)
         request: dict[str, Any] = {
@@ -448,7 +514,7 @@ class CloudTrail:
         if m.source.kind != "sqs":
             request["startingPosition"] = "LATEST"
         response = {
-            "uUID": uuid,
+            "uUID": self.mapping_uuid(m),
             "batchSize": 1,
             "eventSourceArn": source,
             "functionArn": self.topo.arn(Ref("fn", m.function)),
@@ -468,13 +534,14 @@ class CloudTrail:
             "endpoint": self.topo.arn(sub.endpoint),
             "returnSubscriptionArn": True,
         }
-        response = {"subscriptionArn": f"{topic}:{self.ids.uuid4()}"}
+        self.ids.uuid4()  # the draw that once made the ARN: the same seed, the same logs
+        response = {"subscriptionArn": self.subscription_arn(sub)}
         return self.record(t, who, "sns.amazonaws.com", "Subscribe", request, response)
 
     def put_rule(self, t: float, who: Principal, rule: Rule) -> Record:
         request = {
             "name": rule.name,
-            "eventPattern": '{"source":["app.loopwatch-sim"]}',
+            "eventPattern": EVENT_PATTERN,
             "state": "ENABLED",
             "eventBusName": rule.bus,
         }

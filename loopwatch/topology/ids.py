@@ -44,6 +44,12 @@ def stable_id(prefix: str, name: str, length: int = 17) -> str:
     return prefix + digest[:length].replace("=", "A")
 
 
+def stable_uuid(name: str) -> str:
+    """A version-4-shaped UUID derived from ``name``: the same for the same name, in every run."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
 def stable_ip(name: str) -> str:
     """A public-looking IPv4 address derived from ``name`` (a Lambda's NAT address)."""
     d = hashlib.sha256(name.encode()).digest()

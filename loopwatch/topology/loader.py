@@ -20,12 +20,15 @@ from loopwatch.topology.model import (
     EventSourceMapping,
     Expect,
     ExpectedLoop,
+    ExpectedRunaway,
     Function,
     Observe,
     Ref,
     Rule,
     S3Notification,
     Seed,
+    StateMachine,
+    StateMachineTask,
     Subscription,
     Topology,
     Traffic,
@@ -84,6 +87,7 @@ _TRIGGER_KINDS = frozenset(
         "sns-subscription",
         "eventbridge-rule",
         "destination",
+        "state-machine-task",
     }
 )
 
@@ -102,6 +106,7 @@ class _Builder:
             "dynamodb": r.tables,
             "kinesis": r.streams,
             "events": [*r.buses, "default"],
+            "states": list(r.state_machines),
             "fn": list(r.functions),
         }
 
@@ -145,7 +150,27 @@ class _Builder:
             if dup:
                 raise self.fail("resources", f"{kind} declared twice: {', '.join(sorted(dup))}")
         functions = tuple(self.function(n, f) for n, f in r.functions.items())
+        machines = tuple(
+            StateMachine(n, m.role or f"{n}-role") for n, m in r.state_machines.items()
+        )
         triggers = tuple(self.trigger(t, f"triggers[{i}]") for i, t in enumerate(d.triggers))
+        traffic = self.traffic(d.traffic)
+        predates = traffic.configured_before_trail
+        if predates and d.expect_with_inventory is None:
+            raise self.fail(
+                "expect_with_inventory",
+                "required with traffic.configured_before_trail: true (the verdict beside the"
+                " account's inventory; expect is the verdict of the logs alone)",
+            )
+        if not predates and d.expect_with_inventory is not None:
+            raise self.fail(
+                "expect_with_inventory",
+                "only with traffic.configured_before_trail: true (otherwise the logs carry"
+                " the configuration, and expect is the verdict either way)",
+            )
+        with_inventory = None
+        if d.expect_with_inventory is not None:
+            with_inventory = self.expect(d.expect_with_inventory, "expect_with_inventory")
         return Topology(
             name=d.name,
             description=d.description.strip(),
@@ -160,8 +185,10 @@ class _Builder:
             functions=functions,
             triggers=triggers,
             observe=Observe(d.observe.invokes, d.observe.invocation_events),
-            traffic=self.traffic(d.traffic),
-            expect=self.expect(d.expect),
+            traffic=traffic,
+            expect=self.expect(d.expect, "expect", logs_confirm_nothing=predates),
+            state_machines=machines,
+            expect_with_inventory=with_inventory,
         )
 
     def function(self, name: str, f: s.FunctionDoc) -> Function:
@@ -211,6 +238,11 @@ class _Builder:
                         for i, x in enumerate(t.targets)
                     ),
                 )
+            case s.StateMachineTaskDoc():
+                return StateMachineTask(
+                    machine=self.named("states", t.machine, f"{where}.machine"),
+                    function=self.named("fn", t.function, f"{where}.function"),
+                )
             case s.DestinationDoc():
                 return Destination(
                     function=self.named("fn", t.function, f"{where}.function"),
@@ -244,21 +276,41 @@ class _Builder:
                     start=sd.start,
                     duration=sd.duration,
                     count=sd.count,
+                    role=sd.role,
                 )
             )
-        return Traffic(t.start, t.duration, t.seed, t.max_events, tuple(seeds))
+        return Traffic(
+            t.start, t.duration, t.seed, t.max_events, tuple(seeds), t.configured_before_trail
+        )
 
-    def expect(self, e: s.ExpectDoc) -> Expect:
+    def expect(self, e: s.ExpectDoc, block: str, *, logs_confirm_nothing: bool = False) -> Expect:
+        """``logs_confirm_nothing``: the block is the verdict of logs without configuration
+        records, where no trigger is configured and no execution role known (DESIGN §5)."""
         loops = []
         for i, loop in enumerate(e.loops):
-            where = f"expect.loops[{i}].cycle"
-            cycle = tuple(self.ref(x, f"{where}[{j}]") for j, x in enumerate(loop.cycle))
+            where = f"{block}.loops[{i}]"
+            cycle = tuple(self.ref(x, f"{where}.cycle[{j}]") for j, x in enumerate(loop.cycle))
             if not any(c.kind == "fn" for c in cycle):
-                raise self.fail(where, "a loop passes through at least one function")
+                raise self.fail(f"{where}.cycle", "a loop passes through at least one function")
             if len(set(cycle)) != len(cycle):
-                raise self.fail(where, "a cycle lists each node once")
-            loops.append(ExpectedLoop(cycle, loop.status))
-        runaway = tuple(
-            self.ref(x, f"expect.runaway[{i}]", ("fn",)) for i, x in enumerate(e.runaway)
-        )
-        return Expect(tuple(loops), runaway)
+                raise self.fail(f"{where}.cycle", "a cycle lists each node once")
+            if loop.confirmed and logs_confirm_nothing:
+                raise self.fail(f"{where}.confirmed", _CONFIRM_NOTHING)
+            if loop.status == "active" and not loop.confirmed:
+                raise self.fail(f"{where}.status", "an unconfirmed loop is never active")
+            loops.append(ExpectedLoop(cycle, loop.status, loop.confirmed))
+        runaway = []
+        for i, x in enumerate(e.runaway):
+            where = f"{block}.runaway[{i}]"
+            if isinstance(x, str):
+                x = s.ExpectedRunawayDoc(function=x)
+            if x.confirmed and logs_confirm_nothing:
+                raise self.fail(where, _CONFIRM_NOTHING)
+            runaway.append(ExpectedRunaway(self.ref(x.function, where, ("fn",)), x.confirmed))
+        return Expect(tuple(loops), tuple(runaway))
+
+
+_CONFIRM_NOTHING = (
+    "logs without configuration records confirm nothing (traffic.configured_before_trail):"
+    " say confirmed: false"
+)

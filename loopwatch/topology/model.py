@@ -6,7 +6,12 @@
 
 A *ref* names a declared resource as ``<kind>:<name>`` (``s3:uploads``, ``sqs:jobs``,
 ``sns:alerts``, ``dynamodb:orders``, ``kinesis:clicks``, ``events:orders-bus``,
-``fn:thumbnailer``); ``Topology.arn`` turns it into the canonical node id of DESIGN §4.
+``states:flow``, ``fn:thumbnailer``); ``Topology.arn`` turns it into the canonical node id of
+DESIGN §4.
+
+A topology whose ``traffic.configured_before_trail`` is set has logs that hold no
+configuration record (the trail began long after setup): ``expect`` is then what the logs
+alone show, and ``expect_with_inventory`` what they show beside the account's inventory.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import datetime
 
 from loopwatch.events import arns
 
-KINDS = ("s3", "sqs", "sns", "dynamodb", "kinesis", "events", "fn")
+KINDS = ("s3", "sqs", "sns", "dynamodb", "kinesis", "events", "states", "fn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,14 @@ class Function:
     name: str
     role: str
     writes: tuple[WriteSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachine:
+    """A Step Functions state machine; it runs (and invokes functions) as ``role``."""
+
+    name: str
+    role: str
 
 
 #   bucket ──(events, prefix, suffix)──► fn | sqs | sns
@@ -116,15 +129,24 @@ class Destination:
     destination: Ref
 
 
-Trigger = S3Notification | EventSourceMapping | Subscription | Rule | Destination
+#   state machine ──(a Task state)──► fn
+@dataclass(frozen=True, slots=True)
+class StateMachineTask:
+    machine: str
+    function: str
+
+
+Trigger = S3Notification | EventSourceMapping | Subscription | Rule | Destination | StateMachineTask
 
 
 @dataclass(frozen=True, slots=True)
 class Seed:
-    """External traffic: IAM user ``by`` writes into ``to`` at a rate that may grow.
+    """External traffic: ``by`` writes into ``to`` at a rate that may grow.
 
-    Minute ``m`` of the seed (from ``start`` seconds after traffic start, for ``duration``
-    seconds) holds ``round(rate_per_min * growth_per_min**m)`` writes, at most ``count`` in all.
+    ``by`` is an IAM user's name, or with ``role`` the session name of an assumed-role
+    session of that role (a CI job, a console sign-in). Minute ``m`` of the seed (from
+    ``start`` seconds after traffic start, for ``duration`` seconds) holds
+    ``round(rate_per_min * growth_per_min**m)`` writes, at most ``count`` in all.
     """
 
     by: str
@@ -136,6 +158,7 @@ class Seed:
     start: float
     duration: float
     count: int | None
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +168,8 @@ class Traffic:
     seed: int
     max_events: int
     seeds: tuple[Seed, ...]
+    configured_before_trail: bool = False
+    """The configuration predates the logs: setup writes no record (DESIGN §9)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +184,21 @@ class Observe:
 class ExpectedLoop:
     cycle: tuple[Ref, ...]
     status: str
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedRunaway:
+    function: Ref
+    confirmed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class Expect:
+    """Exactly the loops and runaway functions a replay must report."""
+
     loops: tuple[ExpectedLoop, ...] = ()
-    runaway: tuple[Ref, ...] = ()
+    runaway: tuple[ExpectedRunaway, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +218,10 @@ class Topology:
     observe: Observe
     traffic: Traffic
     expect: Expect
+    """What a replay of the logs alone reports."""
+    state_machines: tuple[StateMachine, ...] = ()
+    expect_with_inventory: Expect | None = None
+    """With ``traffic.configured_before_trail``: what a replay beside the inventory reports."""
 
     def arn(self, ref: Ref | str) -> str:
         """The canonical node id (DESIGN §4) of a ref; ValueError for a malformed ref.
@@ -206,6 +244,8 @@ class Topology:
                 return arns.kinesis_stream_arn(r.name, acct, region)
             case "events":
                 return arns.event_bus_arn(r.name, acct, region)
+            case "states":
+                return f"arn:aws:states:{region}:{acct}:stateMachine:{r.name}"
             case _:
                 return arns.function_arn(r.name, acct, region)
 
@@ -219,12 +259,29 @@ class Topology:
                 return f
         raise KeyError(name)
 
-    def expected_cycles(self) -> tuple[tuple[str, ...], ...]:
-        """The expected loops' cycles as canonical ARNs, in traversal order."""
-        return tuple(tuple(self.arn(r) for r in loop.cycle) for loop in self.expect.loops)
+    def state_machine(self, name: str) -> StateMachine:
+        """The declared state machine ``name``; KeyError when there is none."""
+        for m in self.state_machines:
+            if m.name == name:
+                return m
+        raise KeyError(name)
 
-    def expected_runaway(self) -> frozenset[str]:
-        return frozenset(self.arn(r) for r in self.expect.runaway)
+    def expected(self, *, inventory: bool = False) -> Expect:
+        """The verdict for a replay of the logs alone, or (``inventory``) beside the
+        account's inventory: the same unless the configuration predates the logs."""
+        if inventory and self.expect_with_inventory is not None:
+            return self.expect_with_inventory
+        return self.expect
+
+    def expected_cycles(self, *, inventory: bool = False) -> tuple[tuple[str, ...], ...]:
+        """The expected loops' cycles as canonical ARNs, in traversal order."""
+        loops = self.expected(inventory=inventory).loops
+        return tuple(tuple(self.arn(r) for r in loop.cycle) for loop in loops)
+
+    def expected_runaway(self, *, inventory: bool = False) -> frozenset[str]:
+        """The function ARNs expected runaway (confirmed or not)."""
+        runaway = self.expected(inventory=inventory).runaway
+        return frozenset(self.arn(r.function) for r in runaway)
 
     def with_overrides(
         self, *, start: datetime | None = None, account: str | None = None

@@ -17,7 +17,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-Ref = Annotated[str, Field(pattern=r"^(s3|sqs|sns|dynamodb|kinesis|events|fn):[A-Za-z0-9._/-]+$")]
+Ref = Annotated[
+    str, Field(pattern=r"^(s3|sqs|sns|dynamodb|kinesis|events|states|fn):[A-Za-z0-9._/-]+$")
+]
 S3Op = Literal["put", "copy", "delete"]
 
 
@@ -35,6 +37,10 @@ class FunctionDoc(_Strict):
     writes: list[WriteDoc] = []
 
 
+class StateMachineDoc(_Strict):
+    role: str | None = None
+
+
 class ResourcesDoc(_Strict):
     buckets: list[str] = []
     queues: list[str] = []
@@ -42,6 +48,7 @@ class ResourcesDoc(_Strict):
     tables: list[str] = []
     streams: list[str] = []
     buses: list[str] = []
+    state_machines: dict[str, StateMachineDoc] = {}
     functions: dict[str, FunctionDoc] = {}
 
 
@@ -81,8 +88,19 @@ class DestinationDoc(_Strict):
     destination: Ref
 
 
+class StateMachineTaskDoc(_Strict):
+    kind: Literal["state-machine-task"]
+    machine: str
+    function: str
+
+
 TriggerDoc = Annotated[
-    S3NotificationDoc | MappingDoc | SubscriptionDoc | RuleDoc | DestinationDoc,
+    S3NotificationDoc
+    | MappingDoc
+    | SubscriptionDoc
+    | RuleDoc
+    | DestinationDoc
+    | StateMachineTaskDoc,
     Field(discriminator="kind"),
 ]
 
@@ -94,6 +112,7 @@ class ObserveDoc(_Strict):
 
 class SeedDoc(_Strict):
     by: str = "deployer"
+    role: str | None = None
     to: Ref
     key: str | None = None
     op: S3Op = "put"
@@ -113,16 +132,23 @@ class TrafficDoc(_Strict):
     seed: int = 1
     max_events: int = Field(default=3000, ge=1, le=100_000)
     seeds: list[SeedDoc] = Field(min_length=1)
+    configured_before_trail: bool = False
 
 
 class ExpectedLoopDoc(_Strict):
     cycle: list[Ref] = Field(min_length=2)
     status: Literal["active", "latent"]
+    confirmed: bool = True
+
+
+class ExpectedRunawayDoc(_Strict):
+    function: Ref
+    confirmed: bool = True
 
 
 class ExpectDoc(_Strict):
     loops: list[ExpectedLoopDoc] = []
-    runaway: list[Ref] = []
+    runaway: list[Ref | ExpectedRunawayDoc] = []
 
 
 class TopologyDoc(_Strict):
@@ -135,3 +161,4 @@ class TopologyDoc(_Strict):
     observe: ObserveDoc = ObserveDoc()
     traffic: TrafficDoc
     expect: ExpectDoc
+    expect_with_inventory: ExpectDoc | None = None

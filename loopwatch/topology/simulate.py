@@ -1,6 +1,7 @@
 """A deterministic discrete-event simulation of a topology, in event time.
 
     setup (the minute before traffic.start): create resources, functions, triggers
+             (nothing at all when the configuration predates the trail)
     seeds ──write──► resource ──trigger──► invocation ──run──► writes ──► resource …
 
 Everything random (latencies, ids) comes from one ``random.Random(traffic.seed)``; there is no
@@ -29,6 +30,7 @@ from loopwatch.topology.model import (
     Rule,
     S3Notification,
     Seed,
+    StateMachineTask,
     Subscription,
     Topology,
 )
@@ -49,6 +51,7 @@ _LATENCY = {
     "kinesis": (0.3, 1.0),
     "sns": (0.05, 0.3),
     "events": (0.1, 0.5),
+    "states": (0.05, 0.3),
     "fn": (0.02, 0.1),
 }
 _SERVICE = {
@@ -58,6 +61,7 @@ _SERVICE = {
     "kinesis": "kinesis.amazonaws.com",
     "sns": "sns.amazonaws.com",
     "events": "events.amazonaws.com",
+    "states": "states.amazonaws.com",
     "fn": "lambda.amazonaws.com",
 }
 
@@ -92,7 +96,7 @@ class Simulation:
     invocations: dict[str, int]
     """Runs per function ARN."""
     truth: tuple[LoopTruth, ...]
-    """Ground truth for each expected loop, in ``expect.loops`` order."""
+    """Ground truth for each loop the configuration makes (``truth.loop_truths``), in order."""
     truncated: bool
     """True when ``max_events`` stopped the run before ``traffic.duration``."""
 
@@ -183,6 +187,8 @@ class _Sim:
         )
 
     def setup(self) -> None:
+        if self.topo.traffic.configured_before_trail:
+            return  # the trail began long after: none of this is in the logs
         topo, ct, who = self.topo, self.ct, self.deployer
         steps: list[Callable[[float], Record]] = []
         kinds = (
@@ -196,6 +202,7 @@ class _Sim:
         for kind, names in kinds:
             steps += [partial(ct.create_resource, who=who, ref=Ref(kind, n)) for n in names]
         steps += [partial(ct.create_function, who=who, name=f.name) for f in topo.functions]
+        steps += [partial(ct.create_state_machine, who=who, machine=m) for m in topo.state_machines]
         notes: dict[str, list[S3Notification]] = {}
         for trig in topo.triggers:
             if isinstance(trig, S3Notification):
@@ -205,8 +212,10 @@ class _Sim:
         for trig in topo.triggers:
             match trig:
                 case EventSourceMapping():
-                    uid = self.ids.uuid4()
-                    steps.append(partial(ct.create_event_source_mapping, who=who, m=trig, uuid=uid))
+                    # The UUID is stable now (the model's inventory names it too); the draw
+                    # that once made it stays, so every seed still gives the same logs.
+                    self.ids.uuid4()
+                    steps.append(partial(ct.create_event_source_mapping, who=who, m=trig))
                 case Subscription():
                     steps.append(partial(ct.subscribe, who=who, sub=trig))
                 case Rule():
@@ -228,9 +237,15 @@ class _Sim:
             self.emit(step(t), t)
 
     def schedule_seeds(self) -> None:
-        user_by_name: dict[str, Principal] = {}
+        principals: dict[tuple[str, str | None], Principal] = {}
         for seed in self.topo.traffic.seeds:
-            who = user_by_name.setdefault(seed.by, self.ct.user(seed.by))
+            who = principals.get((seed.by, seed.role))
+            if who is None:
+                who = principals[seed.by, seed.role] = (
+                    self.ct.user(seed.by)
+                    if seed.role is None
+                    else self.ct.role_session(seed.role, seed.by)
+                )
             for i, offset in enumerate(seed_offsets(seed)):
                 self.at(self.t0 + offset, self.seed_write, seed.to, seed.key, seed.op, who, i)
 
@@ -307,10 +322,12 @@ class _Sim:
             if not self.spend():
                 return
             src_ref = _ref_of(self.topo, source) if source else None
-            src_arn = self.ct.invoke_source_arn(src_ref, function) if src_ref else source
-            seen.append(
-                self.emit(self.ct.invoke(t, self.ct.service(service), function, src_arn), t)
-            )
+            if src_ref is not None and src_ref.kind == "states":
+                rec = self.ct.states_invoke(t, src_ref.name, function)
+            else:
+                src_arn = self.ct.invoke_source_arn(src_ref, function) if src_ref else source
+                rec = self.ct.invoke(t, self.ct.service(service), function, src_arn)
+            seen.append(self.emit(rec, t))
         if self.topo.observe.invocation_events:
             if not self.spend():
                 return
@@ -368,9 +385,11 @@ def seed_offsets(seed: Seed) -> list[float]:
 
 
 def _ref_of(topo: Topology, arn: str) -> Ref | None:
-    """The table or bus ref an ARN names, so that a service's Invoke can state the ARN real
-    ones carry (a table's stream, a bus's rule); None otherwise."""
-    for kind, names in (("dynamodb", topo.tables), ("events", topo.buses)):
+    """The table, bus or state machine ref an ARN names, so that a service's Invoke can be
+    shaped as real ones are (a table's stream, a bus's rule, a Task state's role); None
+    otherwise."""
+    machines = tuple(m.name for m in topo.state_machines)
+    for kind, names in (("dynamodb", topo.tables), ("events", topo.buses), ("states", machines)):
         for name in names:
             if topo.arn(Ref(kind, name)) == arn:
                 return Ref(kind, name)
@@ -396,6 +415,8 @@ def _routes(topo: Topology) -> dict[str, list[Route]]:
             case Rule():
                 for target in t.targets:
                     add(Ref("events", t.bus), target)
+            case StateMachineTask():
+                add(Ref("states", t.machine), Ref("fn", t.function))
             case Destination():
                 pass  # fires when a run ends, not when something is written
     return out

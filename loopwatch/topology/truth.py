@@ -94,8 +94,14 @@ def traversal_times(
 def loop_truths(
     topo: Topology, routes: dict[str, list[Route]], firings: list[Firing]
 ) -> tuple[LoopTruth, ...]:
+    """Ground truth for each loop the configuration really makes: the loops expected beside
+    the inventory (``Topology.expected(inventory=True)``), which for a topology whose logs
+    carry their configuration are those of ``expect``. The logs alone of a configuration
+    that predates them may show a loop that does not exist (a filter they cannot see): it
+    has no truth."""
     out = []
-    for loop, cycle in zip(topo.expect.loops, topo.expected_cycles(), strict=True):
+    expected = topo.expected(inventory=True)
+    for loop, cycle in zip(expected.loops, topo.expected_cycles(inventory=True), strict=True):
         observed = topo.observe.invokes or topo.observe.invocation_events
         edges, times = traversal_times(cycle, routes, firings, observed)
         traversals = min((len(t) for t in times), default=0)
