@@ -427,9 +427,14 @@ def _replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = Settings()
     if args.act and args.throttle == "enforce":
-        from loopwatch.credentials import caller_account
+        from loopwatch.credentials import AwsUnreachable, caller_account
 
-        caller_account()  # enforce changes AWS: bad credentials fail now, not mid-replay
+        import contextlib
+
+        # Enforce changes AWS: bad credentials fail now, not mid-replay. An AWS that cannot be
+        # reached is no credentials problem: the actions fail, and their alerts say so.
+        with contextlib.suppress(AwsUnreachable):
+            caller_account()
     if args.act:
         from loopwatch.actions.run import sinks_from_settings
 

@@ -60,6 +60,10 @@ class CredentialsProblem(Problem):
     """The AWS credentials are missing, expired or rejected, or STS cannot be reached."""
 
 
+class AwsUnreachable(CredentialsProblem):
+    """STS could not be reached at all: nothing is known of the credentials yet."""
+
+
 def credentials_reason(exc: BaseException) -> str | None:
     """The cause and fix when ``exc`` is a credentials problem; None for anything else."""
     if isinstance(exc, NoCredentialsError):
@@ -113,7 +117,7 @@ def caller_account(
                 " refresh or replace them"
             ) from None
         if isinstance(exc, _UNREACHABLE):
-            raise CredentialsProblem(
+            raise AwsUnreachable(
                 f"cannot reach AWS STS ({exc}): check AWS_ENDPOINT_URL and the network"
             ) from None
         # A broken config file, a credential_process that fails…

@@ -120,6 +120,13 @@ def test_the_worker_reaches_the_incidents_replay_reaches(
     state = worker.call(lambda: _async_state(worker, case.account))
     mine = [f for f in findings if f.get("account") == case.account]
     assert Verdict.of(mine, state) == case.replayed, case.files
+    # Out of order, and still: no incident is active before it began, and the findings of one
+    # incident never go back in event time.
+    for incident in state:
+        assert incident.detected_at is None or incident.first_seen <= incident.detected_at
+    for key in {f["incident"] for f in mine if f.get("kind") == "loop"}:
+        times = [f["time"] for f in mine if f.get("incident") == key]
+        assert times == sorted(times), times
 
 
 async def _async_state(worker: InProcessWorker, account: str) -> list[Any]:

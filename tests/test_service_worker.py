@@ -95,7 +95,10 @@ def test_live_loops_equal_a_replay_of_the_same_logs(
 
 
 def _essence(loop: dict[str, Any]) -> tuple[Any, ...]:
-    keys = ("id", "status", "first_seen", "detected_at", "traversals", "gain")
+    # Not traversals: the peak count depends on the seconds a measurement happened to be
+    # made at, and live input settles on other seconds than a replay does (DESIGN §5 asks for
+    # the same cycles, statuses and times, not the same peak).
+    keys = ("id", "status", "first_seen", "detected_at", "gain")
     return (*(loop[k] for k in keys), tuple(sorted(loop["cycle"])))
 
 

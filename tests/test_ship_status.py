@@ -109,16 +109,17 @@ def test_bad_usage_is_one_line_and_exit_2(
     assert err.startswith("loopwatch ship: ") and says in err and err.count("\n") == 1
 
 
-def test_kafka_unreachable_is_one_line_and_exit_1(
+def test_kafka_unreachable_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from loopwatch.net import free_port
 
     monkeypatch.setenv("LOOPWATCH_KAFKA_BROKER", f"127.0.0.1:{free_port()}")
     r.write_log(tmp_path / "a.json.gz", r.s3_self_loop(writes=2))
-    assert main(["ship", str(tmp_path)]) == 1
+    assert main(["ship", str(tmp_path)]) == 2  # checked before anything is read
     err = capsys.readouterr().err
-    assert "loopwatch ship: cannot reach Kafka at 127.0.0.1:" in err and "Traceback" not in err
+    assert err.startswith("loopwatch ship: no Kafka broker answers at 127.0.0.1:")
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_sigterm_stops_a_following_queue_shipper_cleanly(
