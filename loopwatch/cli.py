@@ -427,9 +427,9 @@ def _replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = Settings()
     if args.act and args.throttle == "enforce":
-        from loopwatch.credentials import AwsUnreachable, caller_account
-
         import contextlib
+
+        from loopwatch.credentials import AwsUnreachable, caller_account
 
         # Enforce changes AWS: bad credentials fail now, not mid-replay. An AWS that cannot be
         # reached is no credentials problem: the actions fail, and their alerts say so.
