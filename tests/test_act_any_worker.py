@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from loopwatch.actions.testing import reserved_concurrency, reset
 from loopwatch.cli import main
 from loopwatch.net import free_port
 from loopwatch.service.ship import ship
 from loopwatch.testing import records as r
 from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
 from loopwatch.testing.broker import Broker
+from loopwatch.testing.lambdas import reserved_concurrency, reset
 from loopwatch.testing.relay import RelayLoop, mapping_state, relay_loop
 from loopwatch.testing.worker import read_until, worker_process, worker_settings
 

@@ -12,9 +12,9 @@ from pytest_httpserver import HTTPServer
 
 from loopwatch.actions import verify_signature
 from loopwatch.actions.signing import SIGNATURE_HEADER
-from loopwatch.actions.testing import create_function, reserved_concurrency, reset
 from loopwatch.cli import main
 from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.topology import resolve_topology, write_simulation
 
 SECRET = "cli-secret"

@@ -21,11 +21,11 @@ from pytest_httpserver import HTTPServer
 from loopwatch.actions import verify_signature
 from loopwatch.actions.ledger import JsonFileLedger
 from loopwatch.actions.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
-from loopwatch.actions.testing import create_function, reserved_concurrency, reset
 from loopwatch.cli import main
 from loopwatch.service.ship import ship
 from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
 from loopwatch.testing.broker import Broker
+from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.testing.worker import read_until, running_worker, worker_settings
 from loopwatch.topology import resolve_topology, write_simulation
 

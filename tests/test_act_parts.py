@@ -20,7 +20,6 @@ from loopwatch.actions import (
 )
 from loopwatch.actions import outcomes as o
 from loopwatch.actions.auditlog import holds_from_audit
-from loopwatch.actions.testing import create_function, emulator_access, reserved_concurrency, reset
 from loopwatch.detect.findings import (
     ACTIVE,
     ESCALATED,
@@ -32,6 +31,7 @@ from loopwatch.detect.findings import (
 from loopwatch.service.act import LiveActions, actions_wanted, merge_audit
 from loopwatch.settings import Settings
 from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency, reset
 from loopwatch.trust import RecordKey, check, seal
 
 ACCOUNT = "123456789012"

@@ -25,9 +25,9 @@ from loopwatch.actions import (
 from loopwatch.actions.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
 from loopwatch.actions.sinks.slack import SlackSink
 from loopwatch.actions.sinks.webhook import WebhookSink
-from loopwatch.actions.testing import SilentServer
 from loopwatch.detect.findings import ACTIVE, ESCALATED, OPENED, LoopFinding
 from loopwatch.settings import Settings
+from loopwatch.testing.lambdas import SilentServer
 
 SECRET = "s3cr3t-hmac-key"
 FAST = RetryPolicy(attempt_timeout=0.5, deadline=3.0, backoff=0.01, backoff_max=0.05)

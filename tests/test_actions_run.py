@@ -18,10 +18,10 @@ from loopwatch.actions import (
     verify_signature,
 )
 from loopwatch.actions.signing import SIGNATURE_HEADER
-from loopwatch.actions.testing import create_function, emulator_access, reserved_concurrency
 from loopwatch.detect.findings import ACTIVE, LATENT, OPENED, RESOLVED, LoopFinding
 from loopwatch.settings import Settings
 from loopwatch.testing.aws import MotoServer, moto_server
+from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency
 
 
 @pytest.fixture(scope="module")

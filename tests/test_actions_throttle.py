@@ -20,15 +20,15 @@ from loopwatch.actions import (
 )
 from loopwatch.actions import outcomes as o
 from loopwatch.actions.aws import AwsFailure, call
-from loopwatch.actions.testing import (
+from loopwatch.detect.findings import ACTIVE, LATENT, OPENED, RESOLVED, LoopFinding, RunawayFinding
+from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.lambdas import (
     create_function,
     emulator_access,
     iam_enforced,
     reserved_concurrency,
     reset,
 )
-from loopwatch.detect.findings import ACTIVE, LATENT, OPENED, RESOLVED, LoopFinding, RunawayFinding
-from loopwatch.testing.aws import REGION, MotoServer, moto_server
 
 ACCOUNT = "123456789012"  # moto's default account
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from loopwatch.actions.testing import create_function, iam_enforced, reserved_concurrency, reset
 from loopwatch.cli import main
 from loopwatch.detect.findings import ACTIVE, OPENED, LoopFinding, finding_json
 from loopwatch.net import free_port
 from loopwatch.testing.aws import PROFILE_VARIABLES, REGION, MotoServer, ambient_env, moto_server
 from loopwatch.testing.broker import Broker
+from loopwatch.testing.lambdas import create_function, iam_enforced, reserved_concurrency, reset
 from loopwatch.testing.worker import running_worker, worker_settings
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import RecordKey, key_from_settings, seal

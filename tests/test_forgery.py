@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from loopwatch.actions.testing import create_function, reserved_concurrency, reset
 from loopwatch.cli import main
 from loopwatch.testing import records as r
 from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 
 ACCOUNT = "123456789012"  # moto's default account
 OTHER = "999988887777"

@@ -13,7 +13,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from loopwatch.actions.testing import create_function, iam_enforced
 from loopwatch.cli import main
 from loopwatch.detect import Engine
 from loopwatch.detect.findings import ACTIVE, LoopFinding
@@ -47,6 +46,7 @@ from loopwatch.testing.inventory import (
     build_estate,
     emulator_session,
 )
+from loopwatch.testing.lambdas import create_function, iam_enforced
 from loopwatch.testing.records import (
     DYNAMODB,
     EVENTS,

@@ -10,10 +10,10 @@ import pytest
 
 from loopwatch.actions import JsonFileLedger, ThrottleConfig, Throttler
 from loopwatch.actions import outcomes as o
-from loopwatch.actions.testing import create_function, emulator_access, reserved_concurrency, reset
 from loopwatch.cli import main
 from loopwatch.detect.findings import ACTIVE, OPENED, LoopFinding
 from loopwatch.testing.aws import PROFILE_VARIABLES, REGION, MotoServer, ambient_env, moto_server
+from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency, reset
 
 ACCOUNT = "123456789012"
 THUMB = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:thumb"

@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loopwatch.actions.testing import reset
 from loopwatch.cli import main
 from loopwatch.testing import records as r
 from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.lambdas import reset
 from loopwatch.testing.predates import near_miss, sqs_loop
 
 

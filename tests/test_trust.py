@@ -16,12 +16,12 @@ import pytest
 from loopwatch.actions import Actions, MemoryLedger
 from loopwatch.actions import outcomes as o
 from loopwatch.actions.auditlog import holds_from_audit
-from loopwatch.actions.testing import create_function, emulator_access, reserved_concurrency, reset
 from loopwatch.detect.findings import ACTIVE, ESCALATED, LoopFinding, finding_json
 from loopwatch.service.act import LiveActions
 from loopwatch.service.worker import run_worker
 from loopwatch.settings import Settings
 from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency, reset
 from loopwatch.trust import BAD_SIGNATURE, UNSIGNED, RecordKey, check, seal, trusted
 
 ACCOUNT = "123456789012"

@@ -21,7 +21,6 @@ from pytest_httpserver import HTTPServer
 
 from loopwatch.actions.auditlog import holds_from_audit
 from loopwatch.actions.ledger import JsonFileLedger
-from loopwatch.actions.testing import create_function, reserved_concurrency, reset
 from loopwatch.cli import main
 from loopwatch.detect.findings import ACTIVE, ESCALATED, LoopFinding, finding_json
 from loopwatch.service.audit import read_audit
@@ -29,6 +28,7 @@ from loopwatch.service.ship import ship
 from loopwatch.service.topics import ALL
 from loopwatch.testing.aws import PROFILE_VARIABLES, REGION, MotoServer, ambient_env, moto_server
 from loopwatch.testing.broker import Broker
+from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.testing.worker import read_until, running_worker, worker_settings
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import BAD_SIGNATURE, UNSIGNED, RecordKey, check, key_from_settings, seal

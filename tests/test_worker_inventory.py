@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from loopwatch.actions.testing import reset
 from loopwatch.cli import main
 from loopwatch.service.ship import ship
 from loopwatch.testing import records as r
 from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
 from loopwatch.testing.broker import Broker
+from loopwatch.testing.lambdas import reset
 from loopwatch.testing.predates import near_miss, sqs_loop
 from loopwatch.testing.worker import read_until, running_worker, worker_settings
 

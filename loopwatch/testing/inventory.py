@@ -23,8 +23,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopwatch.actions.testing import create_function
 from loopwatch.testing.aws import DUMMY, REGION
+from loopwatch.testing.lambdas import create_function
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

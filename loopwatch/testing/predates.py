@@ -9,9 +9,9 @@ CloudTrail records a trail begun later would hold (no configuration record in th
 
 from __future__ import annotations
 
-from loopwatch.actions.testing import EXECUTION_ROLE, clients, create_function
 from loopwatch.testing import records as r
 from loopwatch.testing.aws import MotoServer
+from loopwatch.testing.lambdas import EXECUTION_ROLE, clients, create_function
 
 ACCOUNT = "123456789012"  # moto's default account
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopwatch.actions.testing import clients, create_function
 from loopwatch.testing import records as r
 from loopwatch.testing.aws import MotoServer
+from loopwatch.testing.lambdas import clients, create_function
 
 ACCOUNT = "123456789012"  # moto's default account
 

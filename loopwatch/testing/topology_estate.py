@@ -57,7 +57,7 @@ def topology_inventory(aws: MotoServer, topology: Topology) -> Snapshot:
     writes the logs to replay beside it. Raises botocore's ClientError when moto refuses a
     call (a topology kind it stopped supporting: say so rather than guess).
     """
-    from loopwatch.actions.testing import reset
+    from loopwatch.testing.lambdas import reset
 
     topo = topology.with_overrides(account=MOTO_ACCOUNT)
     reset(aws)
