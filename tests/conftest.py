@@ -3,8 +3,9 @@
 import pytest
 
 pytest_plugins = (
-    "loopwatch.testing.broker",
-)  # session fixture `kafka_broker` (Tansu or $LOOPWATCH_TEST_KAFKA)
+    "loopwatch.testing.broker",  # session fixture `kafka_broker` (Tansu or $LOOPWATCH_TEST_KAFKA)
+    "loopwatch.testing.aws_env",  # fixture `ambient_aws`: the emulator as boto3's default
+)
 
 
 @pytest.fixture(scope="session")

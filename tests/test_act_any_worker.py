@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,16 @@ from loopwatch.cli import main
 from loopwatch.net import free_port
 from loopwatch.service.ship import ship
 from loopwatch.testing import records as r
-from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.aws import MotoServer
 from loopwatch.testing.broker import Broker
-from loopwatch.testing.lambdas import reserved_concurrency, reset
+from loopwatch.testing.lambdas import reserved_concurrency
 from loopwatch.testing.relay import RelayLoop, mapping_state, relay_loop
 from loopwatch.testing.worker import read_until, worker_process, worker_settings
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    with moto_server() as server:
-        reset(server)
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "AWS_ENDPOINT_URL": server.endpoint_url,
-            "AWS_ACCESS_KEY_ID": DUMMY,
-            "AWS_SECRET_ACCESS_KEY": DUMMY,
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield server
+def aws(ambient_aws: MotoServer) -> MotoServer:
+    return ambient_aws
 
 
 def assert_only_the_busiest_was_stopped(aws: MotoServer, loop: RelayLoop) -> None:

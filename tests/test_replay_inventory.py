@@ -3,7 +3,6 @@ against the AWS emulator: the configuration decides, the same from AWS and from 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -11,25 +10,13 @@ import pytest
 
 from loopwatch.cli import main
 from loopwatch.testing import records as r
-from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
-from loopwatch.testing.lambdas import reset
+from loopwatch.testing.aws import MotoServer
 from loopwatch.testing.predates import near_miss, sqs_loop
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    with moto_server() as server:
-        reset(server)
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "AWS_ENDPOINT_URL": server.endpoint_url,
-            "AWS_ACCESS_KEY_ID": DUMMY,
-            "AWS_SECRET_ACCESS_KEY": DUMMY,
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield server
+def aws(ambient_aws: MotoServer) -> MotoServer:
+    return ambient_aws
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:

@@ -5,7 +5,6 @@ snapshot file — and the near miss AWS recommends is never called a loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +13,15 @@ import pytest
 from loopwatch.cli import main
 from loopwatch.service.ship import ship
 from loopwatch.testing import records as r
-from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.aws import REGION, MotoServer
 from loopwatch.testing.broker import Broker
-from loopwatch.testing.lambdas import reset
 from loopwatch.testing.predates import near_miss, sqs_loop
 from loopwatch.testing.worker import read_until, running_worker, worker_settings
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    with moto_server() as server:
-        reset(server)
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "AWS_ENDPOINT_URL": server.endpoint_url,
-            "AWS_ACCESS_KEY_ID": DUMMY,
-            "AWS_SECRET_ACCESS_KEY": DUMMY,
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield server
+def aws(ambient_aws: MotoServer) -> MotoServer:
+    return ambient_aws
 
 
 @pytest.mark.parametrize("source", ["aws", "file"])
