@@ -41,10 +41,11 @@ log = logging.getLogger(__name__)
 
 INPUTS = (CLOUDTRAIL, INVOCATIONS)
 UNKNOWN_ACCOUNT = "unknown"
-# An idle account's open second is settled after this long without a message, and its event
-# time advanced on the wall clock after IDLE_AFTER: while messages flow, event time alone moves
-# the engine, exactly as in a replay.
-SETTLE_AFTER = 0.2
+# An idle account's open second is settled after this long without a message (short: it is
+# added to produce→finding latency; a message of the same second after it measures again), and
+# its event time advanced on the wall clock after IDLE_AFTER: while messages flow, event time
+# alone moves the engine, exactly as in a replay.
+SETTLE_AFTER = 0.05
 IDLE_AFTER = 1.0
 # Dead letters stay under Kafka's default 1 MB message size, with room for the rest.
 MAX_DEAD_LETTER_BYTES = 256 * 1024
