@@ -119,12 +119,22 @@ class SourcePlan:
         # One byte past the bound is read, so that decode() can tell "too large" from "at it".
         if unit.path is not None:
             with unit.path.open("rb") as file:
-                return file.read(self.limit + 1)
+                return _read_upto(file, self.limit + 1)
         if unit.bucket:
             assert self._s3 is not None  # planned with a client whenever an s3:// unit exists
             return _s3_bytes(self._s3, unit.bucket, unit.key, self.limit)
         stream = self._stdin if self._stdin is not None else sys.stdin.buffer
         return stream.read(self.limit + 1)
+
+
+def _read_upto(file: IO[bytes], most: int) -> bytes:
+    """At most ``most`` bytes of ``file``, in a buffer the size of the file: ``read(most)``
+    would allocate ``most`` bytes (the 256 MB bound) for every small log file."""
+    size = os.fstat(file.fileno()).st_size
+    data = file.read(min(size + 1, most))  # one past the size: a file that grew is read on
+    if size < len(data) < most:
+        data += file.read(most - len(data))
+    return data
 
 
 def decode_unit(name: str, data: bytes, limit: int = MAX_DECODED_BYTES) -> Chunk:
