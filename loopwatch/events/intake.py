@@ -4,6 +4,10 @@
        │                  │ MalformedRecord             │ future            │ duplicate
        └──────────────────┴─────────────────────────────┴───────────────────┴──► counts, reasons
 
+Parsing and validating (``parse_batch``) holds no state, so replay can run it in worker
+processes; deduplication (``Intake.admit``) runs where the ``Intake`` lives, over the parsed
+batches in input order — ``take`` is the two in one call.
+
 ``loopwatch replay`` and the worker's per-account state take records through an ``Intake``,
 so both count, reject and deduplicate exactly alike (DESIGN §5, "Live equals replay"). The wall
 clock is passed in by the adapter (``take(values, now)``): a record dated more than an hour
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopwatch.events import records
+from loopwatch.events.decode import Selected
 from loopwatch.events.dedupe import RecentIds
 from loopwatch.events.facts import Fact
 
@@ -60,10 +65,60 @@ class Taken:
     counts: Counts = field(default_factory=Counts)
     rejected: dict[str, tuple[int, object]] = field(default_factory=dict)
 
-    def reject(self, reason: str, value: object) -> None:
-        self.counts.malformed += 1
-        seen = self.rejected.get(reason)
-        self.rejected[reason] = (1, value) if seen is None else (seen[0] + 1, seen[1])
+
+@dataclass(slots=True)
+class Parsed:
+    """One batch parsed and validated, not yet deduplicated: plain data (a worker process
+    makes it and sends it back). ``keyed`` holds, in input order, the dedupe id and the facts
+    of every record that gave facts and was not rejected."""
+
+    read: int = 0
+    skipped: int = 0
+    malformed: int = 0
+    keyed: list[tuple[str | None, tuple[Fact, ...]]] = field(default_factory=list)
+    rejected: dict[str, tuple[int, object]] = field(default_factory=dict)
+
+
+def parse_batch(values: list[object], now: float) -> Parsed:
+    """Parse and validate ``values`` as of wall-clock time ``now`` (epoch seconds). Never raises.
+
+    A rejected value is kept as its full JSON value, also when it came from the selective
+    decoder (a ``Selected`` list gives it back), so a dead letter shows the record as sent.
+    """
+    parsed = Parsed(read=len(values))
+    keyed, rejected = parsed.keyed, parsed.rejected
+    original = values.original if isinstance(values, Selected) else None
+    parse, malformed = records.parse, records.MalformedRecord
+    latest = now + FUTURE_SLACK
+    skipped = 0
+    for value in values:
+        try:
+            key, found = parse(value)
+        except malformed as exc:
+            reason = str(exc)
+        except Exception as exc:  # a parser bug must cost one record, never the batch
+            reason = f"parser error: {type(exc).__name__}: {exc}"[:300]
+        else:
+            if not found:
+                skipped += 1
+                continue
+            if found[0].time > latest:
+                reason = "future: dated more than an hour after it was read"
+            else:
+                keyed.append((key, found))
+                continue
+        parsed.malformed += 1
+        seen = rejected.get(reason)
+        if seen is None:  # the first of its kind: worth finding its full value
+            rejected[reason] = (1, value if original is None else original(_index(values, value)))
+        else:
+            rejected[reason] = (seen[0] + 1, seen[1])
+    parsed.skipped = skipped
+    return parsed
+
+
+def _index(values: list[object], value: object) -> int:
+    return next(i for i, v in enumerate(values) if v is value)
 
 
 class Intake:
@@ -82,35 +137,22 @@ class Intake:
 
     def take(self, values: list[object], now: float) -> Taken:
         """Parse ``values`` as of wall-clock time ``now`` (epoch seconds). Never raises."""
-        taken = Taken()
-        counts = taken.counts
-        counts.read = len(values)
-        facts = taken.facts
-        parse, malformed, seen = records.parse, records.MalformedRecord, self.recent.seen
-        latest = now + FUTURE_SLACK
-        used = skipped = duplicates = 0
-        for value in values:
-            try:
-                key, found = parse(value)
-            except malformed as exc:
-                taken.reject(str(exc), value)
-                continue
-            except Exception as exc:  # a parser bug must cost one record, never the batch
-                taken.reject(f"parser error: {type(exc).__name__}: {exc}"[:300], value)
-                continue
-            if not found:
-                skipped += 1
-                continue
-            time = found[0].time
-            if time > latest:
-                taken.reject("future: dated more than an hour after it was read", value)
-                continue
-            if key is not None and seen(key, time):
+        return self.admit(parse_batch(values, now))
+
+    def admit(self, parsed: Parsed) -> Taken:
+        """Deduplicate one parsed batch: its facts, counted. Batches must come in input order
+        (the dedupe window follows event time as it is met)."""
+        counts = Counts(parsed.read, 0, parsed.skipped, 0, parsed.malformed)
+        taken = Taken(counts=counts, rejected=parsed.rejected)
+        facts, seen = taken.facts, self.recent.seen
+        used = duplicates = 0
+        for key, found in parsed.keyed:
+            if key is not None and seen(key, found[0].time):
                 duplicates += 1
                 continue
             used += 1
             facts.extend(found)
-        counts.used, counts.skipped, counts.duplicates = used, skipped, duplicates
+        counts.used, counts.duplicates = used, duplicates
         return taken
 
     def to_state(self) -> list[list[Any]]:

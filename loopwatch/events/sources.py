@@ -11,6 +11,11 @@ A chunk is one readable unit: a file, stdin or one S3 object, decoded by the one
 a SourceError, never raised, so that the other units go on; so is anything in a folder that is
 not a regular file. Files are read whole, up to the bound: CloudTrail delivers them in small
 pieces, and one ``orjson.loads`` of a whole document is the cheapest decode there is.
+
+``plan(…, selective=True)`` decodes records selectively (thin records, see
+``loopwatch.events.decode``), for the intake; without it every object is its full JSON value
+(``loopwatch ship`` sends them on). ``SourcePlan.tasks()`` gives each unit as a picklable
+``Task`` that another process can read: files are read there, stdin and S3 objects here.
 """
 
 from __future__ import annotations
@@ -73,6 +78,40 @@ class _Unit:
     failure: str = ""  # found unreadable while planning (a folder that cannot be listed)
 
 
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One unit to read and decode, picklable: a worker process reads a file itself; the
+    bytes of stdin and of an S3 object come with the task (read by the planning process)."""
+
+    unit: _Unit
+    limit: int
+    selective: bool
+    data: bytes | None = None
+    failure: str = ""  # the bytes could not be read where the task was made
+
+    def read(self) -> Chunk:
+        """The unit's Chunk; never raises for damaged or vanished units."""
+        unit = self.unit
+        if unit.failure:
+            return Chunk(unit.name, [], 0, (SourceError(unit.name, unit.failure),), 0)
+        if self.failure:
+            return self._unreadable(self.failure)
+        data = self.data
+        if data is None:
+            assert unit.path is not None  # a task without data is a file's
+            try:
+                # One byte past the bound, so decode() can tell "too large" from "at it".
+                with unit.path.open("rb") as file:
+                    data = file.read(self.limit + 1)
+            except Exception as exc:  # a unit that vanished or cannot be read is reported
+                return self._unreadable(_why(exc))
+        return decode_unit(unit.name, data, self.limit, selective=self.selective)
+
+    def _unreadable(self, why: str) -> Chunk:
+        unit = self.unit
+        return Chunk(unit.name, [], 0, (SourceError(unit.name, why),), unit.size)
+
+
 class SourcePlan:
     """Every unit of every named source, resolved; read them with ``chunks()``."""
 
@@ -82,10 +121,12 @@ class SourcePlan:
         stdin: IO[bytes] | None,
         s3: S3Client | None,
         limit: int = MAX_DECODED_BYTES,
+        selective: bool = False,
     ) -> None:
         self._units = units
         self.limit = limit
         """Bytes one unit may take, stored and decompressed alike."""
+        self.selective = selective
         self._stdin = stdin
         self._s3 = s3
         self.total_bytes: int = sum(u.size for u in units)
@@ -96,23 +137,23 @@ class SourcePlan:
 
     def chunks(self) -> Iterator[Chunk]:
         """One Chunk per unit, in plan order; never raises for damaged or vanished units."""
-        for unit in self._units:
-            yield self._read(unit)
+        for task in self.tasks():
+            yield task.read()
 
-    def _read(self, unit: _Unit) -> Chunk:
-        if unit.failure:
-            return Chunk(unit.name, [], 0, (SourceError(unit.name, unit.failure),), 0)
-        try:
-            data = self._bytes(unit)
-        except Exception as exc:  # a unit that vanished or cannot be read is reported, not fatal
-            return Chunk(unit.name, [], 0, (SourceError(unit.name, _why(exc)),), unit.size)
-        return decode_unit(unit.name, data, self.limit)
+    def tasks(self) -> Iterator[Task]:
+        """One Task per unit, in plan order, each read by ``Task.read()`` here or elsewhere.
+        The bytes of stdin and S3 objects are read here, as the tasks are drawn."""
+        for unit in self._units:
+            task = Task(unit, self.limit, self.selective)
+            if unit.path is None and not unit.failure:
+                try:
+                    task = Task(unit, self.limit, self.selective, data=self._bytes(unit))
+                except Exception as exc:  # said by the task's Chunk, in plan order
+                    task = Task(unit, self.limit, self.selective, failure=_why(exc))
+            yield task
 
     def _bytes(self, unit: _Unit) -> bytes:
         # One byte past the bound is read, so that decode() can tell "too large" from "at it".
-        if unit.path is not None:
-            with unit.path.open("rb") as file:
-                return file.read(self.limit + 1)
         if unit.bucket:
             assert self._s3 is not None  # planned with a client whenever an s3:// unit exists
             body = self._s3.get_object(Bucket=unit.bucket, Key=unit.key)["Body"]
@@ -121,14 +162,16 @@ class SourcePlan:
         return stream.read(self.limit + 1)
 
 
-def decode_unit(name: str, data: bytes, limit: int = MAX_DECODED_BYTES) -> Chunk:
+def decode_unit(
+    name: str, data: bytes, limit: int = MAX_DECODED_BYTES, *, selective: bool = False
+) -> Chunk:
     """Decode one unit's bytes as its name says (``.json`` a log file, ``.jsonl`` JSON Lines,
     anything else sniffed) into a Chunk whose errors name the unit."""
     stem = name.removesuffix(".gz")
     shape: Shape = (
         "lines" if stem.endswith(".jsonl") else "document" if stem.endswith(".json") else "any"
     )
-    decoded = decode(data, shape, limit=limit)
+    decoded = decode(data, shape, limit=limit, selective=selective)
     errors = tuple(SourceError(name, reason) for reason in decoded.problems)
     return Chunk(name, decoded.objects, decoded.malformed, errors, len(data))
 
@@ -139,6 +182,7 @@ def plan(
     s3_client: object | None = None,
     stdin: IO[bytes] | None = None,
     limit: int = MAX_DECODED_BYTES,
+    selective: bool = False,
 ) -> SourcePlan:
     """Resolve every named source into the units ``chunks()`` will read.
 
@@ -147,7 +191,8 @@ def plan(
     digests skipped), ``-`` (``stdin``, by default the process's), or
     ``s3://bucket/prefix`` (listed now with ``s3_client``, by default a
     ``boto3.client("s3")`` made only if such a name is present). A unit reached twice
-    is read once.
+    is read once. ``selective``: records decoded selectively, for the intake (see the
+    module doc).
 
     Raises SourceUnavailable for a name that does not exist or cannot be opened at all:
     a missing or unreadable path, an unlistable folder, a missing or forbidden bucket.
@@ -163,7 +208,7 @@ def plan(
             units.extend(_s3_units(client, name))
         else:
             units.extend(_path_units(name))
-    return SourcePlan(_once(units), stdin, client, limit)
+    return SourcePlan(_once(units), stdin, client, limit, selective)
 
 
 def _once(units: list[_Unit]) -> list[_Unit]:
