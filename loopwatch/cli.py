@@ -37,6 +37,7 @@ examples:
   loopwatch replay --fail-on latent logs/        # exit 1 even for loops not yet running hot
   loopwatch replay --act logs/                   # alert on the loops found (throttle: dry-run)
   loopwatch replay --format html logs/ > report.html   # a picture of each loop
+  loopwatch replay --jobs 1 logs/                # one process (default: one job per core)
 
 Detection knobs come from LOOPWATCH_* environment variables (e.g. LOOPWATCH_ACTIVE_AFTER=3,
 LOOPWATCH_WINDOW_SECONDS=300).
@@ -136,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
         "--throttle",
         choices=["off", "dry-run", "enforce"],
         help="with --act: throttle mode (default dry-run; only enforce changes AWS)",
+    )
+    replay.add_argument(
+        "--jobs",
+        metavar="N",
+        help="processes that decode and parse files (default: one per core; 1: no worker"
+        " processes). The report is the same for any N",
     )
     replay.set_defaults(run=_replay)
 
@@ -277,6 +284,16 @@ def _replay_inventory(spec: str | None, regions: list[str], settings: Settings) 
     return obtain(spec, regions, role_template=settings.throttle_role_template)
 
 
+def _jobs(text: str | None) -> int | None:
+    """``--jobs``: the cores this process may use when not given; None when not a count."""
+    if text is None:
+        import os
+
+        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return len(cores) if cores else os.cpu_count() or 1
+    return int(text) if text.isascii() and text.isdigit() and int(text) >= 1 else None
+
+
 def _replay(args: argparse.Namespace) -> int:
     from loopwatch.events.sources import SourceUnavailable
     from loopwatch.inventory import InventoryUnavailable, SnapshotError
@@ -285,6 +302,13 @@ def _replay(args: argparse.Namespace) -> int:
 
     if args.throttle is not None and not args.act:
         print("loopwatch replay: --throttle needs --act", file=sys.stderr)
+        return EXIT_USAGE
+    jobs = _jobs(args.jobs)
+    if jobs is None:
+        print(
+            f"loopwatch replay: --jobs wants a whole number >= 1, not {args.jobs!r}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     settings = Settings()
     findings: list[Finding] = []
@@ -297,6 +321,7 @@ def _replay(args: argparse.Namespace) -> int:
             stdin=sys.stdin.buffer,
             on_finding=findings.append if args.act else None,
             inventory=inventory,
+            jobs=jobs,
         )
     except (SourceUnavailable, InventoryUnavailable, SnapshotError) as exc:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
