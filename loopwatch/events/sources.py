@@ -102,7 +102,7 @@ class Task:
             try:
                 # One byte past the bound, so decode() can tell "too large" from "at it".
                 with unit.path.open("rb") as file:
-                    data = file.read(self.limit + 1)
+                    data = _read_upto(file, self.limit + 1)
             except Exception as exc:  # a unit that vanished or cannot be read is reported
                 return self._unreadable(_why(exc))
         return decode_unit(unit.name, data, self.limit, selective=self.selective)
@@ -110,6 +110,16 @@ class Task:
     def _unreadable(self, why: str) -> Chunk:
         unit = self.unit
         return Chunk(unit.name, [], 0, (SourceError(unit.name, why),), unit.size)
+
+
+def _read_upto(file: IO[bytes], most: int) -> bytes:
+    """At most ``most`` bytes of ``file``, in a buffer the size of the file: ``read(most)``
+    would allocate ``most`` bytes (the 256 MB bound) for every small log file."""
+    size = os.fstat(file.fileno()).st_size
+    data = file.read(min(size + 1, most))  # one past the size: a file that grew is read on
+    if size < len(data) < most:
+        data += file.read(most - len(data))
+    return data
 
 
 class SourcePlan:
