@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
+import os
 import random
 import resource
 import subprocess
@@ -112,11 +113,19 @@ def floor_parse(files: list[Path]) -> int:
     return records
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
+def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of this process and its reaped workers, result)."""
     gc.collect()
+    cpu = _cpu()
     start = time.perf_counter()
     result = fn()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - start, _cpu() - cpu, result
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def bench_replay(dataset: Path, rounds: int, jobs: int) -> None:
@@ -128,12 +137,13 @@ def bench_replay(dataset: Path, rounds: int, jobs: int) -> None:
         f"replay/{jobs}": lambda: replay([str(dataset)], jobs=jobs),
     }
     best = dict.fromkeys(runs, float("inf"))
+    cpu = dict.fromkeys(runs, float("inf"))
     results: dict[str, object] = {}
     raw_parse(files)  # warm the page cache for all
     for _ in range(rounds):
         for name, run in runs.items():  # interleaved: load from elsewhere falls on all alike
-            seconds, results[name] = timed(run)
-            best[name] = min(best[name], seconds)
+            seconds, used, results[name] = timed(run)
+            best[name], cpu[name] = min(best[name], seconds), min(cpu[name], used)
     report = results["replay"]
     assert isinstance(report, Report)
     assert report.to_json() == results[f"replay/{jobs}"].to_json()  # type: ignore[attr-defined]
@@ -150,30 +160,38 @@ def bench_replay(dataset: Path, rounds: int, jobs: int) -> None:
         f" {counts.duplicates:,} duplicates, {counts.malformed:,} malformed),"
         f" {len(active)} active loop(s) found; best of {rounds} interleaved rounds"
     )
-    print(f"raw    gunzip + orjson full parse:        {rate['raw']:>9,.0f} records/s")
-    print(f"floor  gunzip + selective msgspec decode: {rate['floor']:>9,.0f} records/s")
-    print(f"loopwatch replay, 1 process:              {rate['replay']:>9,.0f} records/s")
-    print(
-        f"loopwatch replay, --jobs {jobs}:               {rate[f'replay/{jobs}']:>9,.0f} records/s"
-    )
+    labels = {
+        "raw": "raw    gunzip + orjson full parse",
+        "floor": "floor  gunzip + selective msgspec decode",
+        "replay": "loopwatch replay, 1 process",
+        f"replay/{jobs}": f"loopwatch replay, --jobs {jobs}",
+    }
+    for name, label in labels.items():
+        print(
+            f"{label:<41} {rate[name]:>9,.0f} records/s"
+            f"  ({best[name]:.2f} s wall, {cpu[name]:.2f} s CPU)"
+        )
     print(
         f"replay / floor: {rate['replay'] / rate['floor']:.2f}  (target >= 0.5, aim 0.7);"
         f"  replay / raw: {rate['replay'] / rate['raw']:.2f}"
     )
     print(
         f"--jobs {jobs} speed-up over 1 process: {best['replay'] / best[f'replay/{jobs}']:.2f}x"
-        f"  (target >= 1.7x for 2 jobs on 2 cores; {_cores()} cores here)"
+        f"  (target >= 1.7x for 2 jobs on 2 cores; {_cores()} cores here, load average"
+        f" {os.getloadavg()[0]:.1f}: other processes' CPU use lowers it)"
     )
     base = _peak_rss(dataset, 0)
     for n in (1, jobs):
         peak = _peak_rss(dataset, n)
         read = peak["read"] / 1e6
-        own, workers = peak["self"] / 1024, peak["children"] / 1024
+        own, worker = peak["self"] / 1024, peak["children"] / 1024
+        total = own + (n * worker if n > 1 else 0)  # ru_maxrss of children: the largest one
         print(
-            f"peak RSS, --jobs {n}: {own:,.0f} MB here + {workers:,.0f} MB largest worker"
-            f" = {(own + workers) / read:,.0f} MB per million records read"
-            f" ({(own - base['self'] / 1024) / read:,.0f} MB/M above an idle process's"
-            f" {base['self'] / 1024:,.0f} MB)"
+            f"peak RSS, --jobs {n}: {own:,.0f} MB replaying"
+            + (f" + {n} workers of <= {worker:,.0f} MB" if n > 1 else "")
+            + f": <= {total / read:,.0f} MB per million records read;"
+            f" {(own - base['self'] / 1024) / read:,.0f} MB/M above an idle process"
+            f" ({base['self'] / 1024:,.0f} MB)"
         )
 
 
@@ -196,8 +214,6 @@ def _rss_of(jobs: int, dataset: str) -> None:
 
 
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -24,6 +24,10 @@ objects' facts, the same counts and the same problems:
     {"Records": [anything]} ─► a Thin per object, the full value of any other item
     not one JSON document ─► "lines": a Thin per object line, the full path per other line
     anything else (one object, a list, not a log file, too deep) ─► full path
+
+One difference is known and kept: a number beyond a double's range (``1e400``) in a field
+nobody reads is skipped by msgspec, where orjson refuses the whole document; the selective
+path keeps the file, as "damage costs only what it touches" asks.
 """
 
 from __future__ import annotations

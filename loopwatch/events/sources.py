@@ -72,7 +72,7 @@ class Chunk:
 class _Unit:
     name: str  # what reports call it: the path, "-", or s3://bucket/key
     size: int
-    path: Path | None = None
+    path: str | None = None  # a local file (a string: cheaper to make and to pickle)
     bucket: str = ""
     key: str = ""
     failure: str = ""  # found unreadable while planning (a folder that cannot be listed)
@@ -101,7 +101,7 @@ class Task:
             assert unit.path is not None  # a task without data is a file's
             try:
                 # One byte past the bound, so decode() can tell "too large" from "at it".
-                with unit.path.open("rb") as file:
+                with Path(unit.path).open("rb") as file:
                     data = _read_upto(file, self.limit + 1)
             except Exception as exc:  # a unit that vanished or cannot be read is reported
                 return self._unreadable(_why(exc))
@@ -245,7 +245,7 @@ def _path_units(name: str) -> list[_Unit]:
             return list(_walk(path))
         with path.open("rb"):
             pass
-        return [_Unit(name, path.stat().st_size, path=path)]
+        return [_Unit(name, path.stat().st_size, path=name)]
     except OSError as exc:
         raise SourceUnavailable(f"{name}: {_why(exc)}") from exc
 
@@ -261,18 +261,19 @@ def _walk(top: Path) -> Iterator[_Unit]:
         for file in sorted(files):
             if not file.endswith(SUFFIXES) or _DIGEST in file:
                 continue
-            path = Path(folder, file)
+            # os.path, not pathlib: thousands of files, and str(Path(folder, file)) is the same.
+            path = os.path.join(folder, file)  # noqa: PTH118
             try:
-                info = path.stat()
+                info = os.stat(path)  # noqa: PTH116
             except OSError as exc:
-                yield _Unit(str(path), 0, failure=_why(exc))
+                yield _Unit(path, 0, failure=_why(exc))
                 continue
             if not stat.S_ISREG(info.st_mode):
                 # A FIFO would block the read forever, a device would never end: log files
                 # are regular files, so anything else in a log folder is named and skipped.
-                yield _Unit(str(path), 0, failure=f"skipped: not a regular file ({_kind(info)})")
+                yield _Unit(path, 0, failure=f"skipped: not a regular file ({_kind(info)})")
                 continue
-            yield _Unit(str(path), info.st_size, path=path)
+            yield _Unit(path, info.st_size, path=path)
     for failed in failures:
         yield _Unit(str(failed.filename or top), 0, failure=_why(failed))
 
