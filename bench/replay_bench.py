@@ -14,7 +14,7 @@ bench/.data), then times, interleaved round by round and best of ``--rounds``:
   replay/N  the same with --jobs N worker processes
 and prints the throughputs, replay / floor (target >= 0.5, aim 0.7), the speed-up of N jobs
 over one process (target >= 1.7 for 2 jobs on 2 cores), and the peak RSS of a replay per
-million records read (ru_maxrss of a fresh process for each, its workers included). Absolute
+million records read (a fresh process for each, its workers included). Absolute
 numbers mean little on a shared machine; the ratios are measured side by side.
 
 It then prints the engine's per-event cost on graphs of 1k and 10k functions (target: growth
@@ -46,6 +46,7 @@ from loopwatch.events.thin import Log
 from loopwatch.replay import replay
 from loopwatch.report import Report
 from loopwatch.testing.data import shared_data_dir
+from loopwatch.testing.memory import peak_rss_kib
 
 HERE = Path(__file__).resolve().parent
 INVICTUS = shared_data_dir(__file__, "cloudtrail-invictus")
@@ -208,9 +209,10 @@ def _peak_rss(dataset: Path, jobs: int) -> dict[str, int]:
 
 def _rss_of(jobs: int, dataset: str) -> None:
     read = replay([dataset], jobs=jobs).counts.read if jobs else 0
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest reaped
-    sys.stdout.buffer.write(orjson.dumps({"self": own, "children": workers, "read": read}))
+    sys.stdout.buffer.write(
+        orjson.dumps({"self": peak_rss_kib(), "children": workers, "read": read})
+    )
 
 
 def _cores() -> int:
