@@ -18,7 +18,7 @@ ahead. The engine itself never sees the clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from loopwatch.events import records
 from loopwatch.events.decode import Selected
@@ -66,17 +66,16 @@ class Taken:
     rejected: dict[str, tuple[int, object]] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Parsed:
-    """One batch parsed and validated, not yet deduplicated: plain data (a worker process
-    makes it and sends it back). ``keyed`` holds, in input order, the dedupe id and the facts
-    of every record that gave facts and was not rejected."""
+class Parsed(NamedTuple):
+    """One batch parsed and validated, not yet deduplicated. ``keyed`` holds, in input order,
+    the dedupe id and the facts of every record that gave facts and was not rejected. A
+    NamedTuple: worker processes send thousands back, and tuples pickle cheaply."""
 
-    read: int = 0
-    skipped: int = 0
-    malformed: int = 0
-    keyed: list[tuple[str | None, tuple[Fact, ...]]] = field(default_factory=list)
-    rejected: dict[str, tuple[int, object]] = field(default_factory=dict)
+    read: int
+    skipped: int
+    malformed: int
+    keyed: list[tuple[str | None, tuple[Fact, ...]]]
+    rejected: dict[str, tuple[int, object]]
 
 
 def parse_batch(values: list[object], now: float) -> Parsed:
@@ -85,12 +84,12 @@ def parse_batch(values: list[object], now: float) -> Parsed:
     A rejected value is kept as its full JSON value, also when it came from the selective
     decoder (a ``Selected`` list gives it back), so a dead letter shows the record as sent.
     """
-    parsed = Parsed(read=len(values))
-    keyed, rejected = parsed.keyed, parsed.rejected
+    keyed: list[tuple[str | None, tuple[Fact, ...]]] = []
+    rejected: dict[str, tuple[int, object]] = {}
     original = values.original if isinstance(values, Selected) else None
     parse, malformed = records.parse, records.MalformedRecord
     latest = now + FUTURE_SLACK
-    skipped = 0
+    skipped = bad = 0
     for value in values:
         try:
             key, found = parse(value)
@@ -107,14 +106,13 @@ def parse_batch(values: list[object], now: float) -> Parsed:
             else:
                 keyed.append((key, found))
                 continue
-        parsed.malformed += 1
+        bad += 1
         seen = rejected.get(reason)
         if seen is None:  # the first of its kind: worth finding its full value
             rejected[reason] = (1, value if original is None else original(_index(values, value)))
         else:
             rejected[reason] = (seen[0] + 1, seen[1])
-    parsed.skipped = skipped
-    return parsed
+    return Parsed(len(values), skipped, bad, keyed, rejected)
 
 
 def _index(values: list[object], value: object) -> int:

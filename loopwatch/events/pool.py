@@ -21,8 +21,8 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from multiprocessing.context import BaseContext
+from typing import NamedTuple
 
 from loopwatch.events.intake import Parsed, parse_batch
 from loopwatch.events.sources import Chunk, SourceError, SourcePlan, Task
@@ -31,10 +31,10 @@ BATCH_BYTES = 1 << 20
 BATCH_UNITS = 256
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedUnit:
-    """One unit read, decoded and parsed (not yet deduplicated): what a worker sends back.
-    ``malformed`` counts entries the decoder could not read (lines that are not JSON)."""
+class ParsedUnit(NamedTuple):
+    """One unit read, decoded and parsed (not yet deduplicated): what a worker sends back (a
+    NamedTuple: cheap to pickle). ``malformed`` counts entries the decoder could not read
+    (lines that are not JSON)."""
 
     source: str
     errors: tuple[SourceError, ...]
