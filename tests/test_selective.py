@@ -24,6 +24,7 @@ from loopwatch.testing.parity import NOW, shape_pool, verdict
 from loopwatch.topology import builtin_topologies, load_topology, write_simulation
 
 SAMPLES = shared_data_dir(__file__, "cloudtrail-samples") / "records.jsonl"
+NONVERBATIM = SAMPLES.with_name("records_nonverbatim.jsonl")  # documented parts only
 
 
 def lines(items: list[object]) -> bytes:
@@ -58,7 +59,9 @@ def test_every_builder_shape_gives_the_same_facts_and_really_goes_thin() -> None
 def test_the_published_sample_records_give_the_same_facts() -> None:
     if not SAMPLES.is_file():
         pytest.skip(f"sample records not found at {SAMPLES} (kept outside the repository)")
-    data = SAMPLES.read_bytes()
+    data = (
+        SAMPLES.read_bytes() + b"\n" + (NONVERBATIM.read_bytes() if NONVERBATIM.is_file() else b"")
+    )
     same(data, "lines")
     samples = [orjson.loads(line) for line in data.splitlines() if line.strip()]
     same(orjson.dumps({"Records": samples}), "document")
@@ -182,8 +185,9 @@ TOP_KEYS = [
 ]
 PARAM_KEYS = ["bucketName", "key", "queueUrl", "functionName", "eventSourceArn", "uUID", "role"]
 POOL = shape_pool()
-if SAMPLES.is_file():
-    POOL += [orjson.loads(line) for line in SAMPLES.read_bytes().splitlines() if line.strip()]
+for sample in (SAMPLES, NONVERBATIM):
+    if sample.is_file():
+        POOL += [orjson.loads(line) for line in sample.read_bytes().splitlines() if line.strip()]
 
 
 @st.composite
