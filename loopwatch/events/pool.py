@@ -24,6 +24,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import NamedTuple
 
+from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Parsed, parse_batch
 from loopwatch.events.sources import Chunk, SourceError, SourcePlan, Task
 
@@ -57,17 +58,44 @@ def parsed_units(source_plan: SourcePlan, now: float, jobs: int = 1) -> Iterator
             yield parse_chunk(chunk, now)
         return
     with ProcessPoolExecutor(jobs, mp_context=_context()) as pool:
-        out: deque[Future[list[ParsedUnit]]] = deque()
+        out: deque[tuple[list[Task], Future[list[_Wire]]]] = deque()
         for batch in _batches(source_plan.tasks()):
-            out.append(pool.submit(_work, batch, now))
+            out.append((batch, pool.submit(_work, batch, now)))
             if len(out) >= 2 * jobs:
-                yield from out.popleft().result()
+                yield from _unwire(*out.popleft())
         while out:
-            yield from out.popleft().result()
+            yield from _unwire(*out.popleft())
 
 
-def _work(batch: list[Task], now: float) -> list[ParsedUnit]:
-    return [parse_chunk(task.read(), now) for task in batch]
+# What a worker sends back for a unit: a ParsedUnit without its source (the task names it),
+# flat, as a plain tuple — a NamedTuple pickles through a Python call per object, and these
+# come by the thousand.
+_Wire = tuple[
+    tuple[SourceError, ...],
+    int,
+    int,
+    int,
+    int,
+    int,
+    list[tuple[str | None, tuple[Fact, ...]]],
+    dict[str, tuple[int, object]],
+]
+
+
+def _work(batch: list[Task], now: float) -> list[_Wire]:
+    out: list[_Wire] = []
+    for task in batch:
+        unit = parse_chunk(task.read(), now)
+        p = unit.parsed
+        out.append((unit.errors, unit.malformed, unit.size, *p))
+    return out
+
+
+def _unwire(batch: list[Task], done: Future[list[_Wire]]) -> Iterator[ParsedUnit]:
+    for task, wire in zip(batch, done.result(), strict=True):
+        errors, malformed, size, read, skipped, bad, keyed, rejected = wire
+        parsed = Parsed(read, skipped, bad, keyed, rejected)
+        yield ParsedUnit(task.unit.name, errors, malformed, size, parsed)
 
 
 def _batches(tasks: Iterable[Task]) -> Iterator[list[Task]]:
