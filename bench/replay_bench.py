@@ -1,18 +1,24 @@
-"""Replay throughput against a raw gzip + orjson parse of the same files, in one run.
+"""Replay throughput against the parse floor of the same files, in one run.
 
-    .venv/bin/python bench/replay_bench.py [--records 500000]
+    .venv/bin/python bench/replay_bench.py [--records 500000] [--jobs 2]
 
 Builds ≥ 500k records of real shapes — the invictus CloudTrail records (third-party data, read
 from ../shared/data/cloudtrail-invictus beside the repository) replicated with shifted times
 and fresh eventIDs, plus a simulated S3 loop — as .json.gz log files (cached under
-bench/.data), then times, alternately and best of three:
-  raw     read + gunzip + orjson.loads every file, count the records
-  replay  loopwatch.replay.replay over the same folder (parse, dedupe, sort, engine)
-and prints both throughputs and their ratio (target ≥ 0.5). Absolute numbers mean little on a
-shared machine; the ratio is measured side by side.
+bench/.data), then times, interleaved round by round and best of ``--rounds``:
+  raw       read + gunzip + orjson.loads every file (a full parse), count the records
+  floor     read + gunzip + the selective msgspec decode loopwatch uses (thin records: only
+            the fields it reads), outside loopwatch's pipeline
+  replay    loopwatch.replay.replay over the same folder in one process (decode, parse,
+            dedupe, sort, engine)
+  replay/N  the same with --jobs N worker processes
+and prints the throughputs, replay / floor (target >= 0.5, aim 0.7), the speed-up of N jobs
+over one process (target >= 1.7 for 2 jobs on 2 cores), and the peak RSS of a replay per
+million records read (a fresh process for each, its workers included). Absolute
+numbers mean little on a shared machine; the ratios are measured side by side.
 
 It then prints the engine's per-event cost on graphs of 1k and 10k functions (target: growth
-≤ 1.5x), feeding pre-built facts so that only the engine is timed.
+<= 1.5x), feeding pre-built facts so that only the engine is timed.
 """
 
 from __future__ import annotations
@@ -20,19 +26,27 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
+import os
 import random
+import resource
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect import Engine
 from loopwatch.events import facts as f
+from loopwatch.events.thin import Log
 from loopwatch.replay import replay
+from loopwatch.report import Report
 from loopwatch.testing.data import shared_data_dir
+from loopwatch.testing.memory import peak_rss_kib
 
 HERE = Path(__file__).resolve().parent
 INVICTUS = shared_data_dir(__file__, "cloudtrail-invictus")
@@ -92,35 +106,117 @@ def raw_parse(files: list[Path]) -> int:
     return records
 
 
-def timed(fn: object, *args: object) -> tuple[float, object]:
+def floor_parse(files: list[Path]) -> int:
+    decoder = msgspec.json.Decoder(Log)
+    records = 0
+    for path in files:
+        records += len(decoder.decode(gzip.decompress(path.read_bytes())).Records)
+    return records
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of this process and its reaped workers, result)."""
     gc.collect()
+    cpu = _cpu()
     start = time.perf_counter()
-    result = fn(*args)  # type: ignore[operator]
-    return time.perf_counter() - start, result
+    result = fn()
+    return time.perf_counter() - start, _cpu() - cpu, result
 
 
-def bench_replay(dataset: Path, rounds: int) -> None:
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def bench_replay(dataset: Path, rounds: int, jobs: int) -> None:
     files = sorted(dataset.rglob("*.json.gz"))
-    raw_best = replay_best = float("inf")
-    raw_records = 0
-    report = None
-    raw_parse(files)  # warm the page cache for both
+    runs: dict[str, Callable[[], object]] = {
+        "raw": lambda: raw_parse(files),
+        "floor": lambda: floor_parse(files),
+        "replay": lambda: replay([str(dataset)], jobs=1),
+        f"replay/{jobs}": lambda: replay([str(dataset)], jobs=jobs),
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    cpu = dict.fromkeys(runs, float("inf"))
+    results: dict[str, object] = {}
+    raw_parse(files)  # warm the page cache for all
     for _ in range(rounds):
-        seconds, raw_records = timed(raw_parse, files)  # type: ignore[assignment]
-        raw_best = min(raw_best, seconds)
-        seconds, report = timed(replay, [str(dataset)])
-        replay_best = min(replay_best, seconds)
-    assert report is not None
-    counts = report.counts  # type: ignore[attr-defined]
-    raw_rate = raw_records / raw_best
-    replay_rate = counts.read / replay_best
-    active = [loop for loop in report.loops if loop.status == "active"]  # type: ignore[attr-defined]
+        for name, run in runs.items():  # interleaved: load from elsewhere falls on all alike
+            seconds, used, results[name] = timed(run)
+            best[name], cpu[name] = min(best[name], seconds), min(cpu[name], used)
+    report = results["replay"]
+    assert isinstance(report, Report)
+    assert report.to_json() == results[f"replay/{jobs}"].to_json()  # type: ignore[attr-defined]
+    counts = report.counts
+    rate = {
+        "raw": int(results["raw"]) / best["raw"],  # type: ignore[call-overload]
+        "floor": int(results["floor"]) / best["floor"],  # type: ignore[call-overload]
+        "replay": counts.read / best["replay"],
+        f"replay/{jobs}": counts.read / best[f"replay/{jobs}"],
+    }
+    active = [loop for loop in report.loops if loop.status == "active"]
     print(
-        f"dataset: {len(files)} files, {counts.read:,} records ({counts.used:,} used, {counts.duplicates:,} duplicates, {counts.malformed:,} malformed), {len(active)} active loop(s) found"
+        f"dataset: {len(files)} files, {counts.read:,} records ({counts.used:,} used,"
+        f" {counts.duplicates:,} duplicates, {counts.malformed:,} malformed),"
+        f" {len(active)} active loop(s) found; best of {rounds} interleaved rounds"
     )
-    print(f"raw gzip+orjson parse: {raw_rate:,.0f} records/s")
-    print(f"loopwatch replay:      {replay_rate:,.0f} records/s")
-    print(f"replay / raw ratio:    {replay_rate / raw_rate:.2f}  (target >= 0.5, aim 0.7)")
+    labels = {
+        "raw": "raw    gunzip + orjson full parse",
+        "floor": "floor  gunzip + selective msgspec decode",
+        "replay": "loopwatch replay, 1 process",
+        f"replay/{jobs}": f"loopwatch replay, --jobs {jobs}",
+    }
+    for name, label in labels.items():
+        print(
+            f"{label:<41} {rate[name]:>9,.0f} records/s"
+            f"  ({best[name]:.2f} s wall, {cpu[name]:.2f} s CPU)"
+        )
+    print(
+        f"replay / floor: {rate['replay'] / rate['floor']:.2f}  (target >= 0.5, aim 0.7);"
+        f"  replay / raw: {rate['replay'] / rate['raw']:.2f}"
+    )
+    print(
+        f"--jobs {jobs} speed-up over 1 process: {best['replay'] / best[f'replay/{jobs}']:.2f}x"
+        f"  (target >= 1.7x for 2 jobs on 2 cores; {_cores()} cores here, load average"
+        f" {os.getloadavg()[0]:.1f}: other processes' CPU use lowers it)"
+    )
+    base = _peak_rss(dataset, 0)
+    for n in (1, jobs):
+        peak = _peak_rss(dataset, n)
+        read = peak["read"] / 1e6
+        own, worker = peak["self"] / 1024, peak["children"] / 1024
+        total = own + (n * worker if n > 1 else 0)  # ru_maxrss of children: the largest one
+        print(
+            f"peak RSS, --jobs {n}: {own:,.0f} MB replaying"
+            + (f" + {n} workers of <= {worker:,.0f} MB" if n > 1 else "")
+            + f": <= {total / read:,.0f} MB per million records read;"
+            f" {(own - base['self'] / 1024) / read:,.0f} MB/M above an idle process"
+            f" ({base['self'] / 1024:,.0f} MB)"
+        )
+
+
+def _peak_rss(dataset: Path, jobs: int) -> dict[str, int]:
+    """ru_maxrss (KiB) of a fresh process replaying ``dataset`` (jobs 0: importing only)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--rss-of", str(jobs), str(dataset)],
+        capture_output=True,
+        check=True,
+        timeout=1800,
+    )
+    return orjson.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _rss_of(jobs: int, dataset: str) -> None:
+    read = replay([dataset], jobs=jobs).counts.read if jobs else 0
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest reaped
+    sys.stdout.buffer.write(
+        orjson.dumps({"self": peak_rss_kib(), "children": workers, "read": read})
+    )
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def engine_facts(functions: int, events: int, seed: int = 7) -> tuple[list[f.Fact], list[f.Fact]]:
@@ -197,9 +293,14 @@ def main() -> None:
     parser.add_argument(
         "--engine-events", type=int, default=200_000, help="write events fed to the engine"
     )
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes to compare")
+    parser.add_argument("--rss-of", nargs=2, metavar=("JOBS", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_of:
+        _rss_of(int(args.rss_of[0]), args.rss_of[1])
+        return
     started = time.perf_counter()
-    bench_replay(build_dataset(args.records), args.rounds)
+    bench_replay(build_dataset(args.records), args.rounds, args.jobs)
     bench_engine(args.engine_events)
     print(f"benchmark took {time.perf_counter() - started:.0f} s")
 

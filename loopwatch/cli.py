@@ -38,6 +38,7 @@ examples:
   loopwatch replay --fail-on latent logs/        # exit 1 even for loops not yet running hot
   loopwatch replay --act logs/                   # alert on the loops found (throttle: dry-run)
   loopwatch replay --format html logs/ > report.html   # a picture of each loop
+  loopwatch replay --jobs 1 logs/                # one process (default: one job per core)
 
 Detection knobs come from LOOPWATCH_* environment variables or ./.env (e.g.
 LOOPWATCH_ACTIVE_AFTER=3, LOOPWATCH_WINDOW_SECONDS=300); `loopwatch config` shows them all.
@@ -197,6 +198,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --act: throttle mode (default dry-run; only enforce changes AWS)",
     )
     _time_range_arguments(replay, "replayed")
+    replay.add_argument(
+        "--jobs",
+        metavar="N",
+        help="processes that decode and parse files (default: one per core; 1: no worker"
+        " processes). The report is the same for any N",
+    )
     replay.set_defaults(run=_replay)
 
     simulate = commands.add_parser(
@@ -410,6 +417,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _jobs(text: str | None) -> int | None:
+    """``--jobs``: the cores this process may use when not given; None when not a count."""
+    if text is None:
+        import os
+
+        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return len(cores) if cores else os.cpu_count() or 1
+    return int(text) if text.isascii() and text.isdigit() and int(text) >= 1 else None
+
+
 def _replay(args: argparse.Namespace) -> int:
     from loopwatch.errors import NoLogFiles
     from loopwatch.events.timerange import TimeRange
@@ -424,6 +441,13 @@ def _replay(args: argparse.Namespace) -> int:
         time_range = TimeRange.parse(args.since, args.until)
     except ValueError as exc:
         print(f"loopwatch replay: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    jobs = _jobs(args.jobs)
+    if jobs is None:
+        print(
+            f"loopwatch replay: --jobs wants a whole number >= 1, not {args.jobs!r}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     settings = Settings()
     if args.act and args.throttle == "enforce":
@@ -454,6 +478,7 @@ def _replay(args: argparse.Namespace) -> int:
             on_finding=findings.append if args.act else None,
             inventory=inventory,
             time_range=time_range,
+            jobs=jobs,
         )
     except (InventoryUnavailable, SnapshotError) as exc:
         # A named source that cannot be opened propagates: loopwatch.errors words it.

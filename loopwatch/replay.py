@@ -1,11 +1,14 @@
 """Offline replay: read sources, take their records through the one intake, drive the engine.
 
-    sources ──chunks──► Intake (parse, validate, dedupe) ──facts──► Driver (order, apply,
-        settle) ──► Engine ──► Report
+    sources ──units──► decode + parse_batch ──► Intake.admit (dedupe) ──facts──► Driver
+        (selective,     (here, or in --jobs       (here, units in plan      (order, apply,
+         thin records)   worker processes)         order)                    settle) ──► Report
 
 Only the facts of records that matter are kept and sorted (a few bytes each); the records
 themselves are dropped as soon as they are parsed, so memory follows the facts, not the logs.
-The intake and the driver are the worker's own, so a replay says what the live service said.
+The decoder, the intake and the driver are the worker's own, so a replay says what the live
+service said; and since deduplication and the engine see the same units in the same order
+whatever the number of jobs, ``jobs`` changes how fast a replay is, never what it reports.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from loopwatch.detect import Engine, Finding, RunawayFinding
 from loopwatch.detect.driver import Driver
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Intake
-from loopwatch.events.sources import Chunk, SourceError, plan
+from loopwatch.events.pool import ParsedUnit, parsed_units
+from loopwatch.events.sources import SourceError, plan
 from loopwatch.events.timerange import TimeRange
 from loopwatch.inventory.obtain import facts_for, refusals
 from loopwatch.inventory.snapshot import Snapshot
@@ -39,6 +43,7 @@ def replay(
     clock: Callable[[], float] = time.time,
     inventory: Snapshot | None = None,
     time_range: TimeRange | None = None,
+    jobs: int = 1,
 ) -> Report:
     """Replay CloudTrail logs and invocation events through the engine.
 
@@ -52,11 +57,14 @@ def replay(
     configuration records in the logs override them from their event time on. ``time_range``
     (``--since`` / ``--until``) bounds the event times replayed: the intake skips the records
     outside it, and the plan leaves out CloudTrail files named more than an hour outside it.
+    ``jobs``: worker processes that decode and parse files (1: all in this process, no pool).
     """
-    source_plan = plan(names, s3_client=s3_client, stdin=stdin, time_range=time_range)
+    source_plan = plan(
+        names, s3_client=s3_client, stdin=stdin, time_range=time_range, selective=True
+    )
     report = Report()
     bar = Progress(source_plan.total_bytes, "replay") if progress else None
-    facts = take_all(source_plan.chunks(), report, clock(), bar, time_range)
+    facts = take_all(parsed_units(source_plan, clock(), jobs), report, bar, time_range)
     if inventory is not None:
         report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
         # Dated just before the first record: known from the start, overridden by any record.
@@ -79,31 +87,30 @@ def replay(
 
 
 def take_all(
-    chunks: Iterable[Chunk],
+    units: Iterable[ParsedUnit],
     report: Report,
-    now: float,
     progress: Progress | None = None,
     time_range: TimeRange | None = None,
 ) -> list[Fact]:
-    """Every chunk's records through one Intake into ``report``'s counts and errors; the
-    facts, in input order."""
+    """Every parsed unit, in plan order, through one Intake into ``report``'s counts and
+    errors; the facts, in input order."""
     intake = Intake(time_range=time_range)
     facts: list[Fact] = []
-    for chunk in chunks:
+    for unit in units:
         report.sources += 1
-        report.errors.extend(chunk.errors)
-        report.counts.read += chunk.malformed
-        report.counts.malformed += chunk.malformed
-        taken = intake.take(chunk.objects, now)
+        report.errors.extend(unit.errors)
+        report.counts.read += unit.malformed
+        report.counts.malformed += unit.malformed
+        taken = intake.admit(unit.parsed)
         report.counts.add(taken.counts)
         facts.extend(taken.facts)
         for reason, (count, _) in taken.rejected.items():
             plural = "s" if count != 1 else ""
             report.errors.append(
-                SourceError(chunk.source, f"{count} malformed record{plural} skipped: {reason}")
+                SourceError(unit.source, f"{count} malformed record{plural} skipped: {reason}")
             )
         if progress is not None:
-            progress.advance(chunk.size)
+            progress.advance(unit.size)
     if progress is not None:
         progress.close()
     return facts

@@ -24,11 +24,11 @@ def test_a_gzip_bomb_beside_a_loop_costs_under_a_gib_and_the_loop_is_found(tmp_p
     # The child's own peak: VmHWM belongs to the memory the exec'd program made; ru_maxrss would
     # carry over the parent's peak (pytest's, after hundreds of tests) across exec.
     script = (
-        "import re, orjson\n"
+        "import orjson\n"
         "from loopwatch.replay import replay\n"
+        "from loopwatch.testing.memory import peak_rss_kib\n"
         f"report = replay([{str(logs)!r}])\n"
-        "status = open('/proc/self/status').read()\n"
-        "peak = int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) * 1024\n"
+        "peak = peak_rss_kib() * 1024\n"
         "print(orjson.dumps({'peak': peak, 'report': report.to_json()}).decode())\n"
     )
     done = subprocess.run(

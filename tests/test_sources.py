@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from loopwatch.events import sources
 from loopwatch.events.sources import Chunk, SourceError, SourceUnavailable, plan
 from loopwatch.testing.aws import MotoServer, moto_server
 from loopwatch.testing.records import LAMBDA, S3, SQS, assumed_role, invocation, record, trail_file
@@ -342,20 +343,20 @@ def test_permission_errors_are_reported_even_as_root(
     secret = write(logs / "secret.json", orjson.dumps(trail_file()))
     write(logs / "open.json", orjson.dumps(trail_file(*records(1))))
     (logs / "locked").mkdir()
-    real_scandir, real_open = os.scandir, Path.open
+    real_scandir = os.scandir
 
     def scandir(path: Any = ".") -> Any:
         if str(path).endswith("locked"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self.name == "secret.json":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)
+    def open_(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if Path(path).name == "secret.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(Path, "open", open_)
+    monkeypatch.setattr(sources, "open", open_, raising=False)  # how sources reads a file
     chunks = list(plan([str(logs)]).chunks())
     assert ids(chunks) == ["id-0"]
     assert errors(chunks) == [  # walk order: a folder's files, then its subfolders

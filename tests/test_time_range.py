@@ -74,6 +74,9 @@ def test_replay_bounds_the_event_times_it_replays(tmp_path: Path) -> None:
     assert cut.counts.read == whole.counts.read - 1
     assert cut.sources == whole.sources - 1
     assert log.exists()
+    # Parsed in worker processes, the range is applied exactly as in one process.
+    in_workers = replay([str(tmp_path)], time_range=TimeRange(None, START + 11), jobs=2)
+    assert in_workers.to_json() == cut.to_json() and in_workers.sources == cut.sources
 
 
 def test_replay_command_takes_since_and_until(

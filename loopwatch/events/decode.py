@@ -11,15 +11,37 @@ replaced (U+FFFD), costing only the text of the field it sits in; a truncated or
 keeps the complete lines before the damage; an object that inflates past the bound is refused
 rather than exhausting memory. Nothing here raises for bad input: every problem is a sentence
 in ``Decoded.problems``, once per kind of problem.
+
+With ``selective=True`` (replay and the worker) the records come out as ``thin.Thin`` structs
+decoded by msgspec — only the fields loopwatch reads, the rest skipped unparsed — in a
+``Selected`` list that can still give each one's full JSON value (for a dead letter). Input
+the selective path cannot vouch for is decoded by the full path, so both give the same
+objects' facts, the same counts and the same problems:
+
+    valid UTF-8? ─no─► full path (which replaces the bad bytes and says so)
+        │ yes
+    {"Records": [objects]} ─► Thin … Thin, one pass
+    {"Records": [anything]} ─► a Thin per object, the full value of any other item
+    not one JSON document ─► "lines": a Thin per object line, the full path per other line
+    anything else (one object, a list, not a log file, too deep) ─► full path
+
+One difference is known and kept: a number beyond a double's range (``1e400``) in a field
+nobody reads is skipped by msgspec, where orjson refuses the whole document; the selective
+path keeps the file, as "damage costs only what it touches" asks.
 """
 
 from __future__ import annotations
 
+import codecs
+import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
 import orjson
+
+from loopwatch.events.thin import Log, RawLog, Thin
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_DECODED_BYTES = 256 * 1024 * 1024
@@ -48,8 +70,32 @@ class Decoded:
         return self
 
 
-def decode(data: bytes, shape: Shape = "any", *, limit: int = MAX_DECODED_BYTES) -> Decoded:
-    """Decode one object's bytes (see the module doc); never raises for bad input."""
+class Selected(list[object]):
+    """The selective decoder's objects (mostly ``Thin`` records), and the way back to the full
+    JSON value of each: ``original(i)`` decodes the input again in full, once, on first use —
+    only a record that is rejected ever needs it."""
+
+    __slots__ = ("_data", "_full", "_shape", "_tail")
+
+    def __init__(self, data: bytes, shape: Shape, drop_tail: bool) -> None:
+        super().__init__()
+        self._data, self._shape, self._tail = data, shape, drop_tail
+        self._full: list[object] | None = None
+
+    def original(self, index: int) -> object:
+        if self._full is None:
+            self._full = _decoded(Decoded(), self._data, self._shape, self._tail, False).objects
+        return self._full[index]
+
+
+def decode(
+    data: bytes, shape: Shape = "any", *, limit: int = MAX_DECODED_BYTES, selective: bool = False
+) -> Decoded:
+    """Decode one object's bytes (see the module doc); never raises for bad input.
+
+    ``selective``: records as ``Thin`` structs where the input allows (see the module doc);
+    otherwise every object is its full JSON value.
+    """
     out = Decoded()
     if len(data) > limit:
         return out.fail(f"larger than {limit:,} bytes: not read")
@@ -60,17 +106,34 @@ def decode(data: bytes, shape: Shape = "any", *, limit: int = MAX_DECODED_BYTES)
             return out.fail(damage)
         if damage:
             shape = "lines"  # what was inflated before the damage may still hold whole lines
+    thin = selective and sys.getrecursionlimit() <= _ORJSON_DEPTH and _utf8(data)
+    return _decoded(out, data, shape, bool(damage), thin, damage)
+
+
+def _decoded(
+    out: Decoded, data: bytes, shape: Shape, drop_tail: bool, thin: bool, damage: str = ""
+) -> Decoded:
     if shape != "lines":
         if not data or data.isspace():  # isspace stops at the first non-blank: no copy
             return out
-        document, bad_text = _loads(data)
-        if document is not _INVALID:
-            if bad_text:
-                out.problems.append(bad_text)
-            return _document(out, document, strict=shape == "document")
-        if shape == "document":
-            return out.fail(f"not JSON: {bad_text}")
-    _lines(out, data, drop_tail=bool(damage))
+        records = _thin_document(data) if thin else _FULL
+        if isinstance(records, list):
+            out.objects = selected = Selected(data, shape, drop_tail)
+            selected.extend(records)
+            return out
+        # Sniffed input the selective path found not to be one document is JSON Lines, as the
+        # full path would find; anything else is the full path's to judge, in its own words.
+        if records is _FULL or shape == "document":
+            document, bad_text = _loads(data)
+            if document is not _INVALID:
+                if bad_text:
+                    out.problems.append(bad_text)
+                return _document(out, document, strict=shape == "document")
+            if shape == "document":
+                return out.fail(f"not JSON: {bad_text}")
+    if thin:
+        out.objects = Selected(data, shape, drop_tail)
+    _lines(out, data, drop_tail=drop_tail, thin=thin)
     if damage:
         out.problems.insert(0, f"{damage}; kept the {len(out.objects)} complete lines before it")
     if shape == "any" and not out.objects:
@@ -152,7 +215,7 @@ def _document(out: Decoded, document: object, *, strict: bool) -> Decoded:
     return out
 
 
-def _lines(out: Decoded, data: bytes, *, drop_tail: bool) -> None:
+def _lines(out: Decoded, data: bytes, *, drop_tail: bool, thin: bool = False) -> None:
     lines = data.split(b"\n")
     if drop_tail:  # the part after the last newline was cut off mid-line
         lines.pop()
@@ -160,7 +223,14 @@ def _lines(out: Decoded, data: bytes, *, drop_tail: bool) -> None:
     bad = replaced = 0
     first = ""
     loads = orjson.loads
+    thin_decode = _THIN.decode
     for number, line in enumerate(lines, 1):
+        if thin:
+            try:
+                objects.append(thin_decode(line))
+                continue
+            except _NOT_THIN:
+                pass  # not an object (or blank, or not JSON): the full path decides, as always
         try:
             objects.append(loads(line))
             continue
@@ -181,6 +251,63 @@ def _lines(out: Decoded, data: bytes, *, drop_tail: bool) -> None:
         out.malformed += bad
         noun = "line is" if bad == 1 else "lines are"
         out.problems.append(f"{bad} {noun} not JSON (first: {first})")
+
+
+# -- the selective path -----------------------------------------------------------------------
+
+_LOG = msgspec.json.Decoder(Log)
+_RAW_LOG = msgspec.json.Decoder(RawLog)
+_THIN = msgspec.json.Decoder(Thin)
+# msgspec's nesting limit is the interpreter's recursion limit (1000 by default), orjson's is
+# 1024: while the first is below the second, input too deep for msgspec (RecursionError) is
+# left to the full path, which judges it as always; an interpreter whose limit was raised
+# past orjson's takes the full path throughout, or msgspec would keep what orjson refuses.
+_ORJSON_DEPTH = 1024
+_NOT_THIN = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+_UTF8_BLOCK = 1 << 22
+
+
+def _utf8(data: bytes) -> bool:
+    """True when ``data`` is valid UTF-8. msgspec does not check the bytes of the fields it
+    skips, so input with an invalid byte goes the full path, which replaces it and says so."""
+    if data.isascii():  # nearly all CloudTrail text; a scan with no copy
+        return True
+    check = codecs.getincrementaldecoder("utf-8")().decode
+    try:
+        for start in range(0, len(data), _UTF8_BLOCK):  # blocks: no copy the size of the input
+            check(data[start : start + _UTF8_BLOCK])
+        check(b"", True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_FULL = object()  # leave it to the full path
+_NOT_JSON = object()  # not one JSON document (for valid UTF-8, msgspec and orjson agree)
+
+
+def _thin_document(data: bytes) -> list[Thin] | list[object] | object:
+    """The records of a CloudTrail log file, selectively; _NOT_JSON, or _FULL when ``data``
+    is JSON but no object with a ``Records`` list (or too deep for msgspec)."""
+    try:
+        return _LOG.decode(data).Records
+    except msgspec.ValidationError:
+        pass  # some item of Records is not an object, or there is no Records list
+    except msgspec.DecodeError:
+        return _NOT_JSON
+    except RecursionError:
+        return _FULL
+    try:
+        return [_thin_item(item) for item in _RAW_LOG.decode(data).Records]
+    except (*_NOT_THIN, orjson.JSONDecodeError):
+        return _FULL
+
+
+def _thin_item(item: msgspec.Raw) -> object:
+    try:
+        return _THIN.decode(item)
+    except _NOT_THIN:
+        return orjson.loads(memoryview(item))  # not an object: its full value, for the parser
 
 
 def _preview(value: bytes) -> str:

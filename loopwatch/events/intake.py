@@ -4,6 +4,10 @@
        │                  │ MalformedRecord             │ future      │ skipped    │ duplicate
        └──────────────────┴─────────────────────────────┴─────────────┴────────────┴──► counts
 
+Parsing and validating (``parse_batch``) holds no state, so replay can run it in worker
+processes; deduplication (``Intake.admit``) runs where the ``Intake`` lives, over the parsed
+batches in input order — ``take`` is the two in one call.
+
 ``loopwatch replay`` and the worker's per-account state take records through an ``Intake``,
 so both count, reject and deduplicate exactly alike (DESIGN §5, "Live equals replay"). The wall
 clock is passed in by the adapter (``take(values, now)``): a record dated more than an hour
@@ -15,9 +19,10 @@ ahead. The engine itself never sees the clock. An optional event-time range (``-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from loopwatch.events import records
+from loopwatch.events.decode import Selected
 from loopwatch.events.dedupe import RecentIds
 from loopwatch.events.facts import Fact
 from loopwatch.events.timerange import TimeRange
@@ -62,10 +67,58 @@ class Taken:
     counts: Counts = field(default_factory=Counts)
     rejected: dict[str, tuple[int, object]] = field(default_factory=dict)
 
-    def reject(self, reason: str, value: object) -> None:
-        self.counts.malformed += 1
-        seen = self.rejected.get(reason)
-        self.rejected[reason] = (1, value) if seen is None else (seen[0] + 1, seen[1])
+
+class Parsed(NamedTuple):
+    """One batch parsed and validated, not yet deduplicated. ``keyed`` holds, in input order,
+    the dedupe id and the facts of every record that gave facts and was not rejected. A
+    NamedTuple: worker processes send thousands back, and tuples pickle cheaply."""
+
+    read: int
+    skipped: int
+    malformed: int
+    keyed: list[tuple[str | None, tuple[Fact, ...]]]
+    rejected: dict[str, tuple[int, object]]
+
+
+def parse_batch(values: list[object], now: float) -> Parsed:
+    """Parse and validate ``values`` as of wall-clock time ``now`` (epoch seconds). Never raises.
+
+    A rejected value is kept as its full JSON value, also when it came from the selective
+    decoder (a ``Selected`` list gives it back), so a dead letter shows the record as sent.
+    """
+    keyed: list[tuple[str | None, tuple[Fact, ...]]] = []
+    rejected: dict[str, tuple[int, object]] = {}
+    original = values.original if isinstance(values, Selected) else None
+    parse, malformed = records.parse, records.MalformedRecord
+    latest = now + FUTURE_SLACK
+    skipped = bad = 0
+    for value in values:
+        try:
+            key, found = parse(value)
+        except malformed as exc:
+            reason = str(exc)
+        except Exception as exc:  # a parser bug must cost one record, never the batch
+            reason = f"parser error: {type(exc).__name__}: {exc}"[:300]
+        else:
+            if not found:
+                skipped += 1
+                continue
+            if found[0].time > latest:
+                reason = "future: dated more than an hour after it was read"
+            else:
+                keyed.append((key, found))
+                continue
+        bad += 1
+        seen = rejected.get(reason)
+        if seen is None:  # the first of its kind: worth finding its full value
+            rejected[reason] = (1, value if original is None else original(_index(values, value)))
+        else:
+            rejected[reason] = (seen[0] + 1, seen[1])
+    return Parsed(len(values), skipped, bad, keyed, rejected)
+
+
+def _index(values: list[object], value: object) -> int:
+    return next(i for i, v in enumerate(values) if v is value)
 
 
 class Intake:
@@ -88,39 +141,28 @@ class Intake:
 
     def take(self, values: list[object], now: float) -> Taken:
         """Parse ``values`` as of wall-clock time ``now`` (epoch seconds). Never raises."""
-        taken = Taken()
-        counts = taken.counts
-        counts.read = len(values)
-        facts = taken.facts
-        parse, malformed, seen = records.parse, records.MalformedRecord, self.recent.seen
-        latest = now + FUTURE_SLACK
+        return self.admit(parse_batch(values, now))
+
+    def admit(self, parsed: Parsed) -> Taken:
+        """Deduplicate one parsed batch: its facts, counted. Batches must come in input order
+        (the dedupe window follows event time as it is met)."""
+        counts = Counts(parsed.read, 0, parsed.skipped, 0, parsed.malformed)
+        taken = Taken(counts=counts, rejected=parsed.rejected)
+        facts, seen = taken.facts, self.recent.seen
         inside = self.time_range.contains if self.time_range is not None else None
-        used = skipped = duplicates = 0
-        for value in values:
-            try:
-                key, found = parse(value)
-            except malformed as exc:
-                taken.reject(str(exc), value)
-                continue
-            except Exception as exc:  # a parser bug must cost one record, never the batch
-                taken.reject(f"parser error: {type(exc).__name__}: {exc}"[:300], value)
-                continue
-            if not found:
-                skipped += 1
-                continue
+        used = duplicates = outside = 0
+        for key, found in parsed.keyed:
             time = found[0].time
-            if time > latest:
-                taken.reject("future: dated more than an hour after it was read", value)
-                continue
             if inside is not None and not inside(time):
-                skipped += 1
+                outside += 1  # outside the time range asked for: skipped, as of no interest
                 continue
             if key is not None and seen(key, time):
                 duplicates += 1
                 continue
             used += 1
             facts.extend(found)
-        counts.used, counts.skipped, counts.duplicates = used, skipped, duplicates
+        counts.used, counts.duplicates = used, duplicates
+        counts.skipped += outside
         return taken
 
     def to_state(self) -> list[list[Any]]:

@@ -8,6 +8,10 @@ invocation events (DESIGN §3, §4).
 Nearly every real record is a management event nobody here cares about, so ``parse``
 rejects those first, with a type check, four key reads and one dict lookup: no
 exception, allocation or time parsing happens before a record is known to matter.
+
+A value is a full JSON value or a ``Thin`` record of the selective decoder
+(``loopwatch.events.thin``): the same hot path reads a Thin's attributes, and everything
+else about a Thin is decided on ``Thin.plain()``, the very dict path a full value takes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from loopwatch.events import arns
 from loopwatch.events.cloudtrail import REGISTRY, MalformedRecord
 from loopwatch.events.cloudtrail.base import JSON, Handler
 from loopwatch.events.facts import Fact, Invoked
+from loopwatch.events.thin import Thin
 from loopwatch.events.times import parse_time
 
 __all__ = ["MalformedRecord", "account_of", "parse"]
@@ -40,6 +45,12 @@ def parse(obj: object) -> tuple[str | None, tuple[Fact, ...]]:
     event lacks ``time`` or ``function`` or has an unparseable time; and when a relevant
     record lacks a field its facts need or has an unparseable ``eventTime``.
     """
+    if type(obj) is Thin:
+        name, source, when = obj.eventName, obj.eventSource, obj.eventTime
+        if type(name) is str and type(source) is str and type(when) is str and name not in REGISTRY:
+            event_id = obj.eventID
+            return (event_id if type(event_id) is str else None), _NO_FACTS
+        obj = obj.plain()  # a record that matters, or no plain record: decided as a full one
     if type(obj) is dict:
         # Subscripts, not .get: CPython specialises them for dicts, .get is a method call.
         # Every CloudTrail record has these keys; only envelopes, invocation events and
@@ -112,6 +123,8 @@ def _invocation(rec: JSON) -> tuple[str | None, tuple[Fact, ...]]:
 
 def account_of(obj: object) -> str | None:
     """The AWS account a record, envelope or invocation event belongs to, when it says."""
+    if isinstance(obj, Thin):
+        obj = obj.plain()
     if not isinstance(obj, dict):
         return None
     detail = obj.get("detail")

@@ -11,6 +11,11 @@ A chunk is one readable unit: a file, stdin or one S3 object, decoded by the one
 a SourceError, never raised, so that the other units go on; so is anything in a folder that is
 not a regular file. Files are read whole, up to the bound: CloudTrail delivers them in small
 pieces, and one ``orjson.loads`` of a whole document is the cheapest decode there is.
+
+``plan(…, selective=True)`` decodes records selectively (thin records, see
+``loopwatch.events.decode``), for the intake; without it every object is its full JSON value
+(``loopwatch ship`` sends them on). ``SourcePlan.tasks()`` gives each unit as a picklable
+``Task`` that another process can read: files are read there, stdin and S3 objects here.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import sys
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, NamedTuple, cast
 
 from loopwatch.events.decode import MAX_DECODED_BYTES, Shape, decode
 from loopwatch.events.timerange import TimeRange
@@ -64,14 +69,59 @@ class Chunk:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
+# Units and tasks are NamedTuples, not dataclasses: they cross to worker processes by the
+# thousand, and a tuple pickles and unpickles several times faster than a frozen dataclass.
+class _Unit(NamedTuple):
     name: str  # what reports call it: the path, "-", or s3://bucket/key
     size: int
-    path: Path | None = None
+    path: str | None = None  # a local file (a string: cheaper to make and to pickle)
     bucket: str = ""
     key: str = ""
     failure: str = ""  # found unreadable while planning (a folder that cannot be listed)
+
+
+class Task(NamedTuple):
+    """One unit to read and decode, picklable: a worker process reads a file itself; the
+    bytes of stdin and of an S3 object come with the task (read by the planning process)."""
+
+    unit: _Unit
+    limit: int
+    selective: bool
+    data: bytes | None = None
+    failure: str = ""  # the bytes could not be read where the task was made
+
+    def read(self) -> Chunk:
+        """The unit's Chunk; never raises for damaged or vanished units."""
+        unit = self.unit
+        if unit.failure:
+            return Chunk(unit.name, [], 0, (SourceError(unit.name, unit.failure),), 0)
+        if self.failure:
+            return self._unreadable(self.failure)
+        data = self.data
+        if data is None:
+            assert unit.path is not None  # a task without data is a file's
+            try:
+                # One byte past the bound, so decode() can tell "too large" from "at it".
+                # open(), not Path.open: a Path costs more than reading a small log file.
+                with open(unit.path, "rb") as file:  # noqa: PTH123
+                    data = _read_upto(file, self.limit + 1)
+            except Exception as exc:  # a unit that vanished or cannot be read is reported
+                return self._unreadable(reason_of(exc))
+        return decode_unit(unit.name, data, self.limit, selective=self.selective)
+
+    def _unreadable(self, why: str) -> Chunk:
+        unit = self.unit
+        return Chunk(unit.name, [], 0, (SourceError(unit.name, why),), unit.size)
+
+
+def _read_upto(file: IO[bytes], most: int) -> bytes:
+    """At most ``most`` bytes of ``file``, in a buffer the size of the file: ``read(most)``
+    would allocate ``most`` bytes (the 256 MB bound) for every small log file."""
+    size = os.fstat(file.fileno()).st_size
+    data = file.read(min(size + 1, most))  # one past the size: a file that grew is read on
+    if size < len(data) < most:
+        data += file.read(most - len(data))
+    return data
 
 
 class SourcePlan:
@@ -84,10 +134,12 @@ class SourcePlan:
         s3: S3Client | None,
         limit: int = MAX_DECODED_BYTES,
         outside_range: int = 0,
+        selective: bool = False,
     ) -> None:
         self._units = units
         self.limit = limit
         """Bytes one unit may take, stored and decompressed alike."""
+        self.selective = selective
         self._stdin = stdin
         self._s3 = s3
         self.total_bytes: int = sum(u.size for u in units)
@@ -101,25 +153,26 @@ class SourcePlan:
     def chunks(self, skip: Container[str] = ()) -> Iterator[Chunk]:
         """One Chunk per unit, in plan order, but for the units named in ``skip`` (read
         already, when following); never raises for damaged or vanished units."""
+        for task in self.tasks(skip):
+            yield task.read()
+
+    def tasks(self, skip: Container[str] = ()) -> Iterator[Task]:
+        """One Task per unit, in plan order (but for those named in ``skip``), each read by
+        ``Task.read()`` here or elsewhere. The bytes of stdin and S3 objects are read here,
+        as the tasks are drawn."""
         for unit in self._units:
             if unit.name != "-" and unit.name in skip:
                 continue
-            yield self._read(unit)
-
-    def _read(self, unit: _Unit) -> Chunk:
-        if unit.failure:
-            return Chunk(unit.name, [], 0, (SourceError(unit.name, unit.failure),), 0)
-        try:
-            data = self._bytes(unit)
-        except Exception as exc:  # a unit that vanished or cannot be read is reported, not fatal
-            return Chunk(unit.name, [], 0, (SourceError(unit.name, reason_of(exc)),), unit.size)
-        return decode_unit(unit.name, data, self.limit)
+            task = Task(unit, self.limit, self.selective)
+            if unit.path is None and not unit.failure:
+                try:
+                    task = Task(unit, self.limit, self.selective, data=self._bytes(unit))
+                except Exception as exc:  # said by the task's Chunk, in plan order
+                    task = Task(unit, self.limit, self.selective, failure=reason_of(exc))
+            yield task
 
     def _bytes(self, unit: _Unit) -> bytes:
         # One byte past the bound is read, so that decode() can tell "too large" from "at it".
-        if unit.path is not None:
-            with unit.path.open("rb") as file:
-                return _read_upto(file, self.limit + 1)
         if unit.bucket:
             assert self._s3 is not None  # planned with a client whenever an s3:// unit exists
             return _s3_bytes(self._s3, unit.bucket, unit.key, self.limit)
@@ -127,24 +180,16 @@ class SourcePlan:
         return stream.read(self.limit + 1)
 
 
-def _read_upto(file: IO[bytes], most: int) -> bytes:
-    """At most ``most`` bytes of ``file``, in a buffer the size of the file: ``read(most)``
-    would allocate ``most`` bytes (the 256 MB bound) for every small log file."""
-    size = os.fstat(file.fileno()).st_size
-    data = file.read(min(size + 1, most))  # one past the size: a file that grew is read on
-    if size < len(data) < most:
-        data += file.read(most - len(data))
-    return data
-
-
-def decode_unit(name: str, data: bytes, limit: int = MAX_DECODED_BYTES) -> Chunk:
+def decode_unit(
+    name: str, data: bytes, limit: int = MAX_DECODED_BYTES, *, selective: bool = False
+) -> Chunk:
     """Decode one unit's bytes as its name says (``.json`` a log file, ``.jsonl`` JSON Lines,
     anything else sniffed) into a Chunk whose errors name the unit."""
     stem = name.removesuffix(".gz")
     shape: Shape = (
         "lines" if stem.endswith(".jsonl") else "document" if stem.endswith(".json") else "any"
     )
-    decoded = decode(data, shape, limit=limit)
+    decoded = decode(data, shape, limit=limit, selective=selective)
     errors = tuple(SourceError(name, reason) for reason in decoded.problems)
     return Chunk(name, decoded.objects, decoded.malformed, errors, len(data))
 
@@ -176,6 +221,7 @@ def plan(
     stdin: IO[bytes] | None = None,
     limit: int = MAX_DECODED_BYTES,
     time_range: TimeRange | None = None,
+    selective: bool = False,
 ) -> SourcePlan:
     """Resolve every named source into the units ``chunks()`` will read.
 
@@ -186,6 +232,7 @@ def plan(
     ``boto3.client("s3")`` made only if such a name is present). A unit reached twice
     is read once. With ``time_range``, log files whose CloudTrail names lie more than an hour
     outside it are left out (counted in ``outside_range``); a file named on its own is read.
+    ``selective``: records decoded selectively, for the intake (see the module doc).
 
     Raises SourceUnavailable for a name that does not exist or cannot be opened at all:
     a missing or unreadable path, an unlistable folder, a missing or forbidden bucket.
@@ -206,7 +253,7 @@ def plan(
         named = set(names)
         kept = [u for u in units if u.name in named or time_range.may_hold(u.name)]
         outside, units = len(units) - len(kept), kept
-    return SourcePlan(_once(units), stdin, client, limit, outside)
+    return SourcePlan(_once(units), stdin, client, limit, outside, selective)
 
 
 def _once(units: list[_Unit]) -> list[_Unit]:
@@ -233,7 +280,7 @@ def _path_units(name: str) -> list[_Unit]:
             return list(_walk(path))
         with path.open("rb"):
             pass
-        return [_Unit(name, path.stat().st_size, path=path)]
+        return [_Unit(name, path.stat().st_size, path=name)]
     except OSError as exc:
         raise SourceUnavailable(f"{name}: {reason_of(exc)}") from exc
 
@@ -249,18 +296,19 @@ def _walk(top: Path) -> Iterator[_Unit]:
         for file in sorted(files):
             if not file.endswith(SUFFIXES) or _DIGEST in file:
                 continue
-            path = Path(folder, file)
+            # os.path, not pathlib: thousands of files, and str(Path(folder, file)) is the same.
+            path = os.path.join(folder, file)  # noqa: PTH118
             try:
-                info = path.stat()
+                info = os.stat(path)  # noqa: PTH116
             except OSError as exc:
-                yield _Unit(str(path), 0, failure=reason_of(exc))
+                yield _Unit(path, 0, failure=reason_of(exc))
                 continue
             if not stat.S_ISREG(info.st_mode):
                 # A FIFO would block the read forever, a device would never end: log files
                 # are regular files, so anything else in a log folder is named and skipped.
-                yield _Unit(str(path), 0, failure=f"skipped: not a regular file ({_kind(info)})")
+                yield _Unit(path, 0, failure=f"skipped: not a regular file ({_kind(info)})")
                 continue
-            yield _Unit(str(path), info.st_size, path=path)
+            yield _Unit(path, info.st_size, path=path)
     for failed in failures:
         yield _Unit(str(failed.filename or top), 0, failure=reason_of(failed))
 

@@ -154,7 +154,7 @@ class Processor:
         if not value:
             self._dead(out, "message", where, "empty message", value)
             return
-        decoded = decode(value, "any", limit=self.max_decoded_bytes)
+        decoded = decode(value, "any", limit=self.max_decoded_bytes, selective=True)
         if decoded.unreadable:
             self._dead(out, "message", where, "; ".join(decoded.problems), value)
             return
