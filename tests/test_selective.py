@@ -56,6 +56,19 @@ def test_every_builder_shape_gives_the_same_facts_and_really_goes_thin() -> None
     assert len(factless) == 4 and len(pool) > 20  # as shape_pool() says
 
 
+def test_a_message_of_one_record_is_decoded_thin_once_and_gives_the_same_facts() -> None:
+    for record in shape_pool():
+        message = orjson.dumps(record)
+        same(message, "any")
+        decoded = decode(message, "any", selective=True)
+        assert [type(o) for o in decoded.objects] == [Thin]
+    # A log file however its Records key is written, and values that are no record at all.
+    escaped = orjson.dumps({"Records": shape_pool()[:3]}).replace(b'"Records"', b'"Rec\\u006frds"')
+    for odd in (escaped, b"[1, 2]", b"42", b'{"a": "Records"}', b'{"eventName": 1}'):
+        same(odd, "any")
+    assert len(decode(escaped, "any", selective=True).objects) == 3
+
+
 def test_the_published_sample_records_give_the_same_facts() -> None:
     if not SAMPLES.is_file():
         pytest.skip(f"sample records not found at {SAMPLES} (kept outside the repository)")
@@ -218,6 +231,12 @@ def mutated(draw: st.DrawFn) -> object:
 def test_any_records_give_the_same_verdict_thin_or_full(items: list[object], shape: str) -> None:
     data = lines(items) if shape == "lines" else orjson.dumps({"Records": items})
     same(data, shape)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_one_record_messages_give_the_same_verdict_thin_or_full(item: object) -> None:
+    same(orjson.dumps(item), "any")
 
 
 @settings(max_examples=200, deadline=None)

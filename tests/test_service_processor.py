@@ -10,7 +10,7 @@ from loopwatch.config import DetectionConfig
 from loopwatch.events.times import parse_time
 from loopwatch.service.accounts import AccountState
 from loopwatch.service.metrics import Metrics
-from loopwatch.service.processor import Output, Processor, Snapshot
+from loopwatch.service.processor import SETTLE_AFTER, Output, Processor, Snapshot
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
 from loopwatch.testing import records as r
 
@@ -70,6 +70,21 @@ def test_a_finding_is_published_and_snapshotted_at_once() -> None:
     assert all(f["account"] == r.ACCOUNT for f in findings)
     assert out.snapshots and out.snapshots[0] == Snapshot(0, r.ACCOUNT, out.snapshots[0].value)
     assert p.metrics.findings == {"loop_opened": 1, "loop_escalated": 1}
+
+
+def test_the_closing_second_is_settled_soon_after_its_message_not_at_the_next_tick() -> None:
+    p = processor(interval=3600.0)
+    loop = r.s3_self_loop(writes=3)  # the third traversal, in the last second, makes it active
+    out = p.process(CLOUDTRAIL, 0, 0, KEY, batch(loop), now=WALL + 100.0)
+    assert [f["change"] for f in sent(out, FINDINGS)] == ["opened"]  # the last second is open
+
+    assert not p.settle_quiet(WALL + 100.0 + SETTLE_AFTER / 2).messages  # too soon
+    settled = p.settle_quiet(WALL + 100.0 + SETTLE_AFTER)
+    assert [f["change"] for f in sent(settled, FINDINGS)] == ["escalated"]
+    assert settled.snapshots  # a finding's state is saved with it
+    # Settled once: neither the quick settle nor the tick says it again.
+    assert not p.settle_quiet(WALL + 100.2).messages and not p.unsettled
+    assert not sent(p.tick(WALL + 100.3), FINDINGS)
 
 
 def test_without_findings_state_is_saved_once_per_interval() -> None:

@@ -116,7 +116,7 @@ def _decoded(
     if shape != "lines":
         if not data or data.isspace():  # isspace stops at the first non-blank: no copy
             return out
-        records = _thin_document(data) if thin else _FULL
+        records = _thin_document(data, shape == "any") if thin else _FULL
         if isinstance(records, list):
             out.objects = selected = Selected(data, shape, drop_tail)
             selected.extend(records)
@@ -286,9 +286,19 @@ _FULL = object()  # leave it to the full path
 _NOT_JSON = object()  # not one JSON document (for valid UTF-8, msgspec and orjson agree)
 
 
-def _thin_document(data: bytes) -> list[Thin] | list[object] | object:
+def _thin_document(data: bytes, single: bool) -> list[Thin] | list[object] | object:
     """The records of a CloudTrail log file, selectively; _NOT_JSON, or _FULL when ``data``
-    is JSON but no object with a ``Records`` list (or too deep for msgspec)."""
+    is JSON but no object with a ``Records`` list (or too deep for msgspec). ``single``: a
+    document with no ``Records`` key at all is one record (a message of one record)."""
+    if single and b'"Records"' not in data and b"\\u" not in data:
+        # No key is "Records", however written (an escape could spell it), so this is no log
+        # file: one record, decoded once, rather than failing as a log file twice first.
+        try:
+            return [_THIN.decode(data)]
+        except msgspec.DecodeError:  # not an object, or not JSON: judged below, as before
+            pass
+        except RecursionError:
+            return _FULL
     try:
         return _LOG.decode(data).Records
     except msgspec.ValidationError:

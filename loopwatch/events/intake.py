@@ -148,6 +148,8 @@ class Intake:
         (the dedupe window follows event time as it is met)."""
         counts = Counts(parsed.read, 0, parsed.skipped, 0, parsed.malformed)
         taken = Taken(counts=counts, rejected=parsed.rejected)
+        if not parsed.keyed:  # nothing of interest: most batches live
+            return taken
         facts, seen = taken.facts, self.recent.seen
         inside = self.time_range.contains if self.time_range is not None else None
         used = duplicates = outside = 0
