@@ -79,7 +79,7 @@ def test_the_closing_second_is_settled_soon_after_its_message_not_at_the_next_ti
     assert [f["change"] for f in sent(out, FINDINGS)] == ["opened"]  # the last second is open
 
     assert not p.settle_quiet(WALL + 100.0 + SETTLE_AFTER / 2).messages  # too soon
-    settled = p.settle_quiet(WALL + 100.0 + SETTLE_AFTER)
+    settled = p.settle_quiet(WALL + 100.001 + SETTLE_AFTER)
     assert [f["change"] for f in sent(settled, FINDINGS)] == ["escalated"]
     assert settled.snapshots  # a finding's state is saved with it
     # Settled once: neither the quick settle nor the tick says it again.
