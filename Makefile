@@ -40,6 +40,7 @@ unit: $(DEV)
 bench: $(DEV)
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/stream_bench.py
+	$(BIN)/python bench/changelog_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

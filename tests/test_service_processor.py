@@ -13,15 +13,16 @@ from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import SETTLE_AFTER, Output, Processor, Snapshot
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
 from loopwatch.testing import records as r
+from loopwatch.testing.changelog import ChangelogTable
 
 KEY = r.ACCOUNT.encode()
 # The wall clock of these tests: an hour after the records' event times.
 WALL = parse_time("2026-10-05T15:00:00Z")
 
 
-def processor(saved: dict[str, bytes] | None = None, interval: float = 1.0) -> Processor:
-    store = saved if saved is not None else {}
-    return Processor(DetectionConfig(), snapshot_interval=interval, restore=store.get)
+def processor(saved: ChangelogTable | None = None, interval: float = 1.0) -> Processor:
+    table = saved if saved is not None else ChangelogTable()
+    return Processor(DetectionConfig(), snapshot_interval=interval, restore=table.entries)
 
 
 def batch(records: list[dict[str, object]]) -> bytes:
@@ -68,7 +69,7 @@ def test_a_finding_is_published_and_snapshotted_at_once() -> None:
     findings = sent(out, FINDINGS)
     assert [f["change"] for f in findings] == ["opened", "escalated"]
     assert all(f["account"] == r.ACCOUNT for f in findings)
-    assert out.snapshots and out.snapshots[0] == Snapshot(0, r.ACCOUNT, out.snapshots[0].value)
+    assert out.snapshots and out.snapshots[0] == Snapshot(0, r.ACCOUNT, out.snapshots[0].writes)
     assert p.metrics.findings == {"loop_opened": 1, "loop_escalated": 1}
 
 
@@ -105,7 +106,8 @@ def test_restored_state_continues_and_redelivery_is_ignored() -> None:
     first = processor()
     out = first.process(CLOUDTRAIL, 0, 5, KEY, batch(loop), now=WALL + 100.0)
     out.snapshots += first.tick(WALL + 100.3).snapshots
-    saved = {r.ACCOUNT: out.snapshots[-1].value}
+    saved = ChangelogTable()
+    saved.send(out.snapshots)
     second = processor(saved)
     again = second.process(CLOUDTRAIL, 0, 5, KEY, batch(loop), now=WALL + 200.0)  # redelivered
     assert again.messages == [] and second.metrics.records_in[CLOUDTRAIL] == 0
@@ -124,7 +126,7 @@ def test_invocations_and_cloudtrail_offsets_do_not_collide() -> None:
 
 def test_a_quiet_stream_resolves_on_the_wall_clock() -> None:
     config = DetectionConfig(quiet=30.0)
-    p = Processor(config, snapshot_interval=1.0, restore=lambda _: None, metrics=Metrics())
+    p = Processor(config, snapshot_interval=1.0, restore=lambda _: {}, metrics=Metrics())
     p.process(CLOUDTRAIL, 0, 0, KEY, batch(r.s3_self_loop(writes=6)), now=WALL + 100.0)
     assert not [f for f in sent(p.tick(WALL + 110.0), FINDINGS) if f["change"] == "resolved"]
     resolved = [f for f in sent(p.tick(WALL + 200.0), FINDINGS) if f["change"] == "resolved"]
@@ -132,7 +134,9 @@ def test_a_quiet_stream_resolves_on_the_wall_clock() -> None:
 
 
 def test_unreadable_saved_state_starts_afresh() -> None:
-    p = processor({r.ACCOUNT: b'{"version": 99}'})
+    saved = ChangelogTable()
+    saved.data[KEY] = b'{"version": 99}'
+    p = processor(saved)
     p.process(CLOUDTRAIL, 0, 0, KEY, batch(r.s3_self_loop(writes=1)), now=WALL + 1.0)
     assert isinstance(p.accounts[r.ACCOUNT].state, AccountState)
 
@@ -140,10 +144,11 @@ def test_unreadable_saved_state_starts_afresh() -> None:
 def test_load_takes_saved_accounts_of_assigned_partitions_only() -> None:
     p = processor()
     p.process(CLOUDTRAIL, 1, 0, KEY, batch(r.s3_self_loop(writes=1)), now=WALL + 1.0)
-    (snapshot,) = p.save()
+    saved = ChangelogTable()
+    saved.send(p.save())
     fresh = processor()
-    assert fresh.load([(r.ACCOUNT, snapshot.value)], partitions={0}, now=WALL + 2.0) == 0
-    assert fresh.load([(r.ACCOUNT, snapshot.value)], partitions={1}, now=WALL + 2.0) == 1
+    assert fresh.load(saved.saved(), partitions={0}, now=WALL + 2.0) == 0
+    assert fresh.load(saved.saved(), partitions={1}, now=WALL + 2.0) == 1
     assert fresh.accounts[r.ACCOUNT].partition == 1
 
 

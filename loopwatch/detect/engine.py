@@ -16,7 +16,7 @@ small counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -128,22 +128,35 @@ class Engine:
         """Everything needed to resume detection elsewhere, as JSON-ready data.
 
         ``Engine.from_state(engine.to_state(), config)`` continues exactly as ``engine`` would:
-        the service keeps this in a changelogged table so a restarted worker neither forgets
-        a running loop nor opens its incident twice.
+        the service keeps this, split into parts (``loopwatch.service.state``), in a
+        changelogged table so a restarted worker neither forgets a running loop nor opens its
+        incident twice.
         """
         return {
             "version": STATE_VERSION,
-            "now": _finite(self.now),
             "graph": self.graph.to_state(),
             "identities": self.identities.to_state(),
             "rates": self.rates.to_state(),
             "incidents": self.incidents.to_state(),
             "cycles": {key: list(cycle) for key, cycle in self._cycles.items()},
+            **self.clock_state(),
+        }
+
+    def clock_state(self) -> dict[str, Any]:
+        """The part of ``to_state`` that is the engine's own, small whatever the graph: its
+        clock, timers and the measurements pending for the open second."""
+        return {
+            "now": _finite(self.now),
             "pending": {key: sorted(seconds) for key, seconds in self._pending.items()},
             "pending_second": _finite(self._pending_second),
             "next_tick": _finite(self._next_tick),
             "next_sweep": _finite(self._next_sweep),
         }
+
+    @property
+    def cycles(self) -> Mapping[str, tuple[str, ...]]:
+        """The cycles known, by incident id, in the order they were found (read only)."""
+        return self._cycles
 
     @classmethod
     def from_state(cls, state: dict[str, Any], config: DetectionConfig | None = None) -> Engine:
@@ -328,6 +341,9 @@ class Engine:
 
     def _evaluate(self, cycle: tuple[str, ...], time: float) -> None:
         config = self.config
+        changed = self.graph.changed
+        if changed is not None:  # counting drops seconds past the window: a change to save
+            changed.update(zip(cycle, (*cycle[1:], cycle[0]), strict=True))
         m = measure(self.graph, cycle, time)
         enough = m.traversals >= config.active_after
         gain = m.gain_allowing_in_flight

@@ -54,8 +54,13 @@ class RateDetector:
         # Windows kept per function: the chain a decision reads, and the one it starts from.
         self._keep = config.rate_growth_windows + 2
         self._rates: dict[str, _FunctionRate] = {}
+        self.changed: set[str] | None = None
+        """Functions whose counts may have changed since the set was last emptied, kept once
+        someone sets it to a set (the service, to save only those); None keeps nothing."""
 
     def invoked(self, function: str, time: float) -> RunawayFinding | None:
+        if self.changed is not None:
+            self.changed.add(function)
         rate = self._rate(function)
         if not rate.by_invocations:  # real invocations replace the writes proxy from now on
             rate.by_invocations = True
@@ -64,6 +69,8 @@ class RateDetector:
         return self._count(function, rate, time)
 
     def wrote(self, function: str, time: float) -> RunawayFinding | None:
+        if self.changed is not None:
+            self.changed.add(function)
         rate = self._rate(function)
         if rate.by_invocations:
             return None
@@ -75,10 +82,12 @@ class RateDetector:
         return 0.0 if rate is None or not rate.counts else rate.counts[-1] * self._per_min
 
     def to_state(self) -> dict[str, list[Any]]:
-        return {
-            fn: [r.by_invocations, r.base, list(r.counts), r.first, r.reported]
-            for fn, r in self._rates.items()
-        }
+        return {fn: _rate_state(r) for fn, r in self._rates.items()}
+
+    def state_of(self, function: str) -> list[Any] | None:
+        """One function's entry of ``to_state`` (None: never counted)."""
+        rate = self._rates.get(function)
+        return None if rate is None else _rate_state(rate)
 
     @classmethod
     def from_state(cls, state: dict[str, list[Any]], config: DetectionConfig) -> RateDetector:
@@ -169,3 +178,7 @@ class RateDetector:
                 return None
             after = before
         return "growth"
+
+
+def _rate_state(rate: _FunctionRate) -> list[Any]:
+    return [rate.by_invocations, rate.base, list(rate.counts), rate.first, rate.reported]

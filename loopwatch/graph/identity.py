@@ -58,7 +58,15 @@ _NONE: dict[str, Any] = {}
 
 
 class Identities:
-    __slots__ = ("_by_name", "_by_role", "_complete", "_guesses", "_machines", "_role_of")
+    __slots__ = (
+        "_by_name",
+        "_by_role",
+        "_complete",
+        "_guesses",
+        "_machines",
+        "_role_of",
+        "changed",
+    )
 
     def __init__(self) -> None:
         # account -> function name -> its ARNs (one per region it exists in)
@@ -69,11 +77,16 @@ class Identities:
         self._complete: set[str] = set()  # accounts whose every function is known
         self._machines: dict[str, str] = {}  # state machine ARN -> role ARN
         self._guesses: dict[str, bool] = {}  # session name -> looks like a function name
+        self.changed: set[str] | None = None
+        """Functions learned or forgotten since the set was last emptied, kept once someone
+        sets it to a set (the service, to save only those); None keeps nothing."""
 
     # -- learning ----------------------------------------------------------------------------
 
     def learn(self, function: str, role_arn: str | None = None) -> None:
         """Remember that ``function`` exists, and its execution role when known."""
+        if self.changed is not None:
+            self.changed.add(function)
         account, name = _account(function), arns.name(function)
         same_name = self._by_name.setdefault(account, {}).setdefault(name, [])
         if function not in same_name:
@@ -88,6 +101,8 @@ class Identities:
             self._by_role.setdefault(account, {}).setdefault(role, set()).add(function)
 
     def forget(self, function: str) -> None:
+        if self.changed is not None:
+            self.changed.add(function)
         account, name = _account(function), arns.name(function)
         same_name = self._by_name.get(account, {}).get(name)
         if same_name is not None and function in same_name:
@@ -180,6 +195,20 @@ class Identities:
         return found[0] if len(found) == 1 else None
 
     # -- state -------------------------------------------------------------------------------
+
+    def state_of(self, function: str) -> tuple[bool, str | None]:
+        """(known, execution role ARN or None): one function's entry of ``to_state``."""
+        if not self.knows(function):
+            return False, None
+        role = self._role_of.get(function)
+        return True, None if role is None else f"arn:aws:iam::{_account(function)}:role/{role}"
+
+    def complete_accounts(self) -> list[str]:
+        return sorted(self._complete)
+
+    def state_machines(self) -> dict[str, str]:
+        """State machine ARN -> its execution role ARN."""
+        return dict(self._machines)
 
     def to_state(self) -> dict[str, Any]:
         """Known functions with their roles, complete accounts, state machine roles.

@@ -29,6 +29,11 @@ class ResourceGraph:
         self._succ: dict[str, dict[str, dict[str, Any]]] = self._g._succ  # type: ignore[attr-defined]
         self._trigger_hops: dict[str, tuple[str, str]] = {}  # trigger id -> (source, target)
         self._bucket_triggers: dict[str, set[str]] = {}  # bucket -> its notification trigger ids
+        self.changed: set[tuple[str, str]] | None = None
+        """Hops that may have changed since the set was last emptied, kept only once someone
+        sets it to a set (the service, to save only those); None keeps nothing (replay)."""
+        self.changed_buckets: set[str] | None = None
+        """Buckets whose notification trigger ids may have changed, as ``changed``."""
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -58,6 +63,11 @@ class ResourceGraph:
     def node_count(self) -> int:
         return int(self._g.number_of_nodes())
 
+    def bucket_trigger_ids(self, bucket: str) -> list[str] | None:
+        """The trigger ids of ``bucket``'s notification configuration (None: never seen)."""
+        ids = self._bucket_triggers.get(bucket)
+        return None if ids is None else sorted(ids)
+
     # -- configuration -------------------------------------------------------------------------
 
     def add_trigger(self, trigger: Trigger) -> bool:
@@ -74,6 +84,7 @@ class ResourceGraph:
         hop = self._trigger_hops.pop(trigger_id, None)
         if hop is None:
             return None
+        self._changed(hop)
         edge = self.edge(*hop)
         if edge is not None:
             edge.triggers.pop(trigger_id, None)
@@ -89,10 +100,13 @@ class ResourceGraph:
         old = edge.triggers[trigger_id]
         if old.enabled != enabled:
             edge.triggers[trigger_id] = _with_enabled(old, enabled)
+            self._changed(hop)
         return hop
 
     def replace_bucket_triggers(self, bucket: str, triggers: tuple[Trigger, ...]) -> list[Trigger]:
         """A bucket's notification configuration becomes ``triggers``; the ones newly usable."""
+        if self.changed_buckets is not None:
+            self.changed_buckets.add(bucket)
         for old in self._bucket_triggers.pop(bucket, set()):
             self.remove_trigger(old)
         fresh = [t for t in triggers if self.add_trigger(t)]
@@ -105,6 +119,7 @@ class ResourceGraph:
         if node not in self._g:
             return
         for source, target in [*self._g.in_edges(node), *self._g.out_edges(node)]:
+            self._changed((source, target))
             for trigger_id in list(self._g.edges[source, target]["hop"].triggers):
                 self._trigger_hops.pop(trigger_id, None)
         self._g.remove_node(node)
@@ -160,6 +175,7 @@ class ResourceGraph:
             edge = self.edge(writer, bucket)
             if edge is None or not edge.target_is_bucket:
                 continue
+            self._changed((writer, bucket))
             edge.closing = {}
             for second, key, event, count in edge.written:
                 self._record_closing(edge, float(second), count, key, event)
@@ -176,15 +192,25 @@ class ResourceGraph:
 
     def expire(self, now: float) -> None:
         """Drop observations older than the horizon, and hops left with nothing."""
+        changed = self.changed
         for _, _, data in list(self._g.edges(data=True)):
             edge: Edge = data["hop"]
+            before = (edge.writes, edge.invocations, len(edge.closing))
             if edge.expire(now, self.horizon):
                 self._drop_edge(edge)
+            elif changed is not None and before != (
+                edge.writes,
+                edge.invocations,
+                len(edge.closing),
+            ):
+                changed.add((edge.source, edge.target))
 
     # -- serialisation ---------------------------------------------------------------------------
 
     def to_dict(self, now: float) -> dict[str, Any]:
         """The graph as plain JSON-ready data: nodes with kinds, hops with triggers and counts."""
+        if self.changed is not None:  # counting drops seconds past the window: a change
+            self.changed.update(self._g.edges())
         edges = []
         for source, target, data in self._g.edges(data=True):
             edge: Edge = data["hop"]
@@ -235,7 +261,15 @@ class ResourceGraph:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _changed(self, hop: tuple[str, str]) -> None:
+        if self.changed is not None:
+            self.changed.add(hop)
+
     def _edge_for(self, source: str, target: str) -> Edge:
+        """The hop, made if new; every caller changes it, so it is marked changed here."""
+        changed = self.changed
+        if changed is not None:
+            changed.add((source, target))
         data = self._succ.get(source, {}).get(target)
         if data is not None:
             hop: Edge = data["hop"]
@@ -268,6 +302,7 @@ class ResourceGraph:
             self._drop_edge(edge)
 
     def _drop_edge(self, edge: Edge) -> None:
+        self._changed((edge.source, edge.target))
         self._g.remove_edge(edge.source, edge.target)
         for node in (edge.source, edge.target):
             if node in self._g and self._g.degree(node) == 0:

@@ -22,7 +22,9 @@ from loopwatch.detect.driver import Driver
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Counts, Intake
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+"""3: the ``account-state`` table holds an account as parts (``loopwatch.service.state``);
+2 was one whole entry per account, over Kafka's 1 MB message for a large account."""
 
 
 @dataclass(slots=True)
@@ -75,6 +77,8 @@ class AccountState:
         return applied
 
     def to_state(self) -> dict[str, Any]:
+        """The whole state as one JSON-ready dict (the table holds it as parts: see
+        ``loopwatch.service.state``)."""
         return {
             "version": STATE_VERSION,
             "account": self.account,

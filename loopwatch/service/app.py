@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import faust
@@ -28,6 +28,7 @@ from loopwatch.service.act import LiveActions, actions_wanted
 from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import INPUTS, SETTLE_AFTER, Output, Processor
+from loopwatch.service.state import saved_by_account, table_account
 from loopwatch.service.topics import ALL, DEADLETTER, FINDINGS, bootstrap
 from loopwatch.settings import Settings
 from loopwatch.trust import key_from_settings
@@ -78,8 +79,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 class LoopwatchService:
     """One worker's Faust app around a :class:`Processor`.
 
-    The in-memory accounts are the working state; the ``account-state`` table (account id →
-    ``orjson`` of ``AccountState.to_state()``) is their durable copy, written by the snapshot
+    The in-memory accounts are the working state; the ``account-state`` table (each account
+    as parts, ``loopwatch.service.state``) is their durable copy, written by the snapshot
     policy of the processor, on revocation and on shutdown, and read when an account is first
     seen after a (re)start.
     """
@@ -88,6 +89,9 @@ class LoopwatchService:
         self.settings = settings
         self.metrics = Metrics()
         self._recovered = False
+        # The table's entries by account, as recovered: where accounts not in memory are read
+        # from (rebuilt at each rebalance; an account leaves it once read).
+        self._saved: dict[str, dict[bytes, bytes]] | None = None
         # Faust with its per-message overhead trimmed (see fast_faust.py), unless turned off.
         fast = settings.fast_path
         app_class = fast_faust.App if fast else faust.App
@@ -235,12 +239,10 @@ class LoopwatchService:
         # Sent by Faust's table recovery once the changelog is read back: the table is whole.
         self._recovered = True
         partitions = {tp.partition for tp in self.input_partitions()}
-        entries = (
-            (key.decode(), value)
-            for key, value in self.table.data.items()
-            if isinstance(key, bytes) and isinstance(value, bytes)
-        )
-        loaded = self.processor.load(entries, partitions, time.time())
+        saved = self._saved = saved_by_account(self.table.data.items())
+        loaded = self.processor.load(saved.items(), partitions, time.time())
+        for account in self.processor.accounts:
+            saved.pop(table_account(account), None)
         if loaded:
             log.info("loaded %d saved accounts after rebalance", loaded)
 
@@ -252,24 +254,38 @@ class LoopwatchService:
 
     # -- output ----------------------------------------------------------------------------------
 
-    def _restore(self, account: str) -> bytes | None:
-        value = self.table.data.get(account.encode())
-        return value if isinstance(value, bytes) else None
+    def _restore(self, account: str) -> dict[bytes, bytes]:
+        if self._saved is None:
+            self._saved = saved_by_account(self.table.data.items())
+        return self._saved.pop(table_account(account), {})
 
-    def _write(self, out: Output) -> None:
+    def _write(self, out: Output) -> list[Awaitable[Any]]:
+        """Send the snapshots' writes, in order; each one's delivery, to wait for."""
         # Explicit partition: outside an agent (timer, rebalance, shutdown) there is no current
-        # event for ``table[key] = value`` to take it from. The local copy is updated too.
+        # event for ``table[key] = value`` to take it from. The local copy is updated too. The
+        # order of the writes is kept: it is what makes a torn snapshot harmless.
+        send, data = self.table.send_changelog, self.table.data
+        sent: list[Awaitable[Any]] = []
         for snapshot in out.snapshots:
-            key = snapshot.account.encode()
-            self.table.send_changelog(snapshot.partition, key, snapshot.value)
-            self.table.data[key] = snapshot.value
+            for key, value in snapshot.writes:
+                sent.append(send(snapshot.partition, key, value))
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+        return sent
 
     async def _send_one(self, name: str, key: bytes | None, value: bytes) -> None:
         await self.topics[name].send(key=key, value=value)
 
     async def _send(self, out: Output) -> None:
-        # Table first: a finding is published only with the state that produced it on its way.
-        self._write(out)
+        # Table first: a finding is published only once the state that produced it is on the
+        # broker. Sent first is not enough: the changelog is another topic, and its messages
+        # wait in Faust's buffer (a large account's first snapshot is thousands of them), so a
+        # finding could be out before them and, after a crash, be published again.
+        sent = self._write(out)
+        if sent and any(message.topic == FINDINGS for message in out.messages):
+            await asyncio.gather(*sent)
         for message in out.messages:
             await self.topics[message.topic].send(key=message.key, value=message.value)
 

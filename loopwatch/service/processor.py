@@ -3,7 +3,7 @@
     message ──decode──► objects ──AccountState.apply──► findings ──► <prefix>.findings
        │                   └── rejected records, bad lines ─────────► <prefix>.deadletter
        └── unreadable ─────────────────────────────────────────────► <prefix>.deadletter
-    account state ──snapshot (bytes)──► the changelogged ``account-state`` table
+    account state ──snapshot (the parts that changed)──► the changelogged ``account-state`` table
 
 The Faust adapter (``app.py``) feeds messages in and sends what comes out; everything here is
 synchronous and testable with plain objects. The wall clock is passed in, never read here.
@@ -11,14 +11,15 @@ synchronous and testable with plain objects. The wall clock is passed in, never 
 Snapshot policy: an account's state is written at once when a message or a flush produced a
 finding (an opened or escalated incident is durable before its offset is committed, so a
 restart never opens it twice), and otherwise at most every ``snapshot_interval`` seconds. A
-crash loses at most that interval's counts, never an incident state change.
+crash loses at most that interval's counts, never an incident state change. A snapshot sends
+only the parts of the state that changed since the last one (``loopwatch.service.state``).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -34,6 +35,7 @@ from loopwatch.inventory.obtain import facts_for
 from loopwatch.service.accounts import AccountState
 from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
+from loopwatch.service.state import StateWriter, Write, restore
 from loopwatch.service.topics import CLOUDTRAIL, DEADLETTER, FINDINGS, INVOCATIONS
 from loopwatch.trust import RecordKey, seal
 
@@ -62,11 +64,12 @@ class Outgoing:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An account's state to write to the table, on the partition its messages come from."""
+    """What an account's snapshot writes to the table, in order, on the partition its state
+    is kept on: each (key, value), a value of None deleting the key."""
 
     partition: int
     account: str
-    value: bytes
+    writes: tuple[Write, ...]
 
 
 @dataclass(slots=True)
@@ -80,6 +83,7 @@ class Tracked:
     """An account held by this worker, and when it last changed and was saved (wall clock)."""
 
     state: AccountState
+    writer: StateWriter
     partition: int
     last_message: float
     last_snapshot: float
@@ -90,7 +94,8 @@ class Tracked:
     """A message came since the last flush: the flush may change counts worth saving."""
 
 
-Restore = Callable[[str], bytes | None]
+Restore = Callable[[str], Mapping[bytes, bytes]]
+"""An account's entries in the table (empty when it has none)."""
 
 
 class Processor:
@@ -277,23 +282,28 @@ class Processor:
         return snapshots
 
     def load(
-        self, entries: Iterable[tuple[str, bytes]], partitions: Iterable[int], now: float
+        self,
+        saved: Iterable[tuple[str, Mapping[bytes, bytes]]],
+        partitions: Iterable[int],
+        now: float,
     ) -> int:
         """Take the saved accounts of ``partitions`` that are not in memory yet (after a table
-        recovery), so the timer resolves their quiet incidents and /loops shows them. Returns
-        how many were loaded; unreadable entries are logged and skipped."""
+        recovery), so the timer resolves their quiet incidents and /loops shows them.
+        ``saved`` holds each account's table entries. Returns how many were loaded;
+        unreadable entries are logged and skipped."""
         wanted = set(partitions)
         loaded = 0
-        for account, value in entries:
+        for account, entries in saved:
             if account in self.accounts:
                 continue
-            state = self._decode_state(account, value)
+            restored = restore(account, 0, entries, self.config)
+            state = restored.state
             if state is None or not state.offsets:
                 continue
             partition = min(state.partitions)
             if partition in wanted:
                 self.accounts[account] = Tracked(
-                    state, partition, now, now, event_time=state.engine.now
+                    state, restored.writer, partition, now, now, event_time=state.engine.now
                 )
                 loaded += 1
         return loaded
@@ -312,31 +322,25 @@ class Processor:
     def _tracked(self, account: str, partition: int, now: float) -> Tracked:
         tracked = self.accounts.get(account)
         if tracked is None:
-            saved = self.restore(account)
-            state = self._decode_state(account, saved) if saved is not None else None
+            restored = restore(account, partition, self.restore(account), self.config)
+            state = restored.state
             if state is None:
                 state = AccountState(account, self.config)
+                restored.writer.attach(state)
                 snapshot = self.inventory.snapshot if self.inventory is not None else None
                 if snapshot is not None:
                     state.preface = partial(facts_for, snapshot, account)
             tracked = self.accounts[account] = Tracked(
-                state, partition, now, now, event_time=state.engine.now
+                state, restored.writer, partition, now, now, event_time=state.engine.now
             )
         tracked.partition = partition
         return tracked
 
-    def _decode_state(self, account: str, value: bytes) -> AccountState | None:
-        try:
-            return AccountState.from_state(orjson.loads(value), self.config)
-        except (ValueError, KeyError, TypeError) as exc:
-            # A state this version cannot read is not fatal: detection starts afresh.
-            log.warning("account %s: saved state unreadable (%s); starting afresh", account, exc)
-            return None
-
     def _snapshot(self, account: str, tracked: Tracked, now: float) -> Snapshot:
         tracked.dirty = False
         tracked.last_snapshot = now
-        return Snapshot(tracked.partition, account, orjson.dumps(tracked.state.to_state()))
+        writer = tracked.writer
+        return Snapshot(writer.partition, account, tuple(writer.write(tracked.state)))
 
     def _publish(self, out: Output, account: str, findings: Sequence[Finding], now: float) -> None:
         inventory = self.inventory
