@@ -12,9 +12,11 @@ side by side, for batched messages (500 records each) and for one record per mes
   stock   the loopwatch Faust worker (in this process) on stock Faust (LOOPWATCH_FAST_PATH=false)
   fast    the same worker on the fast path (loopwatch/service/fast_faust.py)
 as records/s from the first record to the last, each worker's ratio to raw, and fast/stock.
+Raw and the fast worker alternate for 3 rounds, each worker in its own consumer group from the
+start of the topic, and the best of each is kept (stock Faust runs once).
 Then end-to-end latency, for both workers: with the worker idle, the closing write of a fresh
 S3 self-loop is produced and the time until its `escalated` finding arrives on the findings
-topic is taken, 30 times (p50 / p99). The listener polls with a 5 ms fetch wait, so that
+topic is taken, 60 times (p50 / p99). The listener polls with a 5 ms fetch wait, so that
 its own long poll is not what is measured. The stock workers run first: the fast path's garbage
 collector tuning is process-wide and applied once (fast_faust.tune_gc).
 Targets (fast path): batched >= 1x raw, single-record >= 0.3x raw, p99 <= 300 ms.
@@ -112,10 +114,10 @@ async def raw_rate(bootstrap: str, topic: str, expected: int, batched: bool) -> 
 
 
 def worker_rate(
-    broker: Broker, prefix: str, data_dir: Path, expected: int, *, fast_path: bool
+    broker: Broker, prefix: str, data_dir: Path, expected: int, *, fast_path: bool, run: int
 ) -> float:
     # Its own consumer group (app id) on the shared topics, so each worker reads from the start.
-    flavour = "fast" if fast_path else "stock"
+    flavour = f"{'fast' if fast_path else 'stock'}-{run}"
     settings = worker_settings(
         broker,
         data_dir / f"{prefix}-{flavour}",
@@ -219,64 +221,81 @@ async def latencies(broker: Broker, settings: Any, probes: int) -> list[float]:
     return out
 
 
-MODES = (("batched", 500, 100_000, 1.0), ("single-record", 1, 60_000, 0.3))
-FLAVOURS = (False, True)  # stock first: see the module docstring
+MODES = (("batched", 500, 200_000, 1.0), ("single-record", 1, 60_000, 0.3))
+ROUNDS = 3
+PROBES = 60
 NAMES = {False: "stock Faust", True: "fast path"}
+
+
+def prepare(broker: Broker, mode: str, per_message: int, count: int) -> str:
+    """A topic prefix whose cloudtrail topic holds ``count`` real-shaped records."""
+    prefix = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
+    records = real_records(count)
+    values = batches(records) if per_message > 1 else [orjson.dumps(x) for x in records]
+    names = ("cloudtrail", "invocations", "findings", "deadletter")
+    asyncio.run(create_topics_async(broker.bootstrap, {f"{prefix}.{n}": 2 for n in names}))
+    asyncio.run(produce(broker.bootstrap, f"{prefix}.cloudtrail", values))
+    print(f"{mode:>13}: {count:,} records in {len(values):,} messages")
+    return prefix
+
+
+def latency_line(broker: Broker, data_dir: Path, fast: bool) -> str:
+    prefix = f"bench-latency-{uuid.uuid4().hex[:6]}"
+    settings = worker_settings(
+        broker, data_dir / prefix, app_id=prefix, topic_prefix=prefix, fast_path=fast
+    )
+    with running_worker(settings, broker):
+        samples = sorted(asyncio.run(latencies(broker, settings, probes=PROBES)))
+    p50 = statistics.median(samples)
+    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
+    goal = " (target p99 <= 300 ms)" if fast else ""
+    return (
+        f"latency produce -> finding over {len(samples)} loops, {NAMES[fast]:<11}: "
+        f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms{goal}"
+    )
 
 
 def main() -> None:
     started = time.perf_counter()
     with running_broker() as broker, tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp:
         data_dir = Path(tmp)
-        prepared: dict[str, tuple[str, int, float]] = {}
-        for mode, per_message, count, _ in MODES:
-            prefix = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
-            topic = f"{prefix}.cloudtrail"
-            records = real_records(count)
-            values = batches(records) if per_message > 1 else [orjson.dumps(x) for x in records]
-            asyncio.run(
-                create_topics_async(
-                    broker.bootstrap,
-                    {
-                        f"{prefix}.{n}": 2
-                        for n in ("cloudtrail", "invocations", "findings", "deadletter")
-                    },
-                )
+        prepared = {mode: prepare(broker, mode, n, count) for mode, n, count, _ in MODES}
+        best: dict[tuple[str, str], float] = {}
+        # Stock Faust first (see the module doc), once: how much the fast path saves.
+        for mode, _, count, _ in MODES:
+            best[mode, "stock"] = worker_rate(
+                broker, prepared[mode], data_dir, count, fast_path=False, run=0
             )
-            asyncio.run(produce(broker.bootstrap, topic, values))
-            raw = asyncio.run(raw_rate(broker.bootstrap, topic, count, batched=per_message > 1))
-            prepared[mode] = (prefix, count, raw)
-            print(f"{mode:>13}: {count:,} records in {len(values):,} messages")
-            print(f"{mode:>13}: raw aiokafka + selective decode {raw:,.0f} records/s")
-            sys.stdout.flush()
-        rates: dict[tuple[str, bool], float] = {}
-        for fast in FLAVOURS:
-            for mode, _, _, target in MODES:
-                prefix, count, raw = prepared[mode]
-                rate = worker_rate(broker, prefix, data_dir, count, fast_path=fast)
-                rates[mode, fast] = rate
-                goal = f" (target >= {target})" if fast else ""
-                versus = f"; fast/stock {rate / rates[mode, False]:.1f}x" if fast else ""
+        stock_latency = latency_line(broker, data_dir, fast=False)
+        # Raw and worker alternate, round by round; the best of each is kept, so a burst of
+        # load from elsewhere on a shared machine costs one round, not the ratio.
+        for round_ in range(ROUNDS):
+            for mode, per_message, count, _ in MODES:
+                prefix = prepared[mode]
+                topic = f"{prefix}.cloudtrail"
+                raw = asyncio.run(raw_rate(broker.bootstrap, topic, count, per_message > 1))
+                worker = worker_rate(
+                    broker, f"{prefix}", data_dir, count, fast_path=True, run=round_
+                )
+                best[mode, "raw"] = max(best.get((mode, "raw"), 0.0), raw)
+                best[mode, "fast"] = max(best.get((mode, "fast"), 0.0), worker)
                 print(
-                    f"{mode:>13}: worker, {NAMES[fast]:<11} {rate:,.0f} records/s, ratio to raw {rate / raw:.2f}{goal}{versus}"
+                    f"{mode:>13}: round {round_ + 1}: raw {raw:,.0f}, worker {worker:,.0f}"
+                    f" records/s ({worker / raw:.2f})",
+                    file=sys.stderr,
                 )
-                sys.stdout.flush()
-        for fast in FLAVOURS:
-            prefix = f"bench-latency-{uuid.uuid4().hex[:6]}"
-            settings = worker_settings(
-                broker, data_dir / prefix, app_id=prefix, topic_prefix=prefix, fast_path=fast
-            )
-            with running_worker(settings, broker):
-                samples = asyncio.run(latencies(broker, settings, probes=30))
-            samples.sort()
-            p50 = statistics.median(samples)
-            p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
-            goal = " (target p99 <= 300 ms)" if fast else ""
+        for mode, _, _, target in MODES:
+            raw, fast, stock = best[mode, "raw"], best[mode, "fast"], best[mode, "stock"]
+            print(f"{mode:>13}: raw aiokafka + selective decode {raw:,.0f} records/s")
             print(
-                f"latency produce -> finding over {len(samples)} loops, {NAMES[fast]:<11}: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms{goal}"
+                f"{mode:>13}: worker, fast path   {fast:,.0f} records/s, ratio to raw"
+                f" {fast / raw:.2f} (target >= {target}); stock Faust {stock:,.0f} records/s,"
+                f" fast/stock {fast / stock:.1f}x"
             )
-            sys.stdout.flush()
-    print(f"benchmark took {time.perf_counter() - started:.0f} s")
+        sys.stdout.flush()
+        print(stock_latency)
+        print(latency_line(broker, data_dir, fast=True))
+    print(f"best of {ROUNDS} rounds; benchmark took {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -114,3 +114,40 @@ def trusted(value: bytes | None, key: RecordKey) -> tuple[dict[str, object] | No
     if not isinstance(document, dict):
         return None, UNSIGNED
     return document, check(document, key)
+
+
+# -- table entries ----------------------------------------------------------------------------
+# The account-state changelog is read back too: a forged entry could plant a loop in a worker's
+# state (its finding then signed by the worker itself) or hide a running one. So with a key,
+# every value is sealed: a MAC over the entry's key and value, so that a value is good for its
+# own key only (no moving one account's part to another), ahead of the value.
+
+_ENTRY_VERSION = b"s1"
+_ENTRY_CONTEXT = b"loopwatch table entry v1\n"
+_MAC_BYTES = hashlib.sha256().digest_size
+
+
+def _entry_mac(key: bytes, value: bytes, record_key: RecordKey) -> bytes:
+    header = _ENTRY_CONTEXT + len(key).to_bytes(4, "big") + key
+    return hmac.new(record_key.secret, header + value, hashlib.sha256).digest()
+
+
+def seal_entry(key: bytes, value: bytes, record_key: RecordKey | None) -> bytes:
+    """``value`` as the table stores it under ``key``: sealed with ``record_key``, or as it is
+    without one (a worker without a secret restores what it finds, and acts on nothing)."""
+    if record_key is None:
+        return value
+    return _ENTRY_VERSION + _entry_mac(key, value, record_key) + value
+
+
+def open_entry(key: bytes, stored: bytes, record_key: RecordKey | None) -> bytes | None:
+    """The value ``seal_entry`` sealed under ``key``; None when it is not sealed under
+    ``record_key`` (unsealed, another key, another entry's, or changed since). Never raises."""
+    if record_key is None:
+        return stored
+    start = len(_ENTRY_VERSION) + _MAC_BYTES
+    if len(stored) < start or not stored.startswith(_ENTRY_VERSION):
+        return None
+    value = stored[start:]
+    given = stored[len(_ENTRY_VERSION) : start]
+    return value if hmac.compare_digest(given, _entry_mac(key, value, record_key)) else None

@@ -31,7 +31,7 @@ from loopwatch.service.processor import INPUTS, SETTLE_AFTER, Output, Processor
 from loopwatch.service.state import saved_by_account, table_account
 from loopwatch.service.topics import ALL, DEADLETTER, FINDINGS, bootstrap
 from loopwatch.settings import Settings
-from loopwatch.trust import key_from_settings
+from loopwatch.trust import key_from_settings, open_entry, seal_entry
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ class LoopwatchService:
     def __init__(self, settings: Settings, overrides: Mapping[str, Any] | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.record_key = key_from_settings(settings)
+        """Signs findings and seals the state table's entries (``loopwatch.trust``)."""
         self._recovered = False
         # The table's entries by account, as recovered: where accounts not in memory are read
         # from (rebuilt at each rebalance; an account leaves it once read).
@@ -127,7 +129,7 @@ class LoopwatchService:
             restore=self._restore,
             metrics=self.metrics,
             inventory=self.inventory,
-            record_key=key_from_settings(settings),
+            record_key=self.record_key,
         )
         for name in INPUTS:
             self.app.agent(self.topics[name], name=f"loopwatch.{name}")(self._agent(name))
@@ -239,7 +241,7 @@ class LoopwatchService:
         # Sent by Faust's table recovery once the changelog is read back: the table is whole.
         self._recovered = True
         partitions = {tp.partition for tp in self.input_partitions()}
-        saved = self._saved = saved_by_account(self.table.data.items())
+        saved = self._saved = self._saved_accounts()
         loaded = self.processor.load(saved.items(), partitions, time.time())
         for account in self.processor.accounts:
             saved.pop(table_account(account), None)
@@ -256,8 +258,30 @@ class LoopwatchService:
 
     def _restore(self, account: str) -> dict[bytes, bytes]:
         if self._saved is None:
-            self._saved = saved_by_account(self.table.data.items())
+            self._saved = self._saved_accounts()
         return self._saved.pop(table_account(account), {})
+
+    def _saved_accounts(self) -> dict[str, dict[bytes, bytes]]:
+        """The table's entries by account, each opened with the record key: an entry no worker
+        of this deployment sealed is left out, as if it were not there (logged, counted)."""
+        opened: list[tuple[bytes, bytes]] = []
+        refused = 0
+        for key, stored in self.table.data.items():
+            if not isinstance(key, bytes) or not isinstance(stored, bytes):
+                continue
+            value = open_entry(key, stored, self.record_key)
+            if value is None:
+                refused += 1
+            else:
+                opened.append((key, value))
+        if refused:
+            log.warning(
+                "%d account-state entries are not sealed with this deployment's state secret:"
+                " ignored (written by something else, or under another secret)",
+                refused,
+            )
+            self.metrics.state_refused += refused
+        return saved_by_account(opened)
 
     def _write(self, out: Output) -> list[Awaitable[Any]]:
         """Send the snapshots' writes, in order; each one's delivery, to wait for."""
@@ -268,11 +292,13 @@ class LoopwatchService:
         sent: list[Awaitable[Any]] = []
         for snapshot in out.snapshots:
             for key, value in snapshot.writes:
-                sent.append(send(snapshot.partition, key, value))
                 if value is None:
+                    sent.append(send(snapshot.partition, key, None))
                     data.pop(key, None)
                 else:
-                    data[key] = value
+                    sealed = seal_entry(key, value, self.record_key)
+                    sent.append(send(snapshot.partition, key, sealed))
+                    data[key] = sealed
         return sent
 
     async def _send_one(self, name: str, key: bytes | None, value: bytes) -> None:

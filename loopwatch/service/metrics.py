@@ -52,6 +52,8 @@ class Metrics:
     failures: Counter[str] = field(default_factory=Counter)
     """Failures caught at a boundary so the worker goes on, by where: ``message``, ``fact``,
     ``tick``, ``agent``: each is a bug to report, never bad input alone."""
+    state_refused: int = 0
+    """Entries of the account-state table not sealed with this deployment's secret, ignored."""
     findings: Counter[str] = field(default_factory=Counter)
     """Findings published, by ``loop_opened`` / ``loop_escalated`` / ``loop_resolved`` / ``runaway``."""
     newest_event_time: float | None = None
@@ -122,6 +124,12 @@ class _Collector(Collector):
             m.failures,
         )
         yield _counter("loopwatch_findings", "Findings published.", "kind", m.findings)
+        refused = CounterMetricFamily(
+            "loopwatch_state_refused",
+            "Account-state entries read back without this deployment's seal, ignored.",
+        )
+        refused.add_metric([], m.state_refused)
+        yield refused
         yield GaugeMetricFamily(
             "loopwatch_processing_lag_seconds",
             "Wall clock minus the newest event time seen.",
