@@ -34,6 +34,22 @@ class RecentIds:
     def __len__(self) -> int:
         return len(self._ids)
 
+    @property
+    def entries(self) -> deque[tuple[float, str]]:
+        """(time, id) of the ids kept, oldest first: the live deque, not a copy (the state
+        writer reads only its newest end). Not to be changed."""
+        return self._order
+
+    @property
+    def newest(self) -> float:
+        """The newest event time ever seen (-inf before the first): it decides what the span
+        drops next, and may be past every id kept when the size bound dropped them."""
+        return self._newest
+
+    @newest.setter
+    def newest(self, time: float) -> None:
+        self._newest = time
+
     def _prune(self) -> None:
         order, ids, oldest = self._order, self._ids, self._newest - self.span
         while order and (order[0][0] < oldest or len(ids) > self.limit):

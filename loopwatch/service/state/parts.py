@@ -96,13 +96,12 @@ def incident_payload(incident: Incident, serial: int) -> list[Any]:
 
 
 def recent_entries(recent: RecentIds) -> Any:
-    """The intake's recent ids, oldest first, as the deque it keeps (not copied: a snapshot
-    reads only its newest end). ``RecentIds`` has no public view of it yet."""
-    return recent._order
+    """The intake's recent ids, oldest first (the deque itself: a snapshot reads its newest end)."""
+    return recent.entries
 
 
 def recent_newest(recent: RecentIds) -> float | None:
-    newest = recent._newest
+    newest = recent.newest
     return None if newest == float("-inf") else newest
 
 
@@ -182,7 +181,7 @@ def assemble(
     if core["newest"] is not None:
         # The newest time ever seen, which may be past every id kept (ids dropped for the
         # size bound): it decides which ids the span drops next.
-        state.intake.recent._newest = float(core["newest"])
+        state.intake.recent.newest = float(core["newest"])
     return state
 
 
