@@ -48,13 +48,22 @@ from faust.streams import Stream, _current_event
 from faust.transport.conductor import Conductor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, CollectionT, EventT, Message, StreamT, TransportT
+from faust.types import TP, AppT, CollectionT, EventT, Message, StreamT, TransportT
 from faust.types.transports import ConsumerCallback
 from mode.utils.futures import maybe_async
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OPTIONS", "UPSTREAM", "App", "RawTopic", "tune_gc", "tune_gc_task", "upstream_source"]
+__all__ = [
+    "OPTIONS",
+    "UPSTREAM",
+    "App",
+    "EventBatchStream",
+    "RawTopic",
+    "tune_gc",
+    "tune_gc_task",
+    "upstream_source",
+]
 
 FETCH_MAX_WAIT_MS = 100
 """How long the broker may hold a fetch that has no data. Faust hard-codes 1500 ms; because
@@ -64,6 +73,11 @@ worker from polling the broker more than ten times a second."""
 
 STREAM_YIELD_EVERY = 64
 
+BATCH_MAX_BYTES = 1024 * 1024
+"""How much message value one batch of ``EventBatchStream.event_batches`` takes beyond its
+first event: a batch is processed without yielding to the loop, and ship's batched messages
+carry ~800 KB each, so a cap on events alone would hold the loop for seconds."""
+
 OPTIONS: dict[str, Any] = {
     # One getmany hands over up to this many messages; the stream buffer must hold 1.25x that
     # (Faust pauses a partition at maxsize / 1.25, and a paused partition's next getmany
@@ -71,7 +85,7 @@ OPTIONS: dict[str, Any] = {
     "broker_max_poll_records": 2000,
     "stream_buffer_maxsize": 4096,
     # ``faust.App`` resolves these by class; see the classes below.
-    "Stream": "loopwatch.service.fast_faust:BatchYieldStream",
+    "Stream": "loopwatch.service.fast_faust:EventBatchStream",
     "Monitor": "loopwatch.service.fast_faust:NullMonitor",
 }
 """Faust settings that go with :class:`App` (merged into ``app.faust_options``)."""
@@ -89,11 +103,15 @@ UPSTREAM: dict[str, str] = {
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7",
     # ... and sets a private attribute that only this method reads.
     "aiokafka.consumer.consumer.AIOKafkaConsumer.start": "2f1ba70443327538800d348e61042cdedd5a5e6306f40ebe1a06dddba7494c45",
+    # FastConsumer.getmany copies it.
+    "faust.transport.drivers.aiokafka.Consumer.getmany": "4b168d84882a70d6e3e2f9804430a63b92f8fd117d3187cbb4aeb54305bda34e",
     # FastConductor._compile_message_handler replaces it.
     "faust.transport.conductor.Conductor._compile_message_handler": "9fbc0538097aa4eca6113b99df8d17605ae72a6b5030482f041a183f4cc34df1",
     # FastConductor._build_handler wraps it, and its handler copies the one built by the
     # compiler, or by the Cython handler that stock Faust runs when it is compiled.
     "faust.transport.conductor.Conductor._build_handler": "5c071d1277988c57e4bb62e25551981babd67d6544d85db9b14bdb0d8aa1b56d",
+    # ... and it reads the producer buffer's size as ProducerBuffer.size does.
+    "faust.transport.producer.ProducerBuffer.size.fget": "b543a978fdece62e7d7c434eea6e842995d67cc1d3288434f5f26ad72c10a779",
     "faust.transport.conductor.ConductorCompiler.build": "837cf521368c1ee4b22c235a2b137f665eca03d0e3e01b5ddedb65232ee73bf2",
     "faust.transport._cython.conductor.ConductorHandler": "dde1f974267881cf8c5f7e4fd2b114a2c6d754633a2aa9a2a2fc92f93e143dba",
     # _FastTransport replaces the Consumer and Conductor classes that these instantiate.
@@ -115,6 +133,9 @@ UPSTREAM: dict[str, str] = {
     # BatchYieldStream.__aiter__ replaces it; _batch_aiter copies the Python iterator, and
     # stands in for the Cython one that stock Faust runs when it is compiled.
     "faust.streams.Stream.__aiter__": "e815c0e831f1d2ccf43b083b725f87403dc38142dedda59d12b249ab2e044c50",
+    # EventBatchStream._event_batches copies the iterator's bookkeeping too, and what
+    # events() yields of it.
+    "faust.streams.Stream.events": "c62f4dd3a73fe7aaa7c61fd2658bffe97a05aa9c6926b96f9e4d49dcf3250f93",
     "faust.streams.Stream._py_aiter": "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614",
     "faust.streams.Stream._c_aiter": "fa44582a5882e9df5240199eabc475668bcd3c13b1816c45805dc746145b80bf",
     "faust._cython.streams.StreamIterator": "0041622f4a251188f53d73e6d51d18d16f0f427512df1e96c043cfdeea4c3250",
@@ -193,6 +214,43 @@ class FastConsumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        # Upstream's (faust/transport/consumer.py, Consumer.getmany) loop, with its per-record
+        # ``self.highwater(tp)`` (a call through the consumer thread's delegate) skipped when
+        # the monitor it is handed to is the NullMonitor, which ignores it.
+        records, active_partitions = await self._wait_next_records(timeout)
+        app = self.app
+        generation_id = app.consumer_generation_id
+        if records is None or self.should_stop:
+            return
+        records_it = self.scheduler.iterate(records)
+        to_message = self._to_message
+        monitor = app.monitor
+        track_end = None if isinstance(monitor, NullMonitor) else monitor.track_tp_end_offset
+        buffered = self._buffered_partitions
+        if self.flow_active:
+            for tp, record in records_it:
+                if not self.flow_active:
+                    break
+                new_generation_id = app.consumer_generation_id
+                if new_generation_id != generation_id:
+                    self.log.dev(
+                        "Generation id changed from %r to %r. Cancelling getmany.",
+                        generation_id,
+                        new_generation_id,
+                    )
+                    break
+                if active_partitions is None or tp in active_partitions or tp in buffered:
+                    if track_end is not None:
+                        track_end(tp, self.highwater(tp))
+                    yield tp, to_message(tp, record)
+        else:
+            self.log.dev("getmany called while flow not active. Seek back to committed offsets.")
+            try:
+                await self.perform_seek()
+            except Exception as ex:
+                self.log.warning(f"exception performing seek when flow not active {ex}")
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
         # Upstream (faust/transport/consumer.py, Consumer._drain_messages) delivers each message
@@ -308,6 +366,8 @@ class FastConductor(Conductor):
         on_topic_buffer_full = app.sensors.on_topic_buffer_full
         consumer_on_buffer_full = consumer.on_buffer_full
         consumer_on_buffer_drop = consumer.on_buffer_drop
+        raw = isinstance(chan, RawTopic)
+        make_event = _event_factory(app)
 
         def on_pressure_high() -> None:
             on_topic_buffer_full(tp)
@@ -322,19 +382,23 @@ class FastConductor(Conductor):
                 return
             if not flow_active():
                 await acquire_flow_control()
-            if threaded or pbuffer.size > pbuffer.max_messages:
+            # ProducerBuffer.size, unthreaded, without its per-message settings lookup.
+            if threaded or pbuffer.pending.qsize() > pbuffer.max_messages:
                 await wait_until_producer_ebb()
             message.incref(1)
-            try:
-                event = await chan.decode(message, propagate=True)
-            except KeyDecodeError as exc:
-                message.ack(consumer, n=1)
-                await chan.on_key_decode_error(exc, message)
-                return
-            except ValueDecodeError as exc:
-                message.ack(consumer, n=1)
-                await chan.on_value_decode_error(exc, message)
-                return
+            if raw:  # RawTopic.decode, without a coroutine per message
+                event = make_event(app, message.key, message.value, message.headers, message)
+            else:
+                try:
+                    event = await chan.decode(message, propagate=True)
+                except KeyDecodeError as exc:
+                    message.ack(consumer, n=1)
+                    await chan.on_key_decode_error(exc, message)
+                    return
+                except ValueDecodeError as exc:
+                    message.ack(consumer, n=1)
+                    await chan.on_value_decode_error(exc, message)
+                    return
             queue = chan.queue
             if queue.full():
                 on_topic_buffer_full(tp)
@@ -364,6 +428,11 @@ class App(faust.App):
 # -- topics, streams, sensors ----------------------------------------------------------------------
 
 
+def _event_factory(app: AppT) -> Callable[..., EventT[Any]]:
+    # conf.Event is typed as the EventT protocol class, which mypy will not call.
+    return cast(Callable[..., EventT[Any]], app.conf.Event or Event)
+
+
 class RawTopic(faust.Topic):
     """A topic whose messages reach the stream as bytes, without the codec registry.
 
@@ -374,8 +443,7 @@ class RawTopic(faust.Topic):
 
     def _compile_decode(self) -> None:
         app = self.app
-        # conf.Event is typed as the EventT protocol class, which mypy will not call.
-        make_event = cast(Callable[..., EventT[Any]], app.conf.Event or Event)
+        make_event = _event_factory(app)
 
         async def decode(message: Message, *, propagate: bool = False) -> EventT[Any]:
             return make_event(app, message.key, message.value, message.headers, message)
@@ -526,6 +594,147 @@ class BatchYieldStream(Stream[Any]):
             if started_by_aiter:
                 await self.stop()
                 self.service_reset()
+
+
+class EventBatchStream(BatchYieldStream):
+    """:class:`BatchYieldStream` that can also hand over the events queued now as one list.
+
+    One record per message costs the agent a trip through two generators (``events()`` over
+    the iterator), a contextvar and a weakref per message; :meth:`event_batches` does the
+    iterator's bookkeeping for a whole batch in one loop instead. Acks keep their promise: an
+    event is acked only once the consumer of the batch comes back for the next one (it has
+    processed and sent everything), never before; if it raises instead, none of the batch is
+    acked, so a crash never commits an offset whose message was not fully handled.
+    """
+
+    batch_max_events = STREAM_YIELD_EVERY
+    batch_max_bytes = BATCH_MAX_BYTES
+
+    def event_batches(self) -> AsyncIterator[list[EventT[Any]]]:
+        """The stream's events in batches (lists, in order, never empty), like ``events()``.
+
+        A batch is what the channel holds when it is taken: at least one event, at most
+        ``batch_max_events`` and, beyond the first, no more than ``batch_max_bytes`` of values.
+        A stream with processors or over a plain iterable gets one event a batch, through
+        ``events()``.
+        """
+        if self._processors or not isinstance(self.channel, Channel):
+            return self._single_batches()
+        it = self._event_batches()
+        self._active_agens.add(it)
+        return it
+
+    async def _single_batches(self) -> AsyncGenerator[list[EventT[Any]], None]:
+        async for event in self.events():
+            yield [event]
+
+    async def _event_batches(self) -> AsyncGenerator[list[EventT[Any]], None]:  # pragma: no cover
+        # _batch_aiter's bookkeeping per event (acks tracked, generation and flow checks,
+        # sensors), minus what only a value iterator needs: there are no processors (see
+        # event_batches), events() skips non-event values, and Stream.on_merge passes values
+        # through unchanged. The generation check is upstream's, made as each event is taken;
+        # the agent processes a batch without suspending, so no rebalance falls in between.
+        self._finalized = True
+        started_by_aiter = await self.maybe_start()
+        on_stream_event_out = self._on_stream_event_out
+        on_message_out = self._on_message_out
+        channel = cast(Channel[Any], self.channel)
+        chan_queue = channel.queue
+        chan_queue_empty = chan_queue.empty
+        chan_errors = chan_queue._errors
+        chan_quick_get = chan_queue.get_nowait
+        chan_slow_get = channel.__anext__
+        on_stream_event_in = self._on_stream_event_in
+        app = self.app
+        add_unacked = app.consumer.unacked.add
+        acking_topics = app.topics.acking_topics
+        on_message_in = self._on_message_in
+        sleep = asyncio.sleep
+        flow_active = app.flow_control.is_active
+        max_events = self.batch_max_events
+        max_bytes = self.batch_max_bytes
+        do_ack = self.enable_acks
+        sensors = app.sensors
+        try:
+            while not self.should_stop:
+                # The sensors' per-event calls do nothing when the only sensor is the
+                # NullMonitor (looked at per batch: a sensor may be added at any time).
+                sensed = any(type(sensor) is not NullMonitor for sensor in sensors)
+                batch: list[EventT[Any]] = []
+                states: list[dict[str, Any] | None] = []
+                skipped: list[EventT[Any]] = []
+                size = 0
+                while not batch:
+                    if chan_errors:
+                        raise chan_errors.popleft()
+                    if chan_queue_empty():
+                        channel_value = await chan_slow_get()
+                    else:
+                        channel_value = chan_quick_get()
+                    while True:
+                        if isinstance(channel_value, EventT):
+                            event = channel_value
+                            message = event.message
+                            tp = message.tp
+                            offset = message.offset
+                            if (
+                                not flow_active()
+                                or message.generation_id != app.consumer_generation_id
+                            ):
+                                skipped.append(event)
+                            else:
+                                if message.topic in acking_topics and not message.tracked:
+                                    message.tracked = True
+                                    add_unacked(message)
+                                    if sensed:
+                                        on_message_in(tp, offset, message)
+                                if sensed:
+                                    states.append(on_stream_event_in(tp, offset, self, event))
+                                batch.append(event)
+                                value = message.value
+                                size += len(value) if value else 0
+                        if (
+                            len(batch) >= max_events
+                            or size >= max_bytes
+                            or chan_errors
+                            or chan_queue_empty()
+                        ):
+                            break
+                        channel_value = chan_quick_get()
+                    for event in skipped:  # acked at once, as upstream acks a skipped value
+                        self._ack_event(event, None, on_stream_event_out, on_message_out)
+                    skipped.clear()
+                self.events_total += len(batch)
+                yield batch
+                # Only reached when the agent asks for more: the whole batch is handled.
+                if do_ack and sensed:
+                    for event, state in zip(batch, states, strict=True):
+                        self._ack_event(event, state, on_stream_event_out, on_message_out)
+                elif do_ack:
+                    for event in batch:
+                        event.ack()
+                if not chan_queue_empty():
+                    await sleep(0)  # a busy stream lets the consumer and timers in
+        except StopAsyncIteration:
+            return
+        finally:
+            self._channel_stop_iteration(channel)
+            if started_by_aiter:
+                await self.stop()
+                self.service_reset()
+
+    def _ack_event(
+        self,
+        event: EventT[Any],
+        state: dict[str, Any] | None,
+        on_stream_event_out: Callable[..., None],
+        on_message_out: Callable[..., None],
+    ) -> None:
+        last_stream_to_ack = event.ack()
+        message = event.message
+        on_stream_event_out(message.tp, message.offset, self, event, state)
+        if last_stream_to_ack:
+            on_message_out(message.tp, message.offset, message)
 
 
 # -- garbage collector -----------------------------------------------------------------------------
