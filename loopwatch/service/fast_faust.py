@@ -33,6 +33,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Generator,
+    Iterator,
     MutableSet,
 )
 from pathlib import Path
@@ -45,12 +46,14 @@ from faust.events import Event
 from faust.exceptions import KeyDecodeError, Skip, ValueDecodeError
 from faust.sensors import Monitor
 from faust.streams import Stream, _current_event
+from faust.transport import consumer as faust_consumer
 from faust.transport.conductor import Conductor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT, CollectionT, EventT, Message, StreamT, TransportT
 from faust.types.transports import ConsumerCallback
-from mode.utils.futures import maybe_async
+from faust.types.tuples import ConsumerMessage, ack_lock
+from mode.utils.futures import maybe_async, notify
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +138,12 @@ UPSTREAM: dict[str, str] = {
     "faust.streams.Stream.__aiter__": "e815c0e831f1d2ccf43b083b725f87403dc38142dedda59d12b249ab2e044c50",
     # EventBatchStream._event_batches copies the iterator's bookkeeping too, and what
     # events() yields of it.
+    # EventBatchStream._ack_unsensed inlines these.
+    "faust.events.Event.ack": "2d29a6eda87c4ce5f7a491e486c88be99b96f92bb05a7a70e9bf57a7609a3cda",
+    "faust.types.tuples.Message.ack": "4751b72c4ed84153a7b6c14fdfe41cc92e477b38a6c6089cb785532ef5771688",
+    "faust.types.tuples.Message.decref": "f23396189d0e55922d5c9c627879af52e076aa2a14262b4ea72aee86534c729b",
+    "faust.types.tuples.ConsumerMessage.on_final_ack": "45d670b6a8ac4bd07a3e5600c89358638415b7a2bf1d17c03c260cfc1b8a8e5a",
+    "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
     "faust.streams.Stream.events": "c62f4dd3a73fe7aaa7c61fd2658bffe97a05aa9c6926b96f9e4d49dcf3250f93",
     "faust.streams.Stream._py_aiter": "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614",
     "faust.streams.Stream._c_aiter": "fa44582a5882e9df5240199eabc475668bcd3c13b1816c45805dc746145b80bf",
@@ -216,41 +225,57 @@ class FastConsumer(faust_aiokafka.Consumer):
         return _ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
-        # Upstream's (faust/transport/consumer.py, Consumer.getmany) loop, with its per-record
-        # ``self.highwater(tp)`` (a call through the consumer thread's delegate) skipped when
-        # the monitor it is handed to is the NullMonitor, which ignores it.
+        # Upstream's (faust/transport/consumer.py, Consumer.getmany), split in two so that the
+        # drain loop iterates the records without an async generator: _fetched is what awaits,
+        # _fetched_messages the loop over the records (a plain generator).
+        fetched = await self._fetched(timeout)
+        if fetched is not None:
+            for item in self._fetched_messages(*fetched):
+                yield item
+
+    async def _fetched(self, timeout: float) -> tuple[Any, set[TP] | None, int] | None:
+        """The records of one fetch, the active partitions and the consumer generation they
+        were fetched in; None when there are none to deliver (stopping, or flow suspended:
+        then, as upstream does, the consumer seeks back to the committed offsets)."""
         records, active_partitions = await self._wait_next_records(timeout)
-        app = self.app
-        generation_id = app.consumer_generation_id
+        generation_id = self.app.consumer_generation_id
         if records is None or self.should_stop:
-            return
-        records_it = self.scheduler.iterate(records)
-        to_message = self._to_message
-        monitor = app.monitor
-        track_end = None if isinstance(monitor, NullMonitor) else monitor.track_tp_end_offset
-        buffered = self._buffered_partitions
-        if self.flow_active:
-            for tp, record in records_it:
-                if not self.flow_active:
-                    break
-                new_generation_id = app.consumer_generation_id
-                if new_generation_id != generation_id:
-                    self.log.dev(
-                        "Generation id changed from %r to %r. Cancelling getmany.",
-                        generation_id,
-                        new_generation_id,
-                    )
-                    break
-                if active_partitions is None or tp in active_partitions or tp in buffered:
-                    if track_end is not None:
-                        track_end(tp, self.highwater(tp))
-                    yield tp, to_message(tp, record)
-        else:
+            return None
+        if not self.flow_active:
             self.log.dev("getmany called while flow not active. Seek back to committed offsets.")
             try:
                 await self.perform_seek()
             except Exception as ex:
                 self.log.warning(f"exception performing seek when flow not active {ex}")
+            return None
+        return records, active_partitions, generation_id
+
+    def _fetched_messages(
+        self, records: Any, active_partitions: set[TP] | None, generation_id: int
+    ) -> Iterator[tuple[TP, Message]]:
+        # Upstream's loop, with its per-record ``self.highwater(tp)`` (a call through the
+        # consumer thread's delegate) skipped when the monitor it is handed to is the
+        # NullMonitor, which ignores it.
+        app = self.app
+        to_message = self._to_message
+        monitor = app.monitor
+        track_end = None if isinstance(monitor, NullMonitor) else monitor.track_tp_end_offset
+        buffered = self._buffered_partitions
+        for tp, record in self.scheduler.iterate(records):
+            if not self.flow_active:
+                break
+            new_generation_id = app.consumer_generation_id
+            if new_generation_id != generation_id:
+                self.log.dev(
+                    "Generation id changed from %r to %r. Cancelling getmany.",
+                    generation_id,
+                    new_generation_id,
+                )
+                break
+            if active_partitions is None or tp in active_partitions or tp in buffered:
+                if track_end is not None:
+                    track_end(tp, self.highwater(tp))
+                yield tp, to_message(tp, record)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
         # Upstream (faust/transport/consumer.py, Consumer._drain_messages) delivers each message
@@ -259,9 +284,18 @@ class FastConsumer(faust_aiokafka.Consumer):
         # runs eagerly; when it completes without suspending (flow active, producer buffer and
         # the stream's queue not full: the common case) nothing else is needed. Only when it
         # does suspend is its remainder raced against ``suspend_flow`` exactly as upstream does,
-        # so a rebalance still interrupts a blocked delivery. The rest is upstream's loop.
+        # so a rebalance still interrupts a blocked delivery. getmany is iterated in its two
+        # halves (see there), without an async generator. The rest is upstream's loop.
         callback = self.callback
-        getmany = self.getmany
+        # FastConductor delivers a message without a coroutine when nothing is to be waited
+        # for; when it cannot, the handler's coroutine below does as before.
+        conductor = self.app.topics
+        deliver_now = (
+            conductor.deliver_now
+            if isinstance(conductor, FastConductor) and callback == conductor.on_message
+            else None
+        )
+        fetch, fetched_messages = self._fetched, self._fetched_messages  # getmany, in two
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = cast(faust_aiokafka.Consumer, fetcher)._stopped.is_set
         get_read_offset = self._read_offset.__getitem__
@@ -277,33 +311,37 @@ class FastConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
-                ait = getmany(timeout=1.0)
                 await self.sleep(0)
                 if not self.should_stop:
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            coro = cast(Coroutine[Any, Any, Any], callback(message))
-                            try:
-                                fut = coro.send(None)
-                            except StopIteration:
-                                pass  # delivered without suspending
+                    fetched = await fetch(timeout=1.0)
+                    if fetched is not None:
+                        for tp, message in fetched_messages(*fetched):
+                            num_since_yield += 1
+                            if num_since_yield > yield_every:
+                                await sleep(0)
+                                num_since_yield = 0
+                            offset = message.offset
+                            r_offset = get_read_offset(tp)
+                            if r_offset is None or offset >= r_offset:
+                                gap = offset - (r_offset or 0)
+                                if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                    await self._add_gap(tp, r_offset + 1, offset)
+                                if commit_every is not None and self._n_acked >= commit_every:
+                                    self._n_acked = 0
+                                    await self.commit()
+                                if deliver_now is None or not deliver_now(message):
+                                    coro = cast(Coroutine[Any, Any, Any], callback(message))
+                                    try:
+                                        fut = coro.send(None)
+                                    except StopIteration:
+                                        pass  # delivered without suspending
+                                    else:
+                                        await self.wait_first(
+                                            _resume(coro, fut), suspend_flow.wait()
+                                        )
+                                set_read_offset(tp, offset)
                             else:
-                                await self.wait_first(_resume(coro, fut), suspend_flow.wait())
-                            set_read_offset(tp, offset)
-                        else:
-                            self.log.dev("DROPPED MESSAGE ROFF %r", offset)
+                                self.log.dev("DROPPED MESSAGE ROFF %r", offset)
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -408,7 +446,34 @@ class FastConductor(Conductor):
                     event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
                 )
 
+        def deliver_now(message: Message) -> bool:
+            # on_message's path when nothing is to be waited for, without a coroutine.
+            if not raw or threaded or len(channels) != 1 or chan not in channels:
+                return False
+            if not flow_active() or pbuffer.pending.qsize() > pbuffer.max_messages:
+                return False
+            queue = chan.queue
+            if queue.full():
+                return False
+            message.incref(1)
+            event = make_event(app, message.key, message.value, message.headers, message)
+            queue.put_nowait_enhanced(
+                event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
+            )
+            return True
+
+        on_message.deliver_now = deliver_now  # type: ignore[attr-defined]  # see deliver_now
         return on_message
+
+    def deliver_now(self, message: Message) -> bool:
+        """Deliver ``message`` as its partition's handler would, if that needs no waiting
+        (flow active, buffers not full, no rebuild of the handlers under way); False when it
+        was not delivered: the caller awaits the handler instead."""
+        if self._tp_to_callback_lock.locked():
+            return False
+        handler = self._tp_to_callback.get(message.tp)
+        deliver = getattr(handler, "deliver_now", None)
+        return deliver is not None and bool(deliver(message))
 
 
 class _FastTransport(faust_aiokafka.Transport):
@@ -711,8 +776,7 @@ class EventBatchStream(BatchYieldStream):
                     for event, state in zip(batch, states, strict=True):
                         self._ack_event(event, state, on_stream_event_out, on_message_out)
                 elif do_ack:
-                    for event in batch:
-                        event.ack()
+                    self._ack_unsensed(batch)
                 if not chan_queue_empty():
                     await sleep(0)  # a busy stream lets the consumer and timers in
         except StopAsyncIteration:
@@ -722,6 +786,53 @@ class EventBatchStream(BatchYieldStream):
             if started_by_aiter:
                 await self.stop()
                 self.service_reset()
+
+    def _ack_unsensed(self, batch: list[EventT[Any]]) -> None:
+        """``event.ack()`` for each event of ``batch``, under one hold of ``ack_lock``.
+
+        With no sensor to tell, that is Event.ack -> Message.ack (decref) ->
+        ConsumerMessage.on_final_ack -> Consumer.ack, inlined here: four calls and two lock
+        acquisitions per message otherwise. Waiters for acks are woken once, after the batch.
+        Any other kind of consumer or message takes upstream's own path.
+        """
+        if type(self.app.consumer).ack is not faust_consumer.Consumer.ack:
+            for event in batch:
+                event.ack()
+            return
+        consumer = cast(faust_consumer.Consumer, self.app.consumer)
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        committed_offsets = consumer._committed_offset
+        acked_indexes = consumer._acked_index
+        acked = consumer._acked
+        unacked = consumer._unacked_messages
+        notify_waiters = False
+        with ack_lock:
+            try:
+                for event in batch:
+                    message = event.message
+                    if type(message) is not ConsumerMessage or event.app is not self.app:
+                        message.ack(event.app.consumer)
+                        continue
+                    if message.acked:
+                        continue
+                    refcount = message.refcount = max(message.refcount - 1, 0)
+                    if refcount:
+                        continue
+                    message.acked = True
+                    if acks_enabled_for(message.topic):
+                        notify_waiters = True
+                        tp, offset = message.tp, message.offset
+                        committed = committed_offsets[tp]
+                        if committed is None or offset >= committed:
+                            acked_index = acked_indexes[tp]
+                            if offset not in acked_index:
+                                unacked.discard(message)
+                                acked_index.add(offset)
+                                acked[tp].append(offset)
+                                consumer._n_acked += 1
+            finally:
+                if notify_waiters:
+                    notify(consumer._waiting_for_ack)
 
     def _ack_event(
         self,
