@@ -2,12 +2,13 @@
 
 Stock Faust spends ~200 µs of bookkeeping per message, which caps a one-record-per-message
 topic at ~0.04x of a plain aiokafka consumer. The parts below remove that cost and nothing else:
-group management, rebalances, table changelogs, acks and commits are Faust's own code paths.
+group management, rebalances, table changelogs and commits are Faust's own code paths, and
+acks keep Faust's bookkeeping exactly (inlined for a batch of events, see EventBatchStream).
 
     getmany ──► FastConsumer._drain_messages ──► FastConductor handler ──► channel queue
       (100 ms fetch wait)    (no task per message)    (one channel, no codec)     │
-                                                         BatchYieldStream ◄───────┘
-                                                     (yields to the loop every 64)
+                                                         EventBatchStream ◄───────┘
+                                  (the events queued now, as one batch, acked once handled)
 
 Every override copies or wraps a private method of **faust-streaming 0.15.3** (pinned exactly
 in pyproject.toml, with the aiokafka it was measured on). :data:`UPSTREAM` holds the sha256 of
@@ -144,6 +145,7 @@ UPSTREAM: dict[str, str] = {
     "faust.types.tuples.Message.decref": "f23396189d0e55922d5c9c627879af52e076aa2a14262b4ea72aee86534c729b",
     "faust.types.tuples.ConsumerMessage.on_final_ack": "45d670b6a8ac4bd07a3e5600c89358638415b7a2bf1d17c03c260cfc1b8a8e5a",
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
+    "faust.streams.Stream.on_merge": "31d6008ee34da6842b764044d15fce4ef9cb38a08019337b34bae89b5c4f79bd",
     "faust.streams.Stream.events": "c62f4dd3a73fe7aaa7c61fd2658bffe97a05aa9c6926b96f9e4d49dcf3250f93",
     "faust.streams.Stream._py_aiter": "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614",
     "faust.streams.Stream._c_aiter": "fa44582a5882e9df5240199eabc475668bcd3c13b1816c45805dc746145b80bf",
@@ -680,10 +682,10 @@ class EventBatchStream(BatchYieldStream):
 
         A batch is what the channel holds when it is taken: at least one event, at most
         ``batch_max_events`` and, beyond the first, no more than ``batch_max_bytes`` of values.
-        A stream with processors or over a plain iterable gets one event a batch, through
-        ``events()``.
+        A stream with processors or a join, or over a plain iterable, gets one event a
+        batch, through ``events()``.
         """
-        if self._processors or not isinstance(self.channel, Channel):
+        if self._processors or self.join_strategy or not isinstance(self.channel, Channel):
             return self._single_batches()
         it = self._event_batches()
         self._active_agens.add(it)
@@ -695,9 +697,9 @@ class EventBatchStream(BatchYieldStream):
 
     async def _event_batches(self) -> AsyncGenerator[list[EventT[Any]], None]:  # pragma: no cover
         # _batch_aiter's bookkeeping per event (acks tracked, generation and flow checks,
-        # sensors), minus what only a value iterator needs: there are no processors (see
-        # event_batches), events() skips non-event values, and Stream.on_merge passes values
-        # through unchanged. The generation check is upstream's, made as each event is taken;
+        # sensors), minus what only a value iterator needs: there are no processors and no
+        # join (see event_batches), so Stream.on_merge would pass values through unchanged,
+        # and events() skips non-event values. The generation check is upstream's, made as each event is taken;
         # the agent processes a batch without suspending, so no rebalance falls in between.
         self._finalized = True
         started_by_aiter = await self.maybe_start()
