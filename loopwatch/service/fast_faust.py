@@ -37,6 +37,7 @@ from collections.abc import (
     Iterator,
     MutableSet,
 )
+from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,6 +52,7 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.conductor import Conductor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP, AppT, CollectionT, EventT, Message, StreamT, TransportT
 from faust.types.transports import ConsumerCallback
 from faust.types.tuples import ConsumerMessage, ack_lock
@@ -109,15 +111,18 @@ UPSTREAM: dict[str, str] = {
     "aiokafka.consumer.consumer.AIOKafkaConsumer.start": "2f1ba70443327538800d348e61042cdedd5a5e6306f40ebe1a06dddba7494c45",
     # FastConsumer.getmany copies it.
     "faust.transport.drivers.aiokafka.Consumer.getmany": "4b168d84882a70d6e3e2f9804430a63b92f8fd117d3187cbb4aeb54305bda34e",
+    # ... and iterates a single partition's records as its DefaultSchedulingStrategy would.
+    "faust.transport.utils.DefaultSchedulingStrategy": "93e70bad15f8e7e131bab7a079f16504bdc95b3b9852f9c88a6ee6051de19d38",
+    "faust.transport.utils.TopicBuffer": "8dc48b97e13cfd26b91941f4b662af7ab668d81b2333e49862698922b289c62b",
     # FastConductor._compile_message_handler replaces it.
     "faust.transport.conductor.Conductor._compile_message_handler": "9fbc0538097aa4eca6113b99df8d17605ae72a6b5030482f041a183f4cc34df1",
     # FastConductor._build_handler wraps it, and its handler copies the one built by the
     # compiler, or by the Cython handler that stock Faust runs when it is compiled.
     "faust.transport.conductor.Conductor._build_handler": "5c071d1277988c57e4bb62e25551981babd67d6544d85db9b14bdb0d8aa1b56d",
-    # ... and it reads the producer buffer's size as ProducerBuffer.size does.
-    "faust.transport.producer.ProducerBuffer.size.fget": "b543a978fdece62e7d7c434eea6e842995d67cc1d3288434f5f26ad72c10a779",
     "faust.transport.conductor.ConductorCompiler.build": "837cf521368c1ee4b22c235a2b137f665eca03d0e3e01b5ddedb65232ee73bf2",
     "faust.transport._cython.conductor.ConductorHandler": "dde1f974267881cf8c5f7e4fd2b114a2c6d754633a2aa9a2a2fc92f93e143dba",
+    # ... and it reads the producer buffer's size as ProducerBuffer.size does.
+    "faust.transport.producer.ProducerBuffer.size.fget": "b543a978fdece62e7d7c434eea6e842995d67cc1d3288434f5f26ad72c10a779",
     # _FastTransport replaces the Consumer and Conductor classes that these instantiate.
     "faust.transport.drivers.aiokafka.Transport.create_consumer": "46cc2bf5ab14acfab4e00d77004a1f4b9306b7f4f86293b6708d11bfce11188a",
     "faust.transport.drivers.aiokafka.Transport.create_conductor": "eeedfbe95f17eff1047c94cd9670c2a3121914a0e0dd379cccc7f494cd4e0c5e",
@@ -137,19 +142,19 @@ UPSTREAM: dict[str, str] = {
     # BatchYieldStream.__aiter__ replaces it; _batch_aiter copies the Python iterator, and
     # stands in for the Cython one that stock Faust runs when it is compiled.
     "faust.streams.Stream.__aiter__": "e815c0e831f1d2ccf43b083b725f87403dc38142dedda59d12b249ab2e044c50",
-    # EventBatchStream._event_batches copies the iterator's bookkeeping too, and what
-    # events() yields of it.
+    "faust.streams.Stream._py_aiter": "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614",
+    "faust.streams.Stream._c_aiter": "fa44582a5882e9df5240199eabc475668bcd3c13b1816c45805dc746145b80bf",
+    "faust._cython.streams.StreamIterator": "0041622f4a251188f53d73e6d51d18d16f0f427512df1e96c043cfdeea4c3250",
     # EventBatchStream._ack_unsensed inlines these.
     "faust.events.Event.ack": "2d29a6eda87c4ce5f7a491e486c88be99b96f92bb05a7a70e9bf57a7609a3cda",
     "faust.types.tuples.Message.ack": "4751b72c4ed84153a7b6c14fdfe41cc92e477b38a6c6089cb785532ef5771688",
     "faust.types.tuples.Message.decref": "f23396189d0e55922d5c9c627879af52e076aa2a14262b4ea72aee86534c729b",
     "faust.types.tuples.ConsumerMessage.on_final_ack": "45d670b6a8ac4bd07a3e5600c89358638415b7a2bf1d17c03c260cfc1b8a8e5a",
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
+    # EventBatchStream._event_batches copies the iterator's bookkeeping too (above), leaves
+    # out on_merge (a pass-through without a join), and yields what events() would.
     "faust.streams.Stream.on_merge": "31d6008ee34da6842b764044d15fce4ef9cb38a08019337b34bae89b5c4f79bd",
     "faust.streams.Stream.events": "c62f4dd3a73fe7aaa7c61fd2658bffe97a05aa9c6926b96f9e4d49dcf3250f93",
-    "faust.streams.Stream._py_aiter": "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614",
-    "faust.streams.Stream._c_aiter": "fa44582a5882e9df5240199eabc475668bcd3c13b1816c45805dc746145b80bf",
-    "faust._cython.streams.StreamIterator": "0041622f4a251188f53d73e6d51d18d16f0f427512df1e96c043cfdeea4c3250",
 }
 """sha256 of each upstream object's source that the overrides below were written against."""
 
@@ -263,7 +268,14 @@ class FastConsumer(faust_aiokafka.Consumer):
         monitor = app.monitor
         track_end = None if isinstance(monitor, NullMonitor) else monitor.track_tp_end_offset
         buffered = self._buffered_partitions
-        for tp, record in self.scheduler.iterate(records):
+        if len(records) == 1 and type(self.scheduler) is DefaultSchedulingStrategy:
+            # One partition's records: the round-robin over topics and partitions is that
+            # partition's list, in order, without two generators per record.
+            [(only, only_records)] = records.items()
+            records_it: Iterator[tuple[TP, Any]] = zip(repeat(only), only_records)
+        else:
+            records_it = self.scheduler.iterate(records)
+        for tp, record in records_it:
             if not self.flow_active:
                 break
             new_generation_id = app.consumer_generation_id
