@@ -73,7 +73,7 @@ def test_fast_path_swaps_in_its_parts() -> None:
     assert type(app) is fast_faust.App
     assert type(app.transport) is fast_faust._FastTransport
     assert type(app.consumer) is fast_faust.FastConsumer
-    assert app.conf.Stream is fast_faust.BatchYieldStream
+    assert app.conf.Stream is fast_faust.EventBatchStream
     assert type(app.monitor) is fast_faust.NullMonitor
     assert app.conf.broker_max_poll_records == fast_faust.OPTIONS["broker_max_poll_records"]
     inputs = [service.topics[n] for n in ("cloudtrail", "invocations")]

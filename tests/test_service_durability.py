@@ -170,3 +170,44 @@ def test_two_workers_in_one_group_report_each_loop_once(
 def _traversals(loops: dict[str, Any]) -> int:
     (loop,) = loops["loops"]
     return int(loop["traversals"])
+
+
+def test_a_worker_killed_mid_batch_applies_every_message_exactly_once(
+    kafka_broker: Broker, tmp_path: Path
+) -> None:
+    # One record a message, so the fast path's agent takes them many to a batch and acks a
+    # batch only once its output is sent. Killed while batches flow, after it has committed
+    # some, its successor must end where a worker never stopped ends: a message whose offset
+    # was committed before it was applied would be lost, one applied twice would count twice.
+    settings = worker_settings(
+        kafka_broker, tmp_path / "data", partitions=1, snapshot_interval_seconds=1e-6
+    )
+    assert settings.fast_path
+    sim = write_simulation(resolve_topology("s3-self-loop"), tmp_path / "sim")
+    account = sim.topology.account
+    key = account.encode()
+    records = sim.distinct_records()
+    large = many_functions(3000, account=account, start=min(r["eventTime"] for r in records))
+    messages = [(key, orjson.dumps(record)) for record in [*large, *records]]
+    topic = settings.topic("cloudtrail")
+
+    with worker_process(settings) as first:
+        kafka_broker.produce(topic, messages)
+        deadline = time.monotonic() + 30
+        while not (committed := kafka_broker.committed(topic, settings.app_id).get(0, 0)):
+            assert time.monotonic() < deadline, "the first worker committed nothing"
+        first.kill()  # mid-stream: no snapshot on the way out, no commit, no leaving the group
+    assert committed < len(messages), "the first worker finished before it was killed"
+
+    with running_worker(settings, kafka_broker) as second:
+        held = second.service.processor.accounts[account].state
+        deadline = time.monotonic() + 60
+        while held.offsets.get((CLOUDTRAIL, 0)) != len(messages) - 1:
+            assert time.monotonic() < deadline, held.offsets
+            time.sleep(0.2)
+        final = _timeless(comparable(held))
+
+    findings = read_until(kafka_broker, settings.topic("findings"), lambda fs: True, timeout=1)
+    loops, state = _uninterrupted(messages)
+    assert [(f["incident"], f["change"]) for f in findings if f["kind"] == "loop"] == loops
+    assert final == _timeless(comparable(state))

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import faust
-from faust.types import TP, StreamT
+from faust.types import TP, EventT, StreamT
 
 from loopwatch.inventory.obtain import AWS, obtain
 from loopwatch.inventory.snapshot import Snapshot
@@ -178,32 +178,60 @@ class LoopwatchService:
     # -- Faust hooks -----------------------------------------------------------------------------
 
     def _agent(self, name: str) -> Callable[[StreamT[bytes]], Coroutine[Any, Any, None]]:
-        processor = self.processor
-
         async def agent(stream: StreamT[bytes]) -> None:
-            async for event in stream.events():
-                message = event.message
-                out = processor.process(
-                    name, message.partition, message.offset, message.key, message.value, time.time()
-                )
-                if out.messages or out.snapshots:
-                    await self._send(out)
-                    self._observe_latency(out, message.timestamp)
+            if isinstance(stream, fast_faust.EventBatchStream):
+                # The fast path hands over the events queued now; each is acked once the
+                # batch's output is sent (when this loop asks for the next batch).
+                async for events in stream.event_batches():
+                    await self._handle(name, events)
+            else:
+                async for event in stream.events():
+                    await self._handle(name, [event])
 
         agent.__name__ = agent.__qualname__ = f"loopwatch_{name}"
         return agent
 
-    def _observe_latency(self, out: Output, produced: float | None) -> None:
+    async def _handle(self, name: str, events: Sequence[EventT[Any]]) -> None:
+        """Process ``events`` of input ``name`` in order, then send what they produced.
+
+        The processing does not suspend, so the batch sees one consumer generation (the stream
+        checked each event's as it was taken). The outputs go out in order as one: every
+        table write first, then the findings and dead letters (see ``_send``).
+        """
+        process_into = self.processor.process_into
+        out = Output()
+        findings: list[tuple[int, float | None]] = []  # per message that caused some
+        for event in events:
+            message = event.message
+            before = len(out.messages)
+            process_into(
+                out,
+                name,
+                message.partition,
+                message.offset,
+                message.key,
+                message.value,
+                time.time(),
+            )
+            if len(out.messages) > before:
+                found = sum(1 for m in out.messages[before:] if m.topic == FINDINGS)
+                if found:
+                    findings.append((found, message.timestamp))
+        if out.messages or out.snapshots:
+            await self._send(out)
+            for found, produced in findings:
+                self._observe_latency(found, produced)
+
+    def _observe_latency(self, findings: int, produced: float | None) -> None:
         # Produce→finding: the Kafka timestamp (seconds) of the message whose records caused
-        # the findings, against the wall clock once they are handed to the producer. Findings
-        # of the timer (a settled second, an idle account) have no such message: not counted.
+        # the ``findings``, against the wall clock once they are handed to the producer.
+        # Findings of the timer (a settled second, an idle account) have no such message: not
+        # counted.
         if not produced:
             return
-        findings = sum(1 for m in out.messages if m.topic == FINDINGS)
-        if findings:
-            latency = time.time() - produced
-            for _ in range(findings):
-                self.metrics.observe_latency(latency)
+        latency = time.time() - produced
+        for _ in range(findings):
+            self.metrics.observe_latency(latency)
 
     async def _declare_outputs(self) -> None:
         # Faust creates a topic it only sends to on first send; readers (and the test that

@@ -2,12 +2,13 @@
 
 Stock Faust spends ~200 µs of bookkeeping per message, which caps a one-record-per-message
 topic at ~0.04x of a plain aiokafka consumer. The parts below remove that cost and nothing else:
-group management, rebalances, table changelogs, acks and commits are Faust's own code paths.
+group management, rebalances, table changelogs and commits are Faust's own code paths, and
+acks keep Faust's bookkeeping exactly (inlined for a batch of events, see EventBatchStream).
 
     getmany ──► FastConsumer._drain_messages ──► FastConductor handler ──► channel queue
       (100 ms fetch wait)    (no task per message)    (one channel, no codec)     │
-                                                         BatchYieldStream ◄───────┘
-                                                     (yields to the loop every 64)
+                                                         EventBatchStream ◄───────┘
+                                  (the events queued now, as one batch, acked once handled)
 
 Every override copies or wraps a private method of **faust-streaming 0.15.3** (pinned exactly
 in pyproject.toml, with the aiokafka it was measured on). :data:`UPSTREAM` holds the sha256 of
@@ -33,8 +34,10 @@ from collections.abc import (
     Callable,
     Coroutine,
     Generator,
+    Iterator,
     MutableSet,
 )
+from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,16 +48,28 @@ from faust.events import Event
 from faust.exceptions import KeyDecodeError, Skip, ValueDecodeError
 from faust.sensors import Monitor
 from faust.streams import Stream, _current_event
+from faust.transport import consumer as faust_consumer
 from faust.transport.conductor import Conductor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, CollectionT, EventT, Message, StreamT, TransportT
+from faust.transport.utils import DefaultSchedulingStrategy
+from faust.types import TP, AppT, CollectionT, EventT, Message, StreamT, TransportT
 from faust.types.transports import ConsumerCallback
-from mode.utils.futures import maybe_async
+from faust.types.tuples import ConsumerMessage, ack_lock
+from mode.utils.futures import maybe_async, notify
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OPTIONS", "UPSTREAM", "App", "RawTopic", "tune_gc", "tune_gc_task", "upstream_source"]
+__all__ = [
+    "OPTIONS",
+    "UPSTREAM",
+    "App",
+    "EventBatchStream",
+    "RawTopic",
+    "tune_gc",
+    "tune_gc_task",
+    "upstream_source",
+]
 
 FETCH_MAX_WAIT_MS = 100
 """How long the broker may hold a fetch that has no data. Faust hard-codes 1500 ms; because
@@ -64,6 +79,11 @@ worker from polling the broker more than ten times a second."""
 
 STREAM_YIELD_EVERY = 64
 
+BATCH_MAX_BYTES = 1024 * 1024
+"""How much message value one batch of ``EventBatchStream.event_batches`` takes beyond its
+first event: a batch is processed without yielding to the loop, and ship's batched messages
+carry ~800 KB each, so a cap on events alone would hold the loop for seconds."""
+
 OPTIONS: dict[str, Any] = {
     # One getmany hands over up to this many messages; the stream buffer must hold 1.25x that
     # (Faust pauses a partition at maxsize / 1.25, and a paused partition's next getmany
@@ -71,7 +91,7 @@ OPTIONS: dict[str, Any] = {
     "broker_max_poll_records": 2000,
     "stream_buffer_maxsize": 4096,
     # ``faust.App`` resolves these by class; see the classes below.
-    "Stream": "loopwatch.service.fast_faust:BatchYieldStream",
+    "Stream": "loopwatch.service.fast_faust:EventBatchStream",
     "Monitor": "loopwatch.service.fast_faust:NullMonitor",
 }
 """Faust settings that go with :class:`App` (merged into ``app.faust_options``)."""
@@ -89,6 +109,11 @@ UPSTREAM: dict[str, str] = {
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7",
     # ... and sets a private attribute that only this method reads.
     "aiokafka.consumer.consumer.AIOKafkaConsumer.start": "2f1ba70443327538800d348e61042cdedd5a5e6306f40ebe1a06dddba7494c45",
+    # FastConsumer.getmany copies it.
+    "faust.transport.drivers.aiokafka.Consumer.getmany": "4b168d84882a70d6e3e2f9804430a63b92f8fd117d3187cbb4aeb54305bda34e",
+    # ... and iterates a single partition's records as its DefaultSchedulingStrategy would.
+    "faust.transport.utils.DefaultSchedulingStrategy": "93e70bad15f8e7e131bab7a079f16504bdc95b3b9852f9c88a6ee6051de19d38",
+    "faust.transport.utils.TopicBuffer": "8dc48b97e13cfd26b91941f4b662af7ab668d81b2333e49862698922b289c62b",
     # FastConductor._compile_message_handler replaces it.
     "faust.transport.conductor.Conductor._compile_message_handler": "9fbc0538097aa4eca6113b99df8d17605ae72a6b5030482f041a183f4cc34df1",
     # FastConductor._build_handler wraps it, and its handler copies the one built by the
@@ -96,6 +121,8 @@ UPSTREAM: dict[str, str] = {
     "faust.transport.conductor.Conductor._build_handler": "5c071d1277988c57e4bb62e25551981babd67d6544d85db9b14bdb0d8aa1b56d",
     "faust.transport.conductor.ConductorCompiler.build": "837cf521368c1ee4b22c235a2b137f665eca03d0e3e01b5ddedb65232ee73bf2",
     "faust.transport._cython.conductor.ConductorHandler": "dde1f974267881cf8c5f7e4fd2b114a2c6d754633a2aa9a2a2fc92f93e143dba",
+    # ... and it reads the producer buffer's size as ProducerBuffer.size does.
+    "faust.transport.producer.ProducerBuffer.size.fget": "b543a978fdece62e7d7c434eea6e842995d67cc1d3288434f5f26ad72c10a779",
     # _FastTransport replaces the Consumer and Conductor classes that these instantiate.
     "faust.transport.drivers.aiokafka.Transport.create_consumer": "46cc2bf5ab14acfab4e00d77004a1f4b9306b7f4f86293b6708d11bfce11188a",
     "faust.transport.drivers.aiokafka.Transport.create_conductor": "eeedfbe95f17eff1047c94cd9670c2a3121914a0e0dd379cccc7f494cd4e0c5e",
@@ -118,6 +145,16 @@ UPSTREAM: dict[str, str] = {
     "faust.streams.Stream._py_aiter": "3a48ee257a65435b482d51edb74f2993a67867949b1ef89b49fea893769e0614",
     "faust.streams.Stream._c_aiter": "fa44582a5882e9df5240199eabc475668bcd3c13b1816c45805dc746145b80bf",
     "faust._cython.streams.StreamIterator": "0041622f4a251188f53d73e6d51d18d16f0f427512df1e96c043cfdeea4c3250",
+    # EventBatchStream._ack_unsensed inlines these.
+    "faust.events.Event.ack": "2d29a6eda87c4ce5f7a491e486c88be99b96f92bb05a7a70e9bf57a7609a3cda",
+    "faust.types.tuples.Message.ack": "4751b72c4ed84153a7b6c14fdfe41cc92e477b38a6c6089cb785532ef5771688",
+    "faust.types.tuples.Message.decref": "f23396189d0e55922d5c9c627879af52e076aa2a14262b4ea72aee86534c729b",
+    "faust.types.tuples.ConsumerMessage.on_final_ack": "45d670b6a8ac4bd07a3e5600c89358638415b7a2bf1d17c03c260cfc1b8a8e5a",
+    "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f",
+    # EventBatchStream._event_batches copies the iterator's bookkeeping too (above), leaves
+    # out on_merge (a pass-through without a join), and yields what events() would.
+    "faust.streams.Stream.on_merge": "31d6008ee34da6842b764044d15fce4ef9cb38a08019337b34bae89b5c4f79bd",
+    "faust.streams.Stream.events": "c62f4dd3a73fe7aaa7c61fd2658bffe97a05aa9c6926b96f9e4d49dcf3250f93",
 }
 """sha256 of each upstream object's source that the overrides below were written against."""
 
@@ -194,6 +231,66 @@ class FastConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        # Upstream's (faust/transport/consumer.py, Consumer.getmany), split in two so that the
+        # drain loop iterates the records without an async generator: _fetched is what awaits,
+        # _fetched_messages the loop over the records (a plain generator).
+        fetched = await self._fetched(timeout)
+        if fetched is not None:
+            for item in self._fetched_messages(*fetched):
+                yield item
+
+    async def _fetched(self, timeout: float) -> tuple[Any, set[TP] | None, int] | None:
+        """The records of one fetch, the active partitions and the consumer generation they
+        were fetched in; None when there are none to deliver (stopping, or flow suspended:
+        then, as upstream does, the consumer seeks back to the committed offsets)."""
+        records, active_partitions = await self._wait_next_records(timeout)
+        generation_id = self.app.consumer_generation_id
+        if records is None or self.should_stop:
+            return None
+        if not self.flow_active:
+            self.log.dev("getmany called while flow not active. Seek back to committed offsets.")
+            try:
+                await self.perform_seek()
+            except Exception as ex:
+                self.log.warning(f"exception performing seek when flow not active {ex}")
+            return None
+        return records, active_partitions, generation_id
+
+    def _fetched_messages(
+        self, records: Any, active_partitions: set[TP] | None, generation_id: int
+    ) -> Iterator[tuple[TP, Message]]:
+        # Upstream's loop, with its per-record ``self.highwater(tp)`` (a call through the
+        # consumer thread's delegate) skipped when the monitor it is handed to is the
+        # NullMonitor, which ignores it.
+        app = self.app
+        to_message = self._to_message
+        monitor = app.monitor
+        track_end = None if isinstance(monitor, NullMonitor) else monitor.track_tp_end_offset
+        buffered = self._buffered_partitions
+        if len(records) == 1 and type(self.scheduler) is DefaultSchedulingStrategy:
+            # One partition's records: the round-robin over topics and partitions is that
+            # partition's list, in order, without two generators per record.
+            [(only, only_records)] = records.items()
+            records_it: Iterator[tuple[TP, Any]] = zip(repeat(only), only_records)
+        else:
+            records_it = self.scheduler.iterate(records)
+        for tp, record in records_it:
+            if not self.flow_active:
+                break
+            new_generation_id = app.consumer_generation_id
+            if new_generation_id != generation_id:
+                self.log.dev(
+                    "Generation id changed from %r to %r. Cancelling getmany.",
+                    generation_id,
+                    new_generation_id,
+                )
+                break
+            if active_partitions is None or tp in active_partitions or tp in buffered:
+                if track_end is not None:
+                    track_end(tp, self.highwater(tp))
+                yield tp, to_message(tp, record)
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
         # Upstream (faust/transport/consumer.py, Consumer._drain_messages) delivers each message
         # with ``await self.wait_first(callback(message), self.suspend_flow.wait())``: four tasks
@@ -201,9 +298,18 @@ class FastConsumer(faust_aiokafka.Consumer):
         # runs eagerly; when it completes without suspending (flow active, producer buffer and
         # the stream's queue not full: the common case) nothing else is needed. Only when it
         # does suspend is its remainder raced against ``suspend_flow`` exactly as upstream does,
-        # so a rebalance still interrupts a blocked delivery. The rest is upstream's loop.
+        # so a rebalance still interrupts a blocked delivery. getmany is iterated in its two
+        # halves (see there), without an async generator. The rest is upstream's loop.
         callback = self.callback
-        getmany = self.getmany
+        # FastConductor delivers a message without a coroutine when nothing is to be waited
+        # for; when it cannot, the handler's coroutine below does as before.
+        conductor = self.app.topics
+        deliver_now = (
+            conductor.deliver_now
+            if isinstance(conductor, FastConductor) and callback == conductor.on_message
+            else None
+        )
+        fetch, fetched_messages = self._fetched, self._fetched_messages  # getmany, in two
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = cast(faust_aiokafka.Consumer, fetcher)._stopped.is_set
         get_read_offset = self._read_offset.__getitem__
@@ -219,33 +325,37 @@ class FastConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
-                ait = getmany(timeout=1.0)
                 await self.sleep(0)
                 if not self.should_stop:
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            coro = cast(Coroutine[Any, Any, Any], callback(message))
-                            try:
-                                fut = coro.send(None)
-                            except StopIteration:
-                                pass  # delivered without suspending
+                    fetched = await fetch(timeout=1.0)
+                    if fetched is not None:
+                        for tp, message in fetched_messages(*fetched):
+                            num_since_yield += 1
+                            if num_since_yield > yield_every:
+                                await sleep(0)
+                                num_since_yield = 0
+                            offset = message.offset
+                            r_offset = get_read_offset(tp)
+                            if r_offset is None or offset >= r_offset:
+                                gap = offset - (r_offset or 0)
+                                if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                    await self._add_gap(tp, r_offset + 1, offset)
+                                if commit_every is not None and self._n_acked >= commit_every:
+                                    self._n_acked = 0
+                                    await self.commit()
+                                if deliver_now is None or not deliver_now(message):
+                                    coro = cast(Coroutine[Any, Any, Any], callback(message))
+                                    try:
+                                        fut = coro.send(None)
+                                    except StopIteration:
+                                        pass  # delivered without suspending
+                                    else:
+                                        await self.wait_first(
+                                            _resume(coro, fut), suspend_flow.wait()
+                                        )
+                                set_read_offset(tp, offset)
                             else:
-                                await self.wait_first(_resume(coro, fut), suspend_flow.wait())
-                            set_read_offset(tp, offset)
-                        else:
-                            self.log.dev("DROPPED MESSAGE ROFF %r", offset)
+                                self.log.dev("DROPPED MESSAGE ROFF %r", offset)
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -308,6 +418,8 @@ class FastConductor(Conductor):
         on_topic_buffer_full = app.sensors.on_topic_buffer_full
         consumer_on_buffer_full = consumer.on_buffer_full
         consumer_on_buffer_drop = consumer.on_buffer_drop
+        raw = isinstance(chan, RawTopic)
+        make_event = _event_factory(app)
 
         def on_pressure_high() -> None:
             on_topic_buffer_full(tp)
@@ -322,19 +434,23 @@ class FastConductor(Conductor):
                 return
             if not flow_active():
                 await acquire_flow_control()
-            if threaded or pbuffer.size > pbuffer.max_messages:
+            # ProducerBuffer.size, unthreaded, without its per-message settings lookup.
+            if threaded or pbuffer.pending.qsize() > pbuffer.max_messages:
                 await wait_until_producer_ebb()
             message.incref(1)
-            try:
-                event = await chan.decode(message, propagate=True)
-            except KeyDecodeError as exc:
-                message.ack(consumer, n=1)
-                await chan.on_key_decode_error(exc, message)
-                return
-            except ValueDecodeError as exc:
-                message.ack(consumer, n=1)
-                await chan.on_value_decode_error(exc, message)
-                return
+            if raw:  # RawTopic.decode, without a coroutine per message
+                event = make_event(app, message.key, message.value, message.headers, message)
+            else:
+                try:
+                    event = await chan.decode(message, propagate=True)
+                except KeyDecodeError as exc:
+                    message.ack(consumer, n=1)
+                    await chan.on_key_decode_error(exc, message)
+                    return
+                except ValueDecodeError as exc:
+                    message.ack(consumer, n=1)
+                    await chan.on_value_decode_error(exc, message)
+                    return
             queue = chan.queue
             if queue.full():
                 on_topic_buffer_full(tp)
@@ -344,7 +460,34 @@ class FastConductor(Conductor):
                     event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
                 )
 
+        def deliver_now(message: Message) -> bool:
+            # on_message's path when nothing is to be waited for, without a coroutine.
+            if not raw or threaded or len(channels) != 1 or chan not in channels:
+                return False
+            if not flow_active() or pbuffer.pending.qsize() > pbuffer.max_messages:
+                return False
+            queue = chan.queue
+            if queue.full():
+                return False
+            message.incref(1)
+            event = make_event(app, message.key, message.value, message.headers, message)
+            queue.put_nowait_enhanced(
+                event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
+            )
+            return True
+
+        on_message.deliver_now = deliver_now  # type: ignore[attr-defined]  # see deliver_now
         return on_message
+
+    def deliver_now(self, message: Message) -> bool:
+        """Deliver ``message`` as its partition's handler would, if that needs no waiting
+        (flow active, buffers not full, no rebuild of the handlers under way); False when it
+        was not delivered: the caller awaits the handler instead."""
+        if self._tp_to_callback_lock.locked():
+            return False
+        handler = self._tp_to_callback.get(message.tp)
+        deliver = getattr(handler, "deliver_now", None)
+        return deliver is not None and bool(deliver(message))
 
 
 class _FastTransport(faust_aiokafka.Transport):
@@ -364,6 +507,11 @@ class App(faust.App):
 # -- topics, streams, sensors ----------------------------------------------------------------------
 
 
+def _event_factory(app: AppT) -> Callable[..., EventT[Any]]:
+    # conf.Event is typed as the EventT protocol class, which mypy will not call.
+    return cast(Callable[..., EventT[Any]], app.conf.Event or Event)
+
+
 class RawTopic(faust.Topic):
     """A topic whose messages reach the stream as bytes, without the codec registry.
 
@@ -374,8 +522,7 @@ class RawTopic(faust.Topic):
 
     def _compile_decode(self) -> None:
         app = self.app
-        # conf.Event is typed as the EventT protocol class, which mypy will not call.
-        make_event = cast(Callable[..., EventT[Any]], app.conf.Event or Event)
+        make_event = _event_factory(app)
 
         async def decode(message: Message, *, propagate: bool = False) -> EventT[Any]:
             return make_event(app, message.key, message.value, message.headers, message)
@@ -526,6 +673,193 @@ class BatchYieldStream(Stream[Any]):
             if started_by_aiter:
                 await self.stop()
                 self.service_reset()
+
+
+class EventBatchStream(BatchYieldStream):
+    """:class:`BatchYieldStream` that can also hand over the events queued now as one list.
+
+    One record per message costs the agent a trip through two generators (``events()`` over
+    the iterator), a contextvar and a weakref per message; :meth:`event_batches` does the
+    iterator's bookkeeping for a whole batch in one loop instead. Acks keep their promise: an
+    event is acked only once the consumer of the batch comes back for the next one (it has
+    processed and sent everything), never before; if it raises instead, none of the batch is
+    acked, so a crash never commits an offset whose message was not fully handled.
+    """
+
+    batch_max_events = STREAM_YIELD_EVERY
+    batch_max_bytes = BATCH_MAX_BYTES
+
+    def event_batches(self) -> AsyncIterator[list[EventT[Any]]]:
+        """The stream's events in batches (lists, in order, never empty), like ``events()``.
+
+        A batch is what the channel holds when it is taken: at least one event, at most
+        ``batch_max_events`` and, beyond the first, no more than ``batch_max_bytes`` of values.
+        A stream with processors or a join, or over a plain iterable, gets one event a
+        batch, through ``events()``.
+        """
+        if self._processors or self.join_strategy or not isinstance(self.channel, Channel):
+            return self._single_batches()
+        it = self._event_batches()
+        self._active_agens.add(it)
+        return it
+
+    async def _single_batches(self) -> AsyncGenerator[list[EventT[Any]], None]:
+        async for event in self.events():
+            yield [event]
+
+    async def _event_batches(self) -> AsyncGenerator[list[EventT[Any]], None]:  # pragma: no cover
+        # _batch_aiter's bookkeeping per event (acks tracked, generation and flow checks,
+        # sensors), minus what only a value iterator needs: there are no processors and no
+        # join (see event_batches), so Stream.on_merge would pass values through unchanged,
+        # and events() skips non-event values. The generation check is upstream's, made as each event is taken;
+        # the agent processes a batch without suspending, so no rebalance falls in between.
+        self._finalized = True
+        started_by_aiter = await self.maybe_start()
+        on_stream_event_out = self._on_stream_event_out
+        on_message_out = self._on_message_out
+        channel = cast(Channel[Any], self.channel)
+        chan_queue = channel.queue
+        chan_queue_empty = chan_queue.empty
+        chan_errors = chan_queue._errors
+        chan_quick_get = chan_queue.get_nowait
+        chan_slow_get = channel.__anext__
+        on_stream_event_in = self._on_stream_event_in
+        app = self.app
+        add_unacked = app.consumer.unacked.add
+        acking_topics = app.topics.acking_topics
+        on_message_in = self._on_message_in
+        sleep = asyncio.sleep
+        flow_active = app.flow_control.is_active
+        max_events = self.batch_max_events
+        max_bytes = self.batch_max_bytes
+        do_ack = self.enable_acks
+        sensors = app.sensors
+        try:
+            while not self.should_stop:
+                # The sensors' per-event calls do nothing when the only sensor is the
+                # NullMonitor (looked at per batch: a sensor may be added at any time).
+                sensed = any(type(sensor) is not NullMonitor for sensor in sensors)
+                batch: list[EventT[Any]] = []
+                states: list[dict[str, Any] | None] = []
+                skipped: list[EventT[Any]] = []
+                size = 0
+                while not batch:
+                    if chan_errors:
+                        raise chan_errors.popleft()
+                    if chan_queue_empty():
+                        channel_value = await chan_slow_get()
+                    else:
+                        channel_value = chan_quick_get()
+                    while True:
+                        if isinstance(channel_value, EventT):
+                            event = channel_value
+                            message = event.message
+                            tp = message.tp
+                            offset = message.offset
+                            if (
+                                not flow_active()
+                                or message.generation_id != app.consumer_generation_id
+                            ):
+                                skipped.append(event)
+                            else:
+                                if message.topic in acking_topics and not message.tracked:
+                                    message.tracked = True
+                                    add_unacked(message)
+                                    if sensed:
+                                        on_message_in(tp, offset, message)
+                                if sensed:
+                                    states.append(on_stream_event_in(tp, offset, self, event))
+                                batch.append(event)
+                                value = message.value
+                                size += len(value) if value else 0
+                        if (
+                            len(batch) >= max_events
+                            or size >= max_bytes
+                            or chan_errors
+                            or chan_queue_empty()
+                        ):
+                            break
+                        channel_value = chan_quick_get()
+                    for event in skipped:  # acked at once, as upstream acks a skipped value
+                        self._ack_event(event, None, on_stream_event_out, on_message_out)
+                    skipped.clear()
+                self.events_total += len(batch)
+                yield batch
+                # Only reached when the agent asks for more: the whole batch is handled.
+                if do_ack and sensed:
+                    for event, state in zip(batch, states, strict=True):
+                        self._ack_event(event, state, on_stream_event_out, on_message_out)
+                elif do_ack:
+                    self._ack_unsensed(batch)
+                if not chan_queue_empty():
+                    await sleep(0)  # a busy stream lets the consumer and timers in
+        except StopAsyncIteration:
+            return
+        finally:
+            self._channel_stop_iteration(channel)
+            if started_by_aiter:
+                await self.stop()
+                self.service_reset()
+
+    def _ack_unsensed(self, batch: list[EventT[Any]]) -> None:
+        """``event.ack()`` for each event of ``batch``, under one hold of ``ack_lock``.
+
+        With no sensor to tell, that is Event.ack -> Message.ack (decref) ->
+        ConsumerMessage.on_final_ack -> Consumer.ack, inlined here: four calls and two lock
+        acquisitions per message otherwise. Waiters for acks are woken once, after the batch.
+        Any other kind of consumer or message takes upstream's own path.
+        """
+        if type(self.app.consumer).ack is not faust_consumer.Consumer.ack:
+            for event in batch:
+                event.ack()
+            return
+        consumer = cast(faust_consumer.Consumer, self.app.consumer)
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        committed_offsets = consumer._committed_offset
+        acked_indexes = consumer._acked_index
+        acked = consumer._acked
+        unacked = consumer._unacked_messages
+        notify_waiters = False
+        with ack_lock:
+            try:
+                for event in batch:
+                    message = event.message
+                    if type(message) is not ConsumerMessage or event.app is not self.app:
+                        message.ack(event.app.consumer)
+                        continue
+                    if message.acked:
+                        continue
+                    refcount = message.refcount = max(message.refcount - 1, 0)
+                    if refcount:
+                        continue
+                    message.acked = True
+                    if acks_enabled_for(message.topic):
+                        notify_waiters = True
+                        tp, offset = message.tp, message.offset
+                        committed = committed_offsets[tp]
+                        if committed is None or offset >= committed:
+                            acked_index = acked_indexes[tp]
+                            if offset not in acked_index:
+                                unacked.discard(message)
+                                acked_index.add(offset)
+                                acked[tp].append(offset)
+                                consumer._n_acked += 1
+            finally:
+                if notify_waiters:
+                    notify(consumer._waiting_for_ack)
+
+    def _ack_event(
+        self,
+        event: EventT[Any],
+        state: dict[str, Any] | None,
+        on_stream_event_out: Callable[..., None],
+        on_message_out: Callable[..., None],
+    ) -> None:
+        last_stream_to_ack = event.ack()
+        message = event.message
+        on_stream_event_out(message.tp, message.offset, self, event, state)
+        if last_stream_to_ack:
+            on_message_out(message.tp, message.offset, message)
 
 
 # -- garbage collector -----------------------------------------------------------------------------

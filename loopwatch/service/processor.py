@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 import orjson
 
@@ -147,15 +148,29 @@ class Processor:
         offset) changes nothing.
         """
         out = Output()
+        self.process_into(out, topic, partition, offset, key, value, now)
+        return out
+
+    def process_into(
+        self,
+        out: Output,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        now: float,
+    ) -> None:
+        """:meth:`process`, adding what to send to ``out`` (after what it holds already): a
+        batch of messages costs one Output, and its sends stay in message order."""
         self.metrics.messages_in[topic] += 1
-        where = _Where(topic, partition, offset, _text(key))
+        where = _Where(topic, partition, offset, key.decode("utf-8", "replace") if key else None)
         try:
             self._process(out, where, value, now)
         except Exception as exc:  # a bug must cost this message, never the agent
             log.exception("message %s:%d@%d failed", topic, partition, offset)
             self.metrics.failures["message"] += 1
             self._dead(out, "failure", where, f"worker error: {type(exc).__name__}: {exc}", value)
-        return out
 
     def _process(self, out: Output, where: _Where, value: bytes | None, now: float) -> None:
         metrics, topic = self.metrics, where.topic
@@ -398,9 +413,9 @@ class Processor:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Where:
-    """Where a message came from, as dead letters name it."""
+class _Where(NamedTuple):
+    """Where a message came from, as dead letters name it (a tuple: one is made per message,
+    and a frozen dataclass costs several times as much to build)."""
 
     topic: str
     partition: int
@@ -414,10 +429,6 @@ class _Where:
             "offset": self.offset,
             "key": self.key,
         }
-
-
-def _text(key: bytes | None) -> str | None:
-    return key.decode("utf-8", "replace") if key else None
 
 
 def _b64(value: bytes | None) -> str:
