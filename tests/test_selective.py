@@ -64,7 +64,8 @@ def test_a_message_of_one_record_is_decoded_thin_once_and_gives_the_same_facts()
         assert [type(o) for o in decoded.objects] == [Thin]
     # A log file however its Records key is written, and values that are no record at all.
     escaped = orjson.dumps({"Records": shape_pool()[:3]}).replace(b'"Records"', b'"Rec\\u006frds"')
-    for odd in (escaped, b"[1, 2]", b"42", b'{"a": "Records"}', b'{"eventName": 1}'):
+    odds = (b"[1, 2]", b"42", b'{"a": "Records"}', b'{"eventName": 1}', b' {"Records": []}')
+    for odd in (escaped, *odds, b'{"eventName": "x", "Records": 5}', b'{"x": 1, "Records": [1]}'):
         same(odd, "any")
     assert len(decode(escaped, "any", selective=True).objects) == 3
 

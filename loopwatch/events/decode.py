@@ -41,7 +41,7 @@ from typing import Literal
 import msgspec
 import orjson
 
-from loopwatch.events.thin import Log, RawLog, Thin
+from loopwatch.events.thin import UNSET, Log, RawLog, Thin
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_DECODED_BYTES = 256 * 1024 * 1024
@@ -290,15 +290,19 @@ def _thin_document(data: bytes, single: bool) -> list[Thin] | list[object] | obj
     """The records of a CloudTrail log file, selectively; _NOT_JSON, or _FULL when ``data``
     is JSON but no object with a ``Records`` list (or too deep for msgspec). ``single``: a
     document with no ``Records`` key at all is one record (a message of one record)."""
-    if single and b'"Records"' not in data and b"\\u" not in data:
-        # No key is "Records", however written (an escape could spell it), so this is no log
-        # file: one record, decoded once, rather than failing as a log file twice first.
+    if single and not data.startswith(b'{"Records"'):
+        # Not how log files and loopwatch's batches begin: most likely one record, decoded
+        # once as one (a Thin knows whether the object had a Records key, however spelt),
+        # rather than failing as a log file twice first. Anything else is judged below.
         try:
-            return [_THIN.decode(data)]
-        except msgspec.DecodeError:  # not an object, or not JSON: judged below, as before
+            record = _THIN.decode(data)
+        except msgspec.DecodeError:  # not an object, or not JSON
             pass
         except RecursionError:
             return _FULL
+        else:
+            if record.Records is UNSET:
+                return [record]
     try:
         return _LOG.decode(data).Records
     except msgspec.ValidationError:

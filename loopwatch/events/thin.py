@@ -55,6 +55,9 @@ class Thin(msgspec.Struct, gc=False):
     function: Any = UNSET
     request_id: Any = UNSET
     source: Any = UNSET
+    # Not a record's field: set only when the object is a log file, which is how one decode
+    # tells a message of one record from a log file (``plain()`` leaves it out).
+    Records: Raw | UnsetType = UNSET
 
     def plain(self) -> dict[str, object]:
         """The record as a full parse gives it, restricted to the fields above: absent fields
@@ -80,4 +83,8 @@ class RawLog(msgspec.Struct, gc=False):
     Records: list[Raw]
 
 
-_FIELDS = tuple(zip(Thin.__struct_fields__, Thin.__struct_encode_fields__, strict=True))
+_FIELDS = tuple(
+    (attribute, key)
+    for attribute, key in zip(Thin.__struct_fields__, Thin.__struct_encode_fields__, strict=True)
+    if attribute != "Records"
+)
