@@ -192,7 +192,7 @@ def test_a_worker_killed_mid_batch_applies_every_message_exactly_once(
     topic = settings.topic("cloudtrail")
 
     with worker_process(settings) as first:
-        kafka_broker.produce(topic, messages)
+        kafka_broker.produce(topic, messages, timeout=120)  # one by one, each acked: slow
         deadline = time.monotonic() + 30
         while not (committed := kafka_broker.committed(topic, settings.app_id).get(0, 0)):
             assert time.monotonic() < deadline, "the first worker committed nothing"
