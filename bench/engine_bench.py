@@ -1,34 +1,41 @@
-"""The engine's per-event cost on graphs of 1k, 10k and 100k functions, in one run.
+"""The engine's per-fact cost on graphs of 1k, 10k and 100k functions, in one run.
 
-    .venv/bin/python bench/engine_bench.py [--rounds 5] [--events 200000]
+    .venv/bin/python bench/engine_bench.py [--rounds 4]
 
 Only the engine is timed: facts are built before the clock starts and fed to ``Engine.apply``.
 Each size runs in a process of its own, once per round (the sizes in a rotating order, so
 that load from elsewhere on the machine falls on all alike), so that the heap and the garbage
-collector's state left by one size cannot tax another. Printed per size: the median per-event
-cost over the rounds, the setup time (configuration plus a first write per function, applied
-through the same engine), the child's peak RSS (VmHWM), and the growth 1k -> 10k and 1k -> 100k
-(target <= 1.5x, DESIGN §5: per-event cost must not grow with the size of the graph).
+collector's state left by one size cannot tax another. Printed per size: the median per-fact
+cost over the rounds, the setup time (the configuration, then a warm-up of traffic, applied
+through the same engine), the child's peak RSS (VmHWM), the cost of one maintenance pass, and
+the growth 1k -> 10k and 1k -> 100k (target <= 1.5x, DESIGN §5: per-event cost must not grow
+with the size of the graph).
 
 The graph is the same mix at every size, a fixed share of each kind per 100 functions:
 mapping-driven functions writing to tables, S3-triggered functions writing elsewhere in their
 bucket (a prefix filter that does not match), SNS subscribers, functions invoking other
 functions, a few with no known role, and 2 loops (an SQS self-loop and an S3 self-loop whose
-key matches) that turn active. Every function sees the same traffic in event time (one write
-every 10 s, with its invocation where one is logged) at every size, so only the size of the
-graph differs: a uniform stream over 100x more functions would also make each one's traffic
-100x sparser, which measures the workload, not the graph. Trigger configuration keeps changing
-during the timed part too (a mapping disabled and enabled again, a function's configuration
-updated), at the same rate per function.
+key matches) that turn active. Every function sees the same traffic in event time at every
+size (an event every 400 s, every 40 s on a loop; with its invocation where one is logged),
+so only the size of the graph differs: a uniform stream over 100x more functions would also
+make each one's traffic 100x sparser, which measures the workload, not the graph. Trigger
+configuration keeps changing during the timed part too (a mapping disabled and enabled again,
+a function's configuration updated), at the same rate per fact.
+
+The same traffic per function is 100x more facts per second of event time on 100x the
+functions, so the timed part covers SWEEP * 100k / N seconds of event time: about as many
+facts at every size, and maintenance passes (every SWEEP seconds of event time, each walking
+what it must of the graph) crossed in inverse proportion to the graph's size, as in service.
+One pass is also timed on its own after the timed part (``advance`` by SWEEP), and so is one
+random lookup in a per-function table of the engine (with a new string, as a parsed record
+brings): the part of every fact's cost that grows with the graph as the CPU caches hold less
+of it; a fact takes a handful of such lookups.
 
 The facts are built before the engine, with gc.freeze() after (they stream through the service
 and are gone; a million of them held here must not lengthen every collection). The engine's
-own heap is collected as in the service: collecting a bigger heap is part of what a bigger
-graph costs. Each fact's strings are new objects, as the intake's parse makes them.
-
-Also printed per size: one maintenance pass (``advance`` by the sweep interval, horizon / 12 of
-event time, after the timed part), which the timed part crosses fewer times the bigger the
-graph (the same per-function traffic is more events per second of event time).
+own heap is collected with the default thresholds, as in replay: collecting a bigger heap is
+part of what a bigger graph costs. Each fact's strings are new objects, as the intake's parse
+makes them.
 """
 
 from __future__ import annotations
@@ -53,16 +60,16 @@ SIZES = (1_000, 10_000, 100_000)
 ACCOUNT, REGION = "111122223333", "us-east-1"
 # Seconds of event time between two events of one function, at every size: most functions are
 # quiet, those on a loop (2 in 100) run hot.
-QUIET_EVERY = 200.0
-LOOP_EVERY = 20.0
+QUIET_EVERY = 400.0
+LOOP_EVERY = 40.0
 SWEEP = DetectionConfig().horizon / 12  # the engine's maintenance interval (event time)
 CHURN_EVERY = 1_000  # timed facts per configuration change, at every size
 TARGET = 1.5
 
 
 class Workload:
-    """Setup facts (the configuration, then one event per function spread over a sweep
-    interval) and the timed facts: the same stream per function at every size, over
+    """Setup facts (the configuration, then a warm-up of traffic over a sweep interval) and
+    the timed facts: the same stream per function at every size, over
     ``SWEEP * max(SIZES) / functions`` seconds of event time, so that every size times about
     as many facts and crosses maintenance passes in proportion to the graph they walk."""
 
@@ -78,9 +85,15 @@ class Workload:
         for i in range(functions):
             self._declare(i)
         rng = random.Random(seed)
-        # A first event each (its hops made before the clock starts), at times spread over a
-        # sweep interval as steady traffic would leave them.
-        first = sorted((1.0 + rng.random() * SWEEP, i) for i in range(functions))
+        # Warm-up, a sweep interval (longer than the activity window) of event time before the
+        # clock starts: a first event each, so that every hop is made before, and a loop's
+        # function at its full rate, so that what it keeps of the window is as in steady state
+        # at every size (on 100k functions the timed part is only one interval long).
+        first = sorted(
+            (1.0 + rng.random() * SWEEP, i)
+            for i in range(functions)
+            for _ in range(round(SWEEP / LOOP_EVERY) if self._hot[i] else 1)
+        )
         for t, i in first:
             self._emit(self.setup, i, t)
         # Then a stream in which each function comes up at its own rate: a loop's function is
@@ -97,6 +110,9 @@ class Workload:
                 next_churn += CHURN_EVERY
                 self._churn(rng, t, disabled)
             t += 1 / rate
+
+    def function(self, i: int) -> str:
+        return self._arns[i]
 
     def _share(self, i: int) -> int:
         return round(QUIET_EVERY / LOOP_EVERY) if self._hot[i] else 1
@@ -214,12 +230,23 @@ def child(functions: int) -> None:
     engine.advance(engine.now + SWEEP)
     sweep = time.perf_counter() - start
     active = sum(1 for i in engine.open_incidents() if i.status == "active")
+    # What one random lookup in a per-function table costs in this heap (the rates' table,
+    # through its public reader, with a new string as a parsed record brings): the part of
+    # every fact's cost that grows with the graph, the caches holding less of it.
+    rng = random.Random(3)
+    probes = [_new(work.function(rng.randrange(functions))) for _ in range(100_000)]
+    rate_per_min = engine.rates.rate_per_min
+    start = time.perf_counter()
+    for probe in probes:
+        rate_per_min(probe)
+    lookup = (time.perf_counter() - start) / len(probes)
     print(
         json.dumps(
             {
                 "ns": seconds / len(work.timed) * 1e9,
                 "setup": setup,
                 "sweep": sweep,
+                "lookup": lookup,
                 "rss": peak_rss(),
                 "facts": len(work.timed),
                 "span": work.span,
@@ -245,7 +272,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5, help="processes per size (median kept)")
+    parser.add_argument("--rounds", type=int, default=4, help="processes per size (median kept)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -266,7 +293,8 @@ def main() -> None:
             f"engine {n:>7,} functions: {cost[n]:,.0f} ns/fact, median of {args.rounds} ({spread});"
             f" setup {statistics.median(r['setup'] for r in runs[n]):.2f} s,"
             f" peak RSS {max(r['rss'] for r in runs[n]) / 2**20:,.0f} MiB,"
-            f" one maintenance pass {statistics.median(r['sweep'] for r in runs[n]) * 1e3:,.1f} ms;"
+            f" one maintenance pass {statistics.median(r['sweep'] for r in runs[n]) * 1e3:,.1f} ms,"
+            f" one per-function table lookup {statistics.median(r['lookup'] for r in runs[n]) * 1e9:,.0f} ns;"
             f" {last['facts']:,.0f} facts over {last['span']:,.0f} s of event time,"
             f" {last['active']:,.0f} active loops"
         )
