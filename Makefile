@@ -39,6 +39,7 @@ unit: $(DEV)
 
 bench: $(DEV)
 	$(BIN)/python bench/replay_bench.py
+	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/changelog_bench.py
 

@@ -172,6 +172,19 @@ def test_the_state_machine_behind_a_role() -> None:
     assert ids.state_machine_of(role("checkout-sfn")) is None  # shared: cannot tell
 
 
+def test_a_state_machine_given_another_role_is_known_by_that_one_only() -> None:
+    ids = Identities()
+    refund = MACHINE.replace("checkout", "refund")
+    ids.learn_state_machine(MACHINE, role("checkout-sfn"))
+    ids.learn_state_machine(refund, role("checkout-sfn"))
+    ids.learn_state_machine(refund, role("refund-sfn"))  # UpdateStateMachine: a role of its own
+    assert ids.state_machine_of(role("checkout-sfn")) == MACHINE
+    assert ids.state_machine_of(role("refund-sfn")) == refund
+    again = Identities.from_state(orjson.loads(orjson.dumps(ids.to_state())))
+    assert again.state_machine_of(role("checkout-sfn")) == MACHINE
+    assert again.state_machine_of(role("refund-sfn")) == refund
+
+
 # --- state -----------------------------------------------------------------------------------
 
 
@@ -197,3 +210,21 @@ def test_older_flat_state_is_still_read() -> None:
     ids = Identities.from_state(old)
     assert ids.resolve(caller("thumb", "thumb-role")) == (fn("thumb"), CONFIRMED)
     assert ids.resolve(caller("idx", "any")) == (fn("idx"), PRESUMED)
+
+
+def test_forgetting_one_of_two_same_named_functions_keeps_the_other() -> None:
+    ids = known((fn("thumb"), role("thumb-role")), (fn("thumb", region=WEST), role("thumb-role")))
+    assert ids.resolve(caller("thumb", "thumb-role")) == (fn("thumb"), CONFIRMED)
+    ids.forget(fn("thumb"))
+    assert ids.knows(fn("thumb", region=WEST)) and not ids.knows(fn("thumb"))
+    assert ids.resolve(caller("thumb", "thumb-role")) == (fn("thumb", region=WEST), CONFIRMED)
+
+
+def test_a_role_taken_by_two_functions_names_neither_and_a_role_given_up_names_none() -> None:
+    ids = known((fn("a"), role("r1")), (fn("b"), role("r2")))
+    assert ids.resolve(caller("x-session", "r1")) == (fn("a"), CONFIRMED)
+    ids.learn(fn("a"), role("r2"))  # UpdateFunctionConfiguration: a moves to b's role
+    assert ids.resolve(caller("x-session", "r2")) == (fn("x-session"), PRESUMED)
+    assert ids.resolve(caller("x-session", "r1")) == (fn("x-session"), PRESUMED)
+    ids.forget(fn("b"))
+    assert ids.resolve(caller("x-session", "r2")) == (fn("a"), CONFIRMED)

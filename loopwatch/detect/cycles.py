@@ -25,41 +25,54 @@ def cycles_through(
     hops in all: the cost depends on the neighbourhood of the hop, not on the graph's size.
     """
     first = graph.edge(source, target)
-    horizon = graph.horizon
-    if first is None or not first.live(now, horizon):
+    if first is None or not first.live(now, graph.horizon):
         return []
-    found: list[tuple[str, ...]] = []
-    path = [source, target]
-    on_path = {source, target}
-    budget = [SEARCH_BUDGET]
+    if source == target:  # a function whose destination is itself
+        return [(source,)] if arns.is_function(source) else []
+    search = _Search(graph, source, target, now, max_length)
+    search.walk(first)
+    return search.found
 
-    def walk(arrived_by: Edge) -> None:
-        node = path[-1]
-        for hop in graph.successors(node):
-            budget[0] -= 1
-            if budget[0] < 0:
+
+class _Search:
+    """One bounded depth-first walk. A class rather than a closure that calls itself: such a
+    closure is a reference cycle, garbage only the cyclic collector frees, made every search."""
+
+    __slots__ = ("budget", "found", "graph", "horizon", "max_length", "now", "on_path", "path")
+
+    def __init__(
+        self, graph: ResourceGraph, source: str, target: str, now: float, max_length: int
+    ) -> None:
+        self.graph = graph
+        self.now = now
+        self.horizon = graph.horizon
+        self.max_length = max_length
+        self.path = [source, target]
+        self.on_path = {source, target}
+        self.budget = SEARCH_BUDGET
+        self.found: list[tuple[str, ...]] = []
+
+    def walk(self, arrived_by: Edge) -> None:
+        path, now, horizon = self.path, self.now, self.horizon
+        source, target = path[0], path[1]
+        for hop in self.graph.successors(path[-1]):
+            self.budget -= 1
+            if self.budget < 0:
                 return
             nxt = hop.target
             if not hop.live(now, horizon) or not arrived_by.closes_towards(nxt, now, horizon):
                 continue
             if nxt == source:
                 if hop.closes_towards(target, now, horizon) and any(map(arns.is_function, path)):
-                    found.append(tuple(path))
+                    self.found.append(tuple(path))
                 continue
-            if nxt in on_path or len(path) >= max_length:
+            if nxt in self.on_path or len(path) >= self.max_length:
                 continue
             path.append(nxt)
-            on_path.add(nxt)
-            walk(hop)
+            self.on_path.add(nxt)
+            self.walk(hop)
             path.pop()
-            on_path.discard(nxt)
-
-    if source == target:  # a function whose destination is itself
-        if arns.is_function(source):
-            found.append((source,))
-        return found
-    walk(first)
-    return found
+            self.on_path.discard(nxt)
 
 
 def hops(cycle: tuple[str, ...]) -> list[tuple[str, str, str]]:

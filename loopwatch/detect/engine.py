@@ -59,9 +59,10 @@ class Engine:
         self.now = float("-inf")
         self._cycles: dict[str, tuple[str, ...]] = {}  # incident id -> cycle
         self._by_hop: dict[tuple[str, str], set[str]] = {}  # hop -> ids of cycles through it
-        # Nodes of any known cycle: most facts touch none, and checking this set first spares
-        # them building a (source, target) key, a tuple the garbage collector would track.
-        self._cycle_nodes: set[str] = set()
+        # node -> ids of the cycles through it, in the order of ``_cycles`` (a dict as an
+        # ordered set). Most facts touch no cycle's node, and checking this first spares them
+        # building a (source, target) key, a tuple the garbage collector would track.
+        self._by_node: dict[str, dict[str, None]] = {}
         self._out: list[Finding] = []
         # Cycles touched since the last settling -> the seconds to measure them at.
         self._pending: dict[str, set[int]] = {}
@@ -173,11 +174,7 @@ class Engine:
         engine.rates = RateDetector.from_state(state["rates"], c)
         engine.incidents = IncidentBook.from_state(state["incidents"], c.quiet)
         for key, nodes in state["cycles"].items():
-            cycle = tuple(nodes)
-            engine._cycles[key] = cycle
-            for node, nxt, _ in cycle_search.hops(cycle):
-                engine._by_hop.setdefault((node, nxt), set()).add(key)
-            engine._cycle_nodes.update(cycle)
+            engine._remember(key, tuple(nodes))
         engine._pending = {k: {int(s) for s in v} for k, v in state["pending"].items()}
         engine._pending_second = _infinite(state["pending_second"])
         engine._next_tick = _infinite(state["next_tick"])
@@ -219,10 +216,9 @@ class Engine:
 
     def _declared(self, fact: FunctionDeclared) -> None:
         self.identities.learn(fact.function, fact.role)
-        if fact.function in self._cycle_nodes:  # its loops may be confirmed now
-            self._remeasure(
-                [key for key, cycle in self._cycles.items() if fact.function in cycle], fact.time
-            )
+        keys = self._by_node.get(fact.function)
+        if keys:  # its loops may be confirmed now
+            self._remeasure(list(keys), fact.time)
 
     def _machine_declared(self, fact: StateMachineDeclared) -> None:
         self.identities.learn_state_machine(fact.machine, fact.role)
@@ -253,7 +249,7 @@ class Engine:
                 self.identities.learn(trigger.target)
         # The writes remembered inside the window are matched against the new filters.
         graph.replace_bucket_triggers(bucket, fact.triggers)
-        touched = {c for hop, ids in self._by_hop.items() if bucket in hop for c in ids}
+        touched = set(self._by_node.get(bucket, ()))
         self._recheck(
             touched, time, f"the notification configuration of {arns.label(bucket)} changed"
         )
@@ -288,11 +284,30 @@ class Engine:
             key = incident_id(cycle)
             if key in self._cycles:
                 continue
-            self._cycles[key] = cycle
-            for node, nxt, _ in cycle_search.hops(cycle):
-                self._by_hop.setdefault((node, nxt), set()).add(key)
-            self._cycle_nodes.update(cycle)
+            self._remember(key, cycle)
             self._touch(key, time)
+
+    def _remember(self, key: str, cycle: tuple[str, ...]) -> None:
+        self._cycles[key] = cycle
+        for node, nxt, _ in cycle_search.hops(cycle):
+            self._by_hop.setdefault((node, nxt), set()).add(key)
+        for node in cycle:
+            self._by_node.setdefault(node, {})[key] = None
+
+    def _forget(self, key: str, cycle: tuple[str, ...]) -> None:
+        del self._cycles[key]
+        for node, nxt, _ in cycle_search.hops(cycle):
+            ids = self._by_hop.get((node, nxt))
+            if ids is not None:
+                ids.discard(key)
+                if not ids:
+                    del self._by_hop[(node, nxt)]
+        for node in cycle:
+            keys = self._by_node.get(node)
+            if keys is not None:
+                keys.pop(key, None)
+                if not keys:
+                    del self._by_node[node]
 
     def _remeasure(self, keys: Any, time: float) -> None:
         """Measure again the cycles among ``keys`` that still hold: their configuration changed,
@@ -302,7 +317,7 @@ class Engine:
                 self._touch(key, max(time, self.now))
 
     def _update(self, source: str, target: str, time: float) -> None:
-        if source not in self._cycle_nodes:
+        if source not in self._by_node:
             return
         ids = self._by_hop.get((source, target))
         if ids:
@@ -387,14 +402,7 @@ class Engine:
             cycle = self._cycles.get(key)
             if cycle is None or cycle_search.holds(self.graph, cycle, time):
                 continue
-            del self._cycles[key]
-            for node, nxt, _ in cycle_search.hops(cycle):
-                ids = self._by_hop.get((node, nxt))
-                if ids is not None:
-                    ids.discard(key)
-                    if not ids:
-                        del self._by_hop[(node, nxt)]
-            self._cycle_nodes = {n for c in self._cycles.values() for n in c}
+            self._forget(key, cycle)
             finding = self.incidents.resolve_broken(
                 cycle, time, why, configured_at=time if configured else None
             )

@@ -87,6 +87,11 @@ class IncidentBook:
     def __init__(self, quiet: float) -> None:
         self._quiet = quiet
         self.incidents: dict[str, Incident] = {}
+        # The open ones, so that resolving quiet incidents need not read every incident ever
+        # seen; and each incident's place in ``incidents``, so they resolve in that order.
+        self._open: dict[str, Incident] = {}
+        self._rank: dict[str, int] = {}
+        self._next_rank = 0
 
     def observe(
         self,
@@ -108,12 +113,11 @@ class IncidentBook:
         incident = self.incidents.get(key)
         change = None
         if incident is None:
-            incident = self.incidents[key] = Incident(
-                key, cycle, first_seen=time, last_activity=time
-            )
+            incident = self._add(Incident(key, cycle, first_seen=time, last_activity=time))
             change = OPENED
         elif not incident.open:
             incident.open, incident.status, incident.detected_at = True, LATENT, None
+            self._open[key] = incident
             change = OPENED
         # Live input is out of order: a late record is measured at its own (earlier) time. The
         # incident then started, or became active, earlier than first thought — never later
@@ -143,11 +147,10 @@ class IncidentBook:
 
     def resolve_quiet(self, now: float) -> list[LoopFinding]:
         """Close incidents whose cycle has not run for the quiet period."""
-        return [
-            self._resolve(incident, now)
-            for incident in self.incidents.values()
-            if incident.open and now - incident.last_activity >= self._quiet
-        ]
+        quiet = [i for i in self._open.values() if now - i.last_activity >= self._quiet]
+        if len(quiet) > 1:
+            quiet.sort(key=lambda incident: self._rank[incident.id])
+        return [self._resolve(incident, now) for incident in quiet]
 
     def resolve_broken(
         self, cycle: tuple[str, ...], now: float, why: str, *, configured_at: float | None = None
@@ -168,7 +171,7 @@ class IncidentBook:
             and configured_at <= incident.first_seen
             and incident.detected_at is None
         ):
-            del self.incidents[key]
+            del self.incidents[key], self._rank[key], self._open[key]
             incident.explanation += f" Withdrawn: {why}, before the cycle was first seen."
             incident.open = False
             return incident.finding(WITHDRAWN, max(incident.said_at, now))
@@ -185,10 +188,19 @@ class IncidentBook:
             incident = Incident(
                 **{**data, "cycle": tuple(data["cycle"]), "unknown": tuple(data.get("unknown", ()))}
             )
-            book.incidents[incident.id] = incident
+            book._add(incident)
         return book
+
+    def _add(self, incident: Incident) -> Incident:
+        self.incidents[incident.id] = incident
+        self._rank[incident.id] = self._next_rank
+        self._next_rank += 1
+        if incident.open:
+            self._open[incident.id] = incident
+        return incident
 
     def _resolve(self, incident: Incident, now: float) -> LoopFinding:
         incident.open = False
+        self._open.pop(incident.id, None)
         incident.said_at = max(incident.said_at, now)
         return incident.finding(RESOLVED, incident.said_at)

@@ -15,6 +15,7 @@ and a trail begins after the configuration was made) they can be matched again.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -33,6 +34,7 @@ def _second(entry: tuple[int, str | None, str | None, int]) -> int:
 class Edge:
     __slots__ = (
         "closing",
+        "expiry_slot",
         "invocations",
         "last_key",
         "source",
@@ -52,14 +54,19 @@ class Edge:
         self.writes: Activity | None = None
         self.closing: dict[str, Activity] = {}
         self.last_key: str | None = None  # the latest S3 key written, for explanations
-        # (second, key, S3 event, count) of writes into a bucket, oldest first, inside the window.
-        self.written: list[tuple[int, str | None, str | None, int]] = []
+        # (second, key, S3 event, count) of writes into a bucket, oldest first, inside the window;
+        # None until the first (most hops lead elsewhere: no empty list for the collector).
+        self.written: list[tuple[int, str | None, str | None, int]] | None = None
+        # The graph's bookkeeping of when to look at this hop for expiry (see ResourceGraph).
+        self.expiry_slot = math.inf
 
     def log_write(
         self, time: float, count: int, key: str | None, s3_event: str | None, window: float
     ) -> None:
         """Remember a write into a bucket (bounded by the window and WRITE_LOG_LIMIT)."""
         written = self.written
+        if written is None:
+            written = self.written = []
         second = int(time)
         written.append((second, key, s3_event, count))
         if len(written) > 1 and written[-2][0] > second:
@@ -119,6 +126,16 @@ class Edge:
             del self.closing[node]
         return not self.triggers and self.writes is None and self.invocations is None
 
+    def oldest_observation(self) -> float | None:
+        """The earliest of the latest times of what is observed on this hop (writes,
+        invocations, closing writes): the first to pass the horizon. None if nothing is."""
+        lasts = [a.last for a in self.closing.values()]
+        if self.writes is not None:
+            lasts.append(self.writes.last)
+        if self.invocations is not None:
+            lasts.append(self.invocations.last)
+        return min(lasts) if lasts else None
+
     def to_state(self) -> dict[str, Any]:
         return {
             "source": self.source,
@@ -129,7 +146,7 @@ class Edge:
             "invocations": None if self.invocations is None else self.invocations.to_state(),
             "closing": {node: a.to_state() for node, a in self.closing.items()},
             "last_key": self.last_key,
-            "written": [list(entry) for entry in self.written],
+            "written": [list(entry) for entry in self.written or ()],
         }
 
     @classmethod
@@ -146,8 +163,9 @@ class Edge:
             node: Activity.from_state(a, window) for node, a in state["closing"].items()
         }
         edge.last_key = state["last_key"]
-        edge.written = [
-            (int(second), key, event, int(count))
-            for second, key, event, count in state.get("written", [])
-        ]
+        written = state.get("written")
+        if written:
+            edge.written = [
+                (int(second), key, event, int(count)) for second, key, event, count in written
+            ]
         return edge

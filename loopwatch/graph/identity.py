@@ -64,18 +64,24 @@ class Identities:
         "_complete",
         "_guesses",
         "_machines",
+        "_machines_by_role",
         "_role_of",
         "changed",
     )
 
     def __init__(self) -> None:
-        # account -> function name -> its ARNs (one per region it exists in)
-        self._by_name: dict[str, dict[str, list[str]]] = {}
-        # account -> role name -> functions running as it
-        self._by_role: dict[str, dict[str, set[str]]] = {}
+        # account -> function name -> its ARNs (one per region it exists in), sorted.
+        # account -> role name -> functions running as it.
+        # Tuples, rebuilt on the rare change: tuples of strings are the containers the garbage
+        # collector stops tracking, and there are two of these per function.
+        self._by_name: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._by_role: dict[str, dict[str, tuple[str, ...]]] = {}
         self._role_of: dict[str, str] = {}  # function ARN -> role name
         self._complete: set[str] = set()  # accounts whose every function is known
         self._machines: dict[str, str] = {}  # state machine ARN -> role ARN
+        # (machine's account, role name) -> the machines running as it: Step Functions'
+        # invocations are matched by role, and must not read every state machine each time.
+        self._machines_by_role: dict[tuple[str, str], dict[str, None]] = {}
         self._guesses: dict[str, bool] = {}  # session name -> looks like a function name
         self.changed: set[str] | None = None
         """Functions learned or forgotten since the set was last emptied, kept once someone
@@ -88,17 +94,21 @@ class Identities:
         if self.changed is not None:
             self.changed.add(function)
         account, name = _account(function), arns.name(function)
-        same_name = self._by_name.setdefault(account, {}).setdefault(name, [])
+        names = self._by_name.setdefault(account, {})
+        same_name = names.get(name, ())
         if function not in same_name:
-            same_name.append(function)
-            same_name.sort()  # a stable order, whatever order knowledge came in
+            # a stable order, whatever order knowledge came in
+            names[name] = tuple(sorted((*same_name, function)))
         if role_arn:
             role = _role_name(role_arn)
             old = self._role_of.get(function)
             if old is not None and old != role:
-                self._by_role.get(account, {}).get(old, set()).discard(function)
+                self._drop_role(account, old, function)
             self._role_of[function] = role
-            self._by_role.setdefault(account, {}).setdefault(role, set()).add(function)
+            roles = self._by_role.setdefault(account, {})
+            same_role = roles.get(role, ())
+            if function not in same_role:
+                roles[role] = (*same_role, function)
 
     def forget(self, function: str) -> None:
         if self.changed is not None:
@@ -106,12 +116,14 @@ class Identities:
         account, name = _account(function), arns.name(function)
         same_name = self._by_name.get(account, {}).get(name)
         if same_name is not None and function in same_name:
-            same_name.remove(function)
-            if not same_name:
+            rest = tuple(f for f in same_name if f != function)
+            if rest:
+                self._by_name[account][name] = rest
+            else:
                 del self._by_name[account][name]
         role = self._role_of.pop(function, None)
         if role is not None:
-            self._by_role.get(account, {}).get(role, set()).discard(function)
+            self._drop_role(account, role, function)
 
     def know_all_functions(
         self, account: str, functions: Iterable[str], roles: Mapping[str, str] | None = None
@@ -129,7 +141,13 @@ class Identities:
         self._complete.add(account)
 
     def learn_state_machine(self, machine: str, role_arn: str) -> None:
+        old = self._machines.get(machine)
+        if old is not None:
+            same_role = self._machines_by_role.get((_account(machine), _role_name(old)), {})
+            same_role.pop(machine, None)
         self._machines[machine] = role_arn
+        key = (_account(machine), _role_name(role_arn))
+        self._machines_by_role.setdefault(key, {})[machine] = None
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -188,11 +206,8 @@ class Identities:
 
     def state_machine_of(self, role_arn: str) -> str | None:
         """The one known state machine that runs as ``role_arn`` (same account), else None."""
-        account, role = _account(role_arn), _role_name(role_arn)
-        found = [
-            m for m, r in self._machines.items() if _role_name(r) == role and _account(m) == account
-        ]
-        return found[0] if len(found) == 1 else None
+        found = self._machines_by_role.get((_account(role_arn), _role_name(role_arn)))
+        return next(iter(found)) if found is not None and len(found) == 1 else None
 
     # -- state -------------------------------------------------------------------------------
 
@@ -236,12 +251,19 @@ class Identities:
         for function, role in functions.items():
             identities.learn(function, role)
         identities._complete = set(state.get("complete", ()))
-        identities._machines = dict(state.get("state_machines", {}))
+        for machine, role in state.get("state_machines", {}).items():
+            identities.learn_state_machine(machine, role)
         return identities
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _named(self, named: list[str], caller: Caller) -> tuple[str | None, str]:
+    def _drop_role(self, account: str, role: str, function: str) -> None:
+        roles = self._by_role.get(account, {})
+        same_role = roles.get(role)
+        if same_role is not None and function in same_role:
+            roles[role] = tuple(f for f in same_role if f != function)
+
+    def _named(self, named: tuple[str, ...], caller: Caller) -> tuple[str | None, str]:
         """The caller's session is the name of these functions (of its account)."""
         role = caller.role
         if len(named) == 1:  # nearly always: no list to build on the path every write takes

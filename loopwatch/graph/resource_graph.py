@@ -4,10 +4,21 @@ Nodes are canonical ARNs with a ``kind`` attribute (bucket, queue, function…);
 one ``Edge`` (attribute ``hop``) holding its triggers and observed traffic. Methods that change
 a hop answer whether it just *became* usable: only then can a new cycle run through it, so only
 then does the engine search (DESIGN §5: per-event cost must not grow with the graph).
+
+Expiry visits only the hops that may have something past the horizon, never the whole graph:
+
+    observation at t ──► hop filed under slot (t + horizon) // slot width, if that is sooner
+    expire(now)      ──► the slots up to now: each hop's expired observations dropped,
+                         what is left filed again under its oldest observation's slot
+
+so a hop still in use is looked at about once per horizon, not at every sweep (12 times),
+and one no longer observed is never looked at again until it expires.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +45,11 @@ class ResourceGraph:
         sets it to a set (the service, to save only those); None keeps nothing (replay)."""
         self.changed_buckets: set[str] | None = None
         """Buckets whose notification trigger ids may have changed, as ``changed``."""
+        # Hops to look at for expiry, by slot of event time (see the module docstring). A slot
+        # as wide as the engine's sweep interval: a sweep empties about one slot.
+        self._slot_width = horizon / 12
+        self._due: dict[float, list[Edge]] = {}
+        self._due_slots: list[float] = []  # heap of the keys of ``_due``
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -141,6 +157,8 @@ class ResourceGraph:
         if edge.writes is None:
             edge.writes = Activity(self.window)
         edge.writes.add(time, count)
+        if (time + self.horizon) // self._slot_width < edge.expiry_slot:
+            self._watch(edge, time)
         if edge.target_is_bucket:
             if key is not None:
                 edge.last_key = key
@@ -160,6 +178,8 @@ class ResourceGraph:
                 # bucket seen before it was first seen firing now count as closing towards it.
                 self.rematch(source)
         invocations.add(time)
+        if (time + self.horizon) // self._slot_width < edge.expiry_slot:
+            self._watch(edge, time)
         return fresh
 
     def rematch(self, bucket: str) -> None:
@@ -177,7 +197,7 @@ class ResourceGraph:
                 continue
             self._changed((writer, bucket))
             edge.closing = {}
-            for second, key, event, count in edge.written:
+            for second, key, event, count in edge.written or ():
                 self._record_closing(edge, float(second), count, key, event)
 
     def triggered_from(self, function: str, service: str) -> str | None:
@@ -191,19 +211,36 @@ class ResourceGraph:
         return sources[0] if len(sources) == 1 else None
 
     def expire(self, now: float) -> None:
-        """Drop observations older than the horizon, and hops left with nothing."""
-        changed = self.changed
-        for _, _, data in list(self._g.edges(data=True)):
-            edge: Edge = data["hop"]
-            before = (edge.writes, edge.invocations, len(edge.closing))
-            if edge.expire(now, self.horizon):
-                self._drop_edge(edge)
-            elif changed is not None and before != (
-                edge.writes,
-                edge.invocations,
-                len(edge.closing),
-            ):
-                changed.add((edge.source, edge.target))
+        """Drop observations older than the horizon, and hops left with nothing.
+
+        Visits the hops filed under the slots that have begun by ``now`` (a second to spare
+        against rounding: a visit too many changes nothing); every other hop has nothing past
+        the horizon.
+        """
+        last_slot = (now + 1.0) // self._slot_width
+        due, slots, changed = self._due, self._due_slots, self.changed
+        again: list[Edge] = []
+        while slots and slots[0] <= last_slot:
+            slot = heapq.heappop(slots)
+            for edge in due.pop(slot):
+                if edge.expiry_slot != slot or self.edge(edge.source, edge.target) is not edge:
+                    continue  # filed sooner since (and visited then), or dropped
+                edge.expiry_slot = math.inf
+                before = (edge.writes, edge.invocations, len(edge.closing))
+                if edge.expire(now, self.horizon):
+                    self._drop_edge(edge)  # marked changed there
+                    continue
+                again.append(edge)
+                if changed is not None and before != (
+                    edge.writes,
+                    edge.invocations,
+                    len(edge.closing),
+                ):
+                    changed.add((edge.source, edge.target))
+        for edge in again:  # after the loop: a hop due again at once waits for the next sweep
+            oldest = edge.oldest_observation()
+            if oldest is not None:
+                self._watch(edge, oldest)
 
     # -- serialisation ---------------------------------------------------------------------------
 
@@ -256,6 +293,9 @@ class ResourceGraph:
             graph._g.add_edge(edge.source, edge.target, hop=edge)
             for trigger_id in edge.triggers:
                 graph._trigger_hops[trigger_id] = (edge.source, edge.target)
+            oldest = edge.oldest_observation()
+            if oldest is not None:
+                graph._watch(edge, oldest)
         graph._bucket_triggers = {b: set(ids) for b, ids in state["bucket_triggers"].items()}
         return graph
 
@@ -281,10 +321,23 @@ class ResourceGraph:
         self._g.add_edge(source, target, hop=edge)
         return edge
 
+    def _watch(self, edge: Edge, time: float) -> None:
+        """File ``edge`` to be visited by ``expire`` once an observation at ``time`` may have
+        passed the horizon, unless it is filed for a sooner slot already."""
+        slot = (time + self.horizon) // self._slot_width
+        if slot >= edge.expiry_slot:
+            return
+        edge.expiry_slot = slot
+        bucket = self._due.get(slot)
+        if bucket is None:
+            bucket = self._due[slot] = []
+            heapq.heappush(self._due_slots, slot)
+        bucket.append(edge)
+
     def _record_closing(
         self, edge: Edge, time: float, count: int, key: str | None, s3_event: str | None
     ) -> bool:
-        fresh = False
+        fresh = added = False
         for data in self._succ.get(edge.target, {}).values():
             onward: Edge = data["hop"]
             if not _delivers(onward, key, s3_event):
@@ -295,6 +348,9 @@ class ResourceGraph:
             if activity is None:
                 activity = edge.closing[onward.target] = Activity(self.window)
             activity.add(time, count)
+            added = True
+        if added and (time + self.horizon) // self._slot_width < edge.expiry_slot:
+            self._watch(edge, time)
         return fresh
 
     def _drop_if_empty(self, edge: Edge) -> None:
