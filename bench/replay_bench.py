@@ -17,8 +17,7 @@ over one process (target >= 1.7 for 2 jobs on 2 cores), and the peak RSS of a re
 million records read (a fresh process for each, its workers included). Absolute
 numbers mean little on a shared machine; the ratios are measured side by side.
 
-It then prints the engine's per-event cost on graphs of 1k and 10k functions (target: growth
-<= 1.5x), feeding pre-built facts so that only the engine is timed.
+The engine's cost on growing graphs is bench/engine_bench.py's.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import argparse
 import gc
 import gzip
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -39,9 +37,6 @@ from pathlib import Path
 import msgspec
 import orjson
 
-from loopwatch.config import DetectionConfig
-from loopwatch.detect import Engine
-from loopwatch.events import facts as f
 from loopwatch.events.thin import Log
 from loopwatch.replay import replay
 from loopwatch.report import Report
@@ -219,67 +214,6 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def engine_facts(functions: int, events: int, seed: int = 7) -> tuple[list[f.Fact], list[f.Fact]]:
-    """Setup facts (a queue → function mapping each, 1% of them looping) and timed write facts.
-
-    Every function sees the same traffic in event time (one write every 10 s on average) in
-    both graphs, so the only thing that differs between the 1k and 10k runs is the size of the
-    graph: a uniform stream over 10x more functions would also make each function's traffic
-    10x sparser, which measures the workload, not the graph.
-    """
-    rng = random.Random(seed)
-    account, region = "111122223333", "us-east-1"
-    setup: list[f.Fact] = []
-    callers = []
-    for i in range(functions):
-        name = f"fn-{i:05d}"
-        arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
-        queue = f"arn:aws:sqs:{region}:{account}:q-{i:05d}"
-        setup.append(f.FunctionDeclared(0.0, arn, f"arn:aws:iam::{account}:role/{name}-role"))
-        setup.append(f.TriggerAdded(0.0, f.Trigger(f"esm:{i}", queue, arn, f.EVENT_SOURCE_MAPPING)))
-        caller = f.Caller(account, region, f"{name}-role", name)
-        table = f"arn:aws:dynamodb:{region}:{account}:table/t-{i:05d}"
-        callers.append((caller, queue if i % 100 == 0 else table))
-    # Every function writes once first so the timed part measures steady state, not creation.
-    t = 1.0
-    for caller, target in callers:
-        setup.append(f.Write(t, caller, target))
-        t += 0.001
-    timed_facts: list[f.Fact] = []
-    step = 10.0 / functions
-    for _ in range(events):
-        caller, target = callers[rng.randrange(functions)]
-        timed_facts.append(f.Write(t, caller, target))
-        t += step
-    return setup, timed_facts
-
-
-def bench_engine(events: int, rounds: int = 9) -> None:
-    """Best-of-``rounds`` per-event cost, the two graph sizes interleaved round by round so
-    that load from elsewhere on the machine falls on both alike."""
-    sizes = (1_000, 10_000)
-    workloads = {n: engine_facts(n, events) for n in sizes}
-    best = dict.fromkeys(sizes, float("inf"))
-    for _ in range(rounds):
-        for functions in sizes:
-            setup, work = workloads[functions]
-            engine = Engine(DetectionConfig())
-            for fact in setup:
-                engine.apply(fact)
-            apply = engine.apply
-            gc.collect()
-            start = time.perf_counter()
-            for fact in work:
-                apply(fact)
-            best[functions] = min(best[functions], time.perf_counter() - start)
-    costs = {n: best[n] / events * 1e9 for n in sizes}
-    for functions in sizes:
-        print(f"engine per-event cost, {functions:>6,} functions: {costs[functions]:,.0f} ns")
-    print(
-        f"engine cost growth 1k -> 10k functions: {costs[10_000] / costs[1_000]:.2f}x  (target <= 1.5x)"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -290,9 +224,6 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="alternating timing rounds (best is kept)"
     )
-    parser.add_argument(
-        "--engine-events", type=int, default=200_000, help="write events fed to the engine"
-    )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes to compare")
     parser.add_argument("--rss-of", nargs=2, metavar=("JOBS", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -301,7 +232,6 @@ def main() -> None:
         return
     started = time.perf_counter()
     bench_replay(build_dataset(args.records), args.rounds, args.jobs)
-    bench_engine(args.engine_events)
     print(f"benchmark took {time.perf_counter() - started:.0f} s")
 
 
