@@ -67,11 +67,12 @@ class AccountState:
             return applied
         taken = self.intake.take(objects, now)
         facts = taken.facts
-        if self.preface is not None and facts:
-            facts = [*self.preface(max(min(f.time for f in facts) - 1.0, 0.0)), *facts]
-            self.preface = None
-        fed = self.driver.feed(facts)
-        applied.findings, applied.failed = fed.findings, fed.failed
+        if facts:  # most messages live have none: nothing for the driver
+            if self.preface is not None:
+                facts = [*self.preface(max(min(f.time for f in facts) - 1.0, 0.0)), *facts]
+                self.preface = None
+            fed = self.driver.feed(facts)
+            applied.findings, applied.failed = fed.findings, fed.failed
         applied.counts, applied.rejected = taken.counts, taken.rejected
         self.offsets[(topic, partition)] = offset
         return applied
