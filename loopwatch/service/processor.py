@@ -187,20 +187,24 @@ class Processor:
         account = where.key or (account_of(objects[0]) if objects else None) or UNKNOWN_ACCOUNT
         tracked = self._tracked(account, where.partition, now)
         tracked.last_message = now
-        applied = tracked.state.apply(objects, topic, where.partition, where.offset, now)
-        for reason, (count, first) in applied.rejected.items():
-            self._dead(out, "record", where, reason, None, record=first, count=count)
+        state = tracked.state
+        applied = state.apply(objects, topic, where.partition, where.offset, now)
+        if applied.rejected:
+            for reason, (count, first) in applied.rejected.items():
+                self._dead(out, "record", where, reason, None, record=first, count=count)
         for fact, reason in applied.failed:
             metrics.failures["fact"] += 1
             log.error("account %s: %s (fact %r)", account, reason, fact)
         metrics.records_in[topic] += applied.counts.read + decoded.malformed
-        tracked.event_time = engine_now = tracked.state.engine.now
+        tracked.event_time = engine_now = state.engine.now
         if engine_now != float("-inf"):
             metrics.saw_event_time(engine_now)
         tracked.dirty = tracked.unsettled = True
         self.unsettled[account] = now
-        self._publish(out, account, applied.findings, now)
-        if applied.findings or now - tracked.last_snapshot >= self.snapshot_interval:
+        findings = applied.findings
+        if findings:
+            self._publish(out, account, findings, now)
+        if findings or now - tracked.last_snapshot >= self.snapshot_interval:
             out.snapshots.append(self._snapshot(account, tracked, now))
 
     def tick(self, now: float) -> Output:
