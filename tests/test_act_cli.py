@@ -13,7 +13,8 @@ from pytest_httpserver import HTTPServer
 from loopwatch.actions import verify_signature
 from loopwatch.actions.signing import SIGNATURE_HEADER
 from loopwatch.cli import main
-from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.topology import resolve_topology, write_simulation
 
@@ -45,13 +46,8 @@ def env(
     create_function(server, "worker", reserved=25)
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     ledger = tmp_path / "ledger.json"
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(name, raising=False)
+    point_at(server, monkeypatch)
     for name, value in {
-        "AWS_ENDPOINT_URL": server.endpoint_url,
-        "AWS_ACCESS_KEY_ID": DUMMY,
-        "AWS_SECRET_ACCESS_KEY": DUMMY,
-        "AWS_DEFAULT_REGION": REGION,
         "LOOPWATCH_ALERT_URLS": httpserver.url_for("/hook"),
         "LOOPWATCH_ALERT_SECRET": SECRET,
         "LOOPWATCH_LEDGER_PATH": str(ledger),

@@ -23,7 +23,8 @@ from loopwatch.actions.ledger import JsonFileLedger
 from loopwatch.actions.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
 from loopwatch.cli import main
 from loopwatch.service.ship import ship
-from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.testing.worker import read_until, running_worker, worker_settings
@@ -40,12 +41,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
     (``access_from_settings`` uses boto3's default session, which honours AWS_ENDPOINT_URL)."""
     with moto_server() as server:
         reset(server)  # moto's backends are per process: other modules' servers share them
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY)
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+        point_at(server, monkeypatch)
         yield server
 
 

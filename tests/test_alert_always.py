@@ -17,7 +17,8 @@ from pytest_httpserver import HTTPServer
 from loopwatch.cli import main
 from loopwatch.detect.findings import ACTIVE, OPENED, LoopFinding, finding_json
 from loopwatch.net import free_port
-from loopwatch.testing.aws import PROFILE_VARIABLES, REGION, MotoServer, ambient_env, moto_server
+from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, iam_enforced, reserved_concurrency, reset
 from loopwatch.testing.worker import running_worker, worker_settings
@@ -47,10 +48,7 @@ def aws(server: MotoServer, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPa
     reset(server)
     create_function(server, "worker", reserved=25)
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    for name in PROFILE_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in ambient_env(server).items():
-        monkeypatch.setenv(name, value)
+    point_at(server, monkeypatch)
     return server
 
 

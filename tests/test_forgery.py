@@ -13,7 +13,8 @@ import pytest
 
 from loopwatch.cli import main
 from loopwatch.testing import records as r
-from loopwatch.testing.aws import DUMMY, REGION, MotoServer, moto_server
+from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -28,16 +29,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MotoServer]
     with moto_server() as server:
         reset(server)
         assert create_function(server, NAME, reserved=25) == FUNCTION
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "AWS_ENDPOINT_URL": server.endpoint_url,
-            "AWS_ACCESS_KEY_ID": DUMMY,
-            "AWS_SECRET_ACCESS_KEY": DUMMY,
-            "AWS_DEFAULT_REGION": REGION,
-            "LOOPWATCH_LEDGER_PATH": str(tmp_path / "ledger.json"),
-        }.items():
-            monkeypatch.setenv(name, value)
+        point_at(server, monkeypatch)
+        monkeypatch.setenv("LOOPWATCH_LEDGER_PATH", str(tmp_path / "ledger.json"))
         monkeypatch.delenv("LOOPWATCH_KAFKA_BROKER", raising=False)
         yield server
 

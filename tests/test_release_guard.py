@@ -12,7 +12,8 @@ from loopwatch.actions import JsonFileLedger, ThrottleConfig, Throttler
 from loopwatch.actions import outcomes as o
 from loopwatch.cli import main
 from loopwatch.detect.findings import ACTIVE, OPENED, LoopFinding
-from loopwatch.testing.aws import PROFILE_VARIABLES, REGION, MotoServer, ambient_env, moto_server
+from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency, reset
 
 ACCOUNT = "123456789012"
@@ -38,10 +39,7 @@ def ledger(server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     pointed at the emulator and at that ledger file."""
     reset(server)
     create_function(server, "thumb", reserved=25)
-    for name in PROFILE_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in ambient_env(server).items():
-        monkeypatch.setenv(name, value)
+    point_at(server, monkeypatch)
     monkeypatch.setenv("LOOPWATCH_LEDGER_PATH", str(tmp_path / "ledger.json"))
     monkeypatch.delenv("LOOPWATCH_KAFKA_BROKER", raising=False)
     ledger = JsonFileLedger(tmp_path / "ledger.json")

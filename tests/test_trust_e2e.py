@@ -26,7 +26,8 @@ from loopwatch.detect.findings import ACTIVE, ESCALATED, LoopFinding, finding_js
 from loopwatch.service.audit import read_audit
 from loopwatch.service.ship import ship
 from loopwatch.service.topics import ALL
-from loopwatch.testing.aws import PROFILE_VARIABLES, REGION, MotoServer, ambient_env, moto_server
+from loopwatch.testing.aws import REGION, MotoServer, moto_server
+from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.testing.worker import read_until, running_worker, worker_settings
@@ -43,10 +44,7 @@ ANOTHER_KEY = RecordKey(b"a-key-that-is-not-the-deployments")
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
     with moto_server() as server:
         reset(server)
-        for name in PROFILE_VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        for name, value in ambient_env(server).items():
-            monkeypatch.setenv(name, value)
+        point_at(server, monkeypatch)
         yield server
 
 

@@ -19,12 +19,18 @@ from loopwatch.testing.aws import PROFILE_VARIABLES, MotoServer, ambient_env, mo
 from loopwatch.testing.lambdas import reset
 
 
+def point_at(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point boto3's default chain at ``server`` for the test: ``ambient_env`` set, the
+    profile variables (which could name real credentials) unset; undone after the test."""
+    for name in PROFILE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in ambient_env(server).items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def ambient_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
     with moto_server() as server:
         reset(server)  # moto's backends are per process: other modules' servers share them
-        for name in PROFILE_VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        for name, value in ambient_env(server).items():
-            monkeypatch.setenv(name, value)
+        point_at(server, monkeypatch)
         yield server
