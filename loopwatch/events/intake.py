@@ -141,15 +141,6 @@ class Intake:
 
     def take(self, values: list[object], now: float) -> Taken:
         """Parse ``values`` as of wall-clock time ``now`` (epoch seconds). Never raises."""
-        if len(values) == 1:
-            # A message of one record, live: most are of no interest, and are counted so
-            # without the batch's bookkeeping. Anything else takes the batch's path.
-            try:
-                _, found = records.parse(values[0])
-            except Exception:  # judged, and worded, by parse_batch below
-                found = None
-            if found is not None and not found:
-                return Taken(counts=Counts(1, 0, 1, 0, 0))
         return self.admit(parse_batch(values, now))
 
     def admit(self, parsed: Parsed) -> Taken:
