@@ -125,9 +125,8 @@ class Processor:
         self.max_dead_letter_bytes = max_dead_letter_bytes
         self.inventory = inventory
         self.accounts: dict[str, Tracked] = {}
-        self.unsettled: dict[str, float] = {}
-        """Accounts with a message since their open second was last settled, and when their
-        last message came (wall clock): what ``settle_quiet`` looks at."""
+        self.unsettled: set[str] = set()
+        """The accounts whose ``Tracked.unsettled`` is set: what ``settle_quiet`` looks at."""
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -200,7 +199,7 @@ class Processor:
         if engine_now != float("-inf"):
             metrics.saw_event_time(engine_now)
         tracked.dirty = tracked.unsettled = True
-        self.unsettled[account] = now
+        self.unsettled.add(account)
         findings = applied.findings
         if findings:
             self._publish(out, account, findings, now)
@@ -222,11 +221,7 @@ class Processor:
         if self.inventory is not None and self.inventory.reads_aws:
             self._configure(out, now)
         for account, tracked in self.accounts.items():
-            try:
-                self._tick_account(out, account, tracked, now)
-            except Exception:
-                log.exception("account %s: tick failed", account)
-                self.metrics.failures["tick"] += 1
+            self._tick_safely(out, account, tracked, now)
         return out
 
     def settle_quiet(self, now: float) -> Output:
@@ -235,18 +230,25 @@ class Processor:
         not up to a whole tick later (produce→finding). Only accounts with a message since
         their last settle are looked at, so it costs nothing while accounts are quiet."""
         out = Output()
-        for account in [a for a, t in self.unsettled.items() if now - t >= SETTLE_AFTER]:
+        for account in list(self.unsettled):
             tracked = self.accounts.get(account)
-            if tracked is None or not tracked.unsettled:
-                self.unsettled.pop(account, None)
+            if tracked is None or not tracked.unsettled:  # forgotten (revoked), or settled
+                self.unsettled.discard(account)
                 continue
-            try:
-                self._tick_account(out, account, tracked, now)
-            except Exception:
-                log.exception("account %s: tick failed", account)
-                self.metrics.failures["tick"] += 1
-                self.unsettled.pop(account, None)
+            due = now - tracked.last_message >= SETTLE_AFTER
+            if due and not self._tick_safely(out, account, tracked, now):
+                self.unsettled.discard(account)  # not every few ms: the tick tries again
         return out
+
+    def _tick_safely(self, out: Output, account: str, tracked: Tracked, now: float) -> bool:
+        """One account's tick; False when it failed (logged and counted), never raising."""
+        try:
+            self._tick_account(out, account, tracked, now)
+        except Exception:
+            log.exception("account %s: tick failed", account)
+            self.metrics.failures["tick"] += 1
+            return False
+        return True
 
     def _configure(self, out: Output, now: float) -> None:
         """Apply the inventory reads that finished; ask for the ones due (never waiting)."""
@@ -272,7 +274,7 @@ class Processor:
         findings = driver.settle()
         if tracked.unsettled:
             tracked.dirty, tracked.unsettled = True, False
-            self.unsettled.pop(account, None)
+            self.unsettled.discard(account)
         if idle >= IDLE_AFTER and tracked.event_time != float("-inf"):
             # Measured from the newest event, not accumulated: advance() ignores a time
             # already reached, so ticks never push event time faster than the wall clock.
