@@ -77,7 +77,7 @@ def test_fast_path_swaps_in_its_parts() -> None:
     assert type(app.monitor) is fast_faust.NullMonitor
     assert app.conf.broker_max_poll_records == fast_faust.OPTIONS["broker_max_poll_records"]
     inputs = [service.topics[n] for n in ("cloudtrail", "invocations")]
-    assert all(type(t) is fast_faust.RawTopic for t in inputs)
+    assert all(type(t) is fast_faust.RecordChunkTopic for t in inputs)
     assert "tune_gc_task" in [task.__name__ for task in app._app_tasks]
 
 

@@ -44,7 +44,8 @@ def test_a_batch_is_acked_only_once_it_is_handled_then_committed(
 
         async def hold_one_batch(name: str, events: Sequence[Any]) -> None:
             await handle(name, events)
-            if len(events) > 1 and not handled.is_set():
+            records = list(fast_faust.records_of(events))
+            if len(records) > 1 and not handled.is_set():
                 held.extend(events)
                 handled.set()
                 # Blocks the worker's loop: processed and sent, not yet back for the next batch.
@@ -52,12 +53,14 @@ def test_a_batch_is_acked_only_once_it_is_handled_then_committed(
 
         service._handle = hold_one_batch  # type: ignore[method-assign]  # the agent looks it up per batch
         kafka_broker.produce(topic, messages)
-        assert handled.wait(timeout=30), "no batch of more than one event"
+        assert handled.wait(timeout=30), "no batch of more than one record"
         try:
             acked = [event.message.acked for event in held]
         finally:
             release.set()
         assert acked == [False] * len(held)
+        # One partition's records come as chunks, each acked with the batch.
+        assert any(type(event.message) is fast_faust.RecordChunk for event in held)
 
         deadline = time.monotonic() + 30
         while kafka_broker.committed(topic, settings.app_id).get(0, 0) < len(messages):

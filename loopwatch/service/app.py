@@ -98,7 +98,7 @@ class LoopwatchService:
         fast = settings.fast_path
         app_class = fast_faust.App if fast else faust.App
         self.app = app_class(settings.app_id, **{**faust_options(settings), **(overrides or {})})
-        input_topic = fast_faust.RawTopic if fast else faust.Topic
+        input_topic = fast_faust.RecordChunkTopic if fast else faust.Topic
         self.topics = {
             # Inputs skip Faust's codec on the way in: the processor takes the bytes.
             name: (input_topic if name in INPUTS else faust.Topic)(
@@ -201,22 +201,13 @@ class LoopwatchService:
         process_into = self.processor.process_into
         out = Output()
         findings: list[tuple[int, float | None]] = []  # per message that caused some
-        for event in events:
-            message = event.message
+        for partition, offset, key, value, timestamp in fast_faust.records_of(events):
             before = len(out.messages)
-            process_into(
-                out,
-                name,
-                message.partition,
-                message.offset,
-                message.key,
-                message.value,
-                time.time(),
-            )
+            process_into(out, name, partition, offset, key, value, time.time())
             if len(out.messages) > before:
                 found = sum(1 for m in out.messages[before:] if m.topic == FINDINGS)
                 if found:
-                    findings.append((found, message.timestamp))
+                    findings.append((found, timestamp))
         if out.messages or out.snapshots:
             await self._send(out)
             for found, produced in findings:

@@ -6,9 +6,17 @@ group management, rebalances, table changelogs and commits are Faust's own code 
 acks keep Faust's bookkeeping exactly (inlined for a batch of events, see EventBatchStream).
 
     getmany ──► FastConsumer._drain_messages ──► FastConductor handler ──► channel queue
-      (100 ms fetch wait)    (no task per message)    (one channel, no codec)     │
+      (100 ms fetch wait)    (no task per message;    (one channel, no codec)     │
+                              an input partition's                                │
+                              records as RecordChunks)                            │
                                                          EventBatchStream ◄───────┘
                                   (the events queued now, as one batch, acked once handled)
+
+The input topics (:class:`RecordChunkTopic`) get up to CHUNK_MAX_RECORDS consecutive records
+of a partition as one message, a :class:`RecordChunk`: one message, event and queue trip per
+chunk instead of per record, which is most of what a topic of one record per message costs.
+Acking a chunk acks each of its offsets with ``Consumer.ack``'s bookkeeping; the agent reads
+the records with :func:`records_of`.
 
 Every override copies or wraps a private method of **faust-streaming 0.15.3** (pinned exactly
 in pyproject.toml, with the aiokafka it was measured on). :data:`UPSTREAM` holds the sha256 of
@@ -34,6 +42,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Generator,
+    Iterable,
     Iterator,
     MutableSet,
 )
@@ -66,6 +75,9 @@ __all__ = [
     "App",
     "EventBatchStream",
     "RawTopic",
+    "RecordChunk",
+    "RecordChunkTopic",
+    "records_of",
     "tune_gc",
     "tune_gc_task",
     "upstream_source",
@@ -78,6 +90,10 @@ changelogs), fetches for a busy partition then stall up to 1.5 s behind it. 100 
 worker from polling the broker more than ten times a second."""
 
 STREAM_YIELD_EVERY = 64
+
+CHUNK_MAX_RECORDS = STREAM_YIELD_EVERY
+"""How many records of one partition one :class:`RecordChunk` carries at most: a batch of the
+agent's (``EventBatchStream.batch_max_records``) counts records, and a chunk is never split."""
 
 BATCH_MAX_BYTES = 1024 * 1024
 """How much message value one batch of ``EventBatchStream.event_batches`` takes beyond its
@@ -114,6 +130,13 @@ UPSTREAM: dict[str, str] = {
     # ... and iterates a single partition's records as its DefaultSchedulingStrategy would.
     "faust.transport.utils.DefaultSchedulingStrategy": "93e70bad15f8e7e131bab7a079f16504bdc95b3b9852f9c88a6ee6051de19d38",
     "faust.transport.utils.TopicBuffer": "8dc48b97e13cfd26b91941f4b662af7ab668d81b2333e49862698922b289c62b",
+    # RecordChunk builds on the message's constructor, makes the messages _to_message would
+    # (when a chunk must be split), and its final ack does Consumer.ack's bookkeeping (below)
+    # for every record, reached through Message.ack as upstream's final ack is.
+    "faust.types.tuples.ConsumerMessage.__init__": "afe1f75975597bc3bfb55386ea3c57e9705ecb42dcfa932c445672172f03bf40",
+    "faust.transport.drivers.aiokafka.Consumer._to_message": "7c24f6511b2fcef7cbfe73526e78de033bfe0df211f1fd30509d699c9deb6ce4",
+    # FastConsumer._deliver_chunks adds gaps as the drain loop does.
+    "faust.transport.consumer.Consumer._add_gap": "4df2573ded7c1c2cde04dc6bde6d4480cb5875ef565256e56966b585ae39b1c1",
     # FastConductor._compile_message_handler replaces it.
     "faust.transport.conductor.Conductor._compile_message_handler": "9fbc0538097aa4eca6113b99df8d17605ae72a6b5030482f041a183f4cc34df1",
     # FastConductor._build_handler wraps it, and its handler copies the one built by the
@@ -216,6 +239,114 @@ async def _resume(coro: Coroutine[Any, Any, Any], fut: Any) -> Any:
     return await _Resume(coro, fut)
 
 
+class RecordChunk(ConsumerMessage):
+    """Consecutive records of one partition, delivered to a stream as one message.
+
+    Its offset is the last record's; ``records`` are aiokafka's ConsumerRecords, in order
+    (each with its own offset, key, value and timestamp in ms); its key and value are None
+    and ``serialized_value_size`` is the sum of the records' values. Acking the chunk acks
+    every record's offset at once, with the bookkeeping of ``Consumer.ack``, so an offset is
+    committable exactly when its record would have been as a message of its own. Made only
+    by :class:`FastConsumer`, for a partition whose handler takes chunks
+    (``FastConductor.takes_chunks``); :func:`records_of` reads them.
+    """
+
+    def __init__(self, tp: TP, records: list[Any], size: int, generation_id: int) -> None:
+        last = records[-1]
+        timestamp = last.timestamp
+        super().__init__(
+            tp.topic,
+            tp.partition,
+            last.offset,
+            cast(float, None) if timestamp is None else timestamp / 1000.0,
+            last.timestamp_type,
+            None,
+            None,
+            None,
+            None,
+            0,
+            size,
+            tp,
+            generation_id=generation_id,
+        )
+        self.records = records
+
+    def messages(self) -> list[ConsumerMessage]:
+        """The records as the messages of their own that the consumer would have made."""
+        return [
+            ConsumerMessage(
+                r.topic,
+                r.partition,
+                r.offset,
+                cast(float, None) if r.timestamp is None else r.timestamp / 1000.0,
+                r.timestamp_type,
+                r.headers,
+                r.key,
+                r.value,
+                r.checksum,
+                r.serialized_key_size,
+                r.serialized_value_size,
+                self.tp,
+                generation_id=self.generation_id,
+            )
+            for r in self.records
+        ]
+
+    def on_final_ack(self, consumer: Any) -> bool:
+        # Upstream's final ack is consumer.ack(self), which marks one offset. Here:
+        # Consumer.ack's bookkeeping for each record's offset, under one hold of its lock.
+        if type(consumer).ack is not faust_consumer.Consumer.ack:
+            acked = False
+            for message in self.messages():
+                acked = consumer.ack(message) or acked
+            self.acked = True
+            return acked
+        with ack_lock:
+            if self.acked:
+                return False
+            self.acked = True
+            if not consumer.app.topics.acks_enabled_for(self.topic):
+                return False
+            tp = self.tp
+            committed = consumer._committed_offset[tp]
+            acked_index = consumer._acked_index[tp]
+            acked_for_tp = consumer._acked[tp]
+            added = 0
+            try:
+                for record in self.records:
+                    offset = record.offset
+                    if (committed is None or offset >= committed) and offset not in acked_index:
+                        acked_index.add(offset)
+                        acked_for_tp.append(offset)
+                        added += 1
+                consumer._n_acked += added
+                # Upstream leaves a message whose offset is already committed in the unacked
+                # set until it is collected (a weak set); a chunk leaves it when acked.
+                consumer._unacked_messages.discard(self)
+            finally:
+                notify(consumer._waiting_for_ack)
+            return added > 0
+
+
+def records_of(events: Iterable[EventT[Any]]) -> Iterator[tuple[int, int, Any, Any, float | None]]:
+    """(partition, offset, key, value, timestamp in s) of each record the events carry, in
+    order: one per event, or each record of an event whose message is a :class:`RecordChunk`."""
+    for event in events:
+        message = event.message
+        if type(message) is RecordChunk:
+            for record in message.records:
+                timestamp = record.timestamp
+                yield (
+                    record.partition,
+                    record.offset,
+                    record.key,
+                    record.value,
+                    None if timestamp is None else timestamp / 1000.0,
+                )
+        else:
+            yield message.partition, message.offset, message.key, message.value, message.timestamp
+
+
 class _ShortPollConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     # Upstream passes fetch_max_wait_ms=1500 straight to AIOKafkaConsumer with no setting to
     # change it; AIOKafkaConsumer reads the attribute only in start(), so setting it here works.
@@ -291,6 +422,77 @@ class FastConsumer(faust_aiokafka.Consumer):
                     track_end(tp, self.highwater(tp))
                 yield tp, to_message(tp, record)
 
+    async def _deliver_chunks(
+        self,
+        records: Any,
+        active_partitions: set[TP] | None,
+        generation_id: int,
+        conductor: FastConductor,
+    ) -> tuple[Any, set[TP] | None, int] | None:
+        """Deliver the fetched records of every partition whose handler takes
+        :class:`RecordChunk` s, as chunks; what is left of the fetch, for the message loop.
+
+        Per record, this is the drain loop's bookkeeping (read offsets, dropped redeliveries,
+        gaps) and ``_fetched_messages``' checks (flow, generation, active partitions); what it
+        saves is a ConsumerMessage, an Event and a trip through the channel's queue per record.
+        Partitions follow one another instead of being interleaved record by record: a chunk
+        is at most CHUNK_MAX_RECORDS records or BATCH_MAX_BYTES of values, so none waits long.
+        """
+        chunked = [tp for tp in records if conductor.takes_chunks(tp)]
+        if not chunked:
+            return records, active_partitions, generation_id
+        app = self.app
+        buffered = self._buffered_partitions
+        read_offsets = self._read_offset
+        acks_enabled_for = app.topics.acks_enabled_for
+        commit_every = self._commit_every
+        for tp in chunked:
+            tp_records = records[tp]
+            if not self.flow_active or app.consumer_generation_id != generation_id:
+                return None  # upstream stops delivering the rest of this fetch too
+            if not (active_partitions is None or tp in active_partitions or tp in buffered):
+                continue
+            chunk: list[Any] = []
+            size = 0
+            r_offset = read_offsets[tp]
+            for record in tp_records:
+                offset = record.offset
+                if r_offset is not None and offset < r_offset:
+                    self.log.dev("DROPPED MESSAGE ROFF %r", offset)
+                    continue
+                gap = offset - (r_offset or 0)
+                if gap > 1 and r_offset and acks_enabled_for(tp.topic):
+                    await self._add_gap(tp, r_offset + 1, offset)
+                r_offset = offset
+                chunk.append(record)
+                value = record.value
+                size += len(value) if value else 0
+                if len(chunk) >= CHUNK_MAX_RECORDS or size >= BATCH_MAX_BYTES:
+                    await self._deliver_chunk(tp, chunk, size, conductor, commit_every)
+                    chunk, size = [], 0
+            if chunk:
+                await self._deliver_chunk(tp, chunk, size, conductor, commit_every)
+        rest = {tp: tp_records for tp, tp_records in records.items() if tp not in chunked}
+        return (rest, active_partitions, generation_id) if rest else None
+
+    async def _deliver_chunk(
+        self,
+        tp: TP,
+        records: list[Any],
+        size: int,
+        conductor: FastConductor,
+        commit_every: int | None,
+    ) -> None:
+        # The drain loop's steps for one message, once for the chunk: commit when due,
+        # deliver (waiting, raced against a rebalance, only when the handler must), mark read.
+        if commit_every is not None and self._n_acked >= commit_every:
+            self._n_acked = 0
+            await self.commit()
+        chunk = RecordChunk(tp, records, size, self.app.consumer_generation_id)
+        if not conductor.deliver_now(chunk):
+            await self.wait_first(conductor.on_message(chunk), self.suspend_flow.wait())
+        self._read_offset[tp] = chunk.offset
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
         # Upstream (faust/transport/consumer.py, Consumer._drain_messages) delivers each message
         # with ``await self.wait_first(callback(message), self.suspend_flow.wait())``: four tasks
@@ -303,12 +505,11 @@ class FastConsumer(faust_aiokafka.Consumer):
         callback = self.callback
         # FastConductor delivers a message without a coroutine when nothing is to be waited
         # for; when it cannot, the handler's coroutine below does as before.
-        conductor = self.app.topics
-        deliver_now = (
-            conductor.deliver_now
-            if isinstance(conductor, FastConductor) and callback == conductor.on_message
-            else None
+        topics = self.app.topics
+        conductor = (
+            topics if isinstance(topics, FastConductor) and callback == topics.on_message else None
         )
+        deliver_now = conductor.deliver_now if conductor is not None else None
         fetch, fetched_messages = self._fetched, self._fetched_messages  # getmany, in two
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = cast(faust_aiokafka.Consumer, fetcher)._stopped.is_set
@@ -328,6 +529,8 @@ class FastConsumer(faust_aiokafka.Consumer):
                 await self.sleep(0)
                 if not self.should_stop:
                     fetched = await fetch(timeout=1.0)
+                    if fetched is not None and conductor is not None:
+                        fetched = await self._deliver_chunks(*fetched, conductor)
                     if fetched is not None:
                         for tp, message in fetched_messages(*fetched):
                             num_since_yield += 1
@@ -399,9 +602,20 @@ class FastConductor(Conductor):
                     callback = callbacks[message.tp]
             else:
                 callback = callbacks[message.tp]
+            if type(message) is RecordChunk and not getattr(callback, "takes_chunks", False):
+                for one in message.messages():  # the handler changed since the chunk was cut
+                    await callback(one)
+                return
             await callback(message)
 
         return on_message
+
+    def takes_chunks(self, tp: TP) -> bool:
+        """True when ``tp``'s handler now feeds one :class:`RecordChunkTopic` (whose stream
+        reads chunks), so the consumer may deliver its records as :class:`RecordChunk` s."""
+        if self._tp_to_callback_lock.locked():
+            return False
+        return getattr(self._tp_to_callback.get(tp), "takes_chunks", False) is True
 
     def _build_handler(self, tp: TP, channels: MutableSet[Any]) -> ConsumerCallback:
         upstream = super()._build_handler(tp, channels)
@@ -430,7 +644,11 @@ class FastConductor(Conductor):
 
         async def on_message(message: Message) -> None:
             if len(channels) != 1 or chan not in channels:  # subscriptions changed under us
-                await upstream(message)
+                if type(message) is RecordChunk:
+                    for one in message.messages():
+                        await upstream(one)
+                else:
+                    await upstream(message)
                 return
             if not flow_active():
                 await acquire_flow_control()
@@ -477,6 +695,9 @@ class FastConductor(Conductor):
             return True
 
         on_message.deliver_now = deliver_now  # type: ignore[attr-defined]  # see deliver_now
+        # Only a channel whose stream knows chunks gets them; the handler still checks, per
+        # message, that the channel is the one it was built for (see on_message).
+        on_message.takes_chunks = isinstance(chan, RecordChunkTopic) and not threaded  # type: ignore[attr-defined]
         return on_message
 
     def deliver_now(self, message: Message) -> bool:
@@ -486,6 +707,10 @@ class FastConductor(Conductor):
         if self._tp_to_callback_lock.locked():
             return False
         handler = self._tp_to_callback.get(message.tp)
+        if type(message) is RecordChunk and not getattr(handler, "takes_chunks", False):
+            return (
+                False  # the handler's channel changed since the chunk was cut: on_message splits it
+            )
         deliver = getattr(handler, "deliver_now", None)
         return deliver is not None and bool(deliver(message))
 
@@ -528,6 +753,12 @@ class RawTopic(faust.Topic):
             return make_event(app, message.key, message.value, message.headers, message)
 
         self.decode = decode  # type: ignore[method-assign]  # per-instance compiled decoder, as upstream
+
+
+class RecordChunkTopic(RawTopic):
+    """A :class:`RawTopic` whose events may each carry several records as one
+    :class:`RecordChunk` (the fast consumer makes them): for an agent that reads its events
+    with :func:`records_of`, never ``event.value``. Producing to it is unchanged."""
 
 
 class NullMonitor(Monitor):
@@ -686,14 +917,15 @@ class EventBatchStream(BatchYieldStream):
     acked, so a crash never commits an offset whose message was not fully handled.
     """
 
-    batch_max_events = STREAM_YIELD_EVERY
+    batch_max_records = STREAM_YIELD_EVERY
     batch_max_bytes = BATCH_MAX_BYTES
 
     def event_batches(self) -> AsyncIterator[list[EventT[Any]]]:
         """The stream's events in batches (lists, in order, never empty), like ``events()``.
 
         A batch is what the channel holds when it is taken: at least one event, at most
-        ``batch_max_events`` and, beyond the first, no more than ``batch_max_bytes`` of values.
+        ``batch_max_records`` records (a :class:`RecordChunk` counts its records) and, beyond
+        the first event, no more than ``batch_max_bytes`` of values.
         A stream with processors or a join, or over a plain iterable, gets one event a
         batch, through ``events()``.
         """
@@ -730,7 +962,7 @@ class EventBatchStream(BatchYieldStream):
         on_message_in = self._on_message_in
         sleep = asyncio.sleep
         flow_active = app.flow_control.is_active
-        max_events = self.batch_max_events
+        max_events = self.batch_max_records
         max_bytes = self.batch_max_bytes
         do_ack = self.enable_acks
         sensors = app.sensors
@@ -742,7 +974,7 @@ class EventBatchStream(BatchYieldStream):
                 batch: list[EventT[Any]] = []
                 states: list[dict[str, Any] | None] = []
                 skipped: list[EventT[Any]] = []
-                size = 0
+                size = records = 0
                 while not batch:
                     if chan_errors:
                         raise chan_errors.popleft()
@@ -770,10 +1002,15 @@ class EventBatchStream(BatchYieldStream):
                                 if sensed:
                                     states.append(on_stream_event_in(tp, offset, self, event))
                                 batch.append(event)
-                                value = message.value
-                                size += len(value) if value else 0
+                                if type(message) is RecordChunk:
+                                    records += len(message.records)
+                                    size += message.serialized_value_size
+                                else:
+                                    records += 1
+                                    value = message.value
+                                    size += len(value) if value else 0
                         if (
-                            len(batch) >= max_events
+                            records >= max_events
                             or size >= max_bytes
                             or chan_errors
                             or chan_queue_empty()
