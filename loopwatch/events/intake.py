@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from loopwatch.events import records
+from loopwatch.events.cloudtrail import REGISTRY
 from loopwatch.events.decode import Selected
 from loopwatch.events.dedupe import RecentIds
 from loopwatch.events.facts import Fact
@@ -91,7 +92,7 @@ def parse_batch(values: list[object], now: float) -> Parsed:
     rejected: dict[str, tuple[int, object]] = {}
     original = values.original if isinstance(values, Selected) else None
     parse, malformed = records.parse, records.MalformedRecord
-    thin, wanted = Thin, records.REGISTRY
+    thin, wanted = Thin, REGISTRY
     latest = now + FUTURE_SLACK
     skipped = bad = 0
     for value in values:
