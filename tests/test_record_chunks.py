@@ -222,3 +222,47 @@ def test_nothing_is_chunked_after_the_generation_changed(consumer: fast_faust.Fa
     coro = consumer._deliver_chunks({TP0: [record(1)]}, None, generation - 1, conductor)  # type: ignore[arg-type]
     assert asyncio.run(coro) is None
     assert conductor.delivered == []
+
+
+def test_a_chunk_for_a_handler_that_takes_none_goes_out_as_its_messages(
+    consumer: fast_faust.FastConsumer,
+) -> None:
+    conductor = consumer.app.topics
+    assert isinstance(conductor, fast_faust.FastConductor)
+    got: list[Any] = []
+
+    async def plain_handler(message: Any) -> None:  # a handler of upstream's: no chunks
+        got.append(message)
+
+    conductor._tp_to_callback[TP0] = plain_handler
+    chunk = chunk_of([3, 4])
+    assert not conductor.takes_chunks(TP0)
+    assert conductor.deliver_now(chunk) is False  # never queued whole for such a channel
+    asyncio.run(conductor._compile_message_handler()(chunk))
+    assert [type(m) for m in got] == [ConsumerMessage, ConsumerMessage]
+    assert [m.offset for m in got] == [3, 4]
+
+
+def test_the_handler_of_an_input_topic_queues_a_chunk_as_one_event() -> None:
+    service = create_app(Settings(kafka_broker="127.0.0.1:9", topic_prefix="lw"))
+    conductor = service.app.topics
+    assert isinstance(conductor, fast_faust.FastConductor)
+    inputs = service.topics["cloudtrail"]
+    findings = service.topics["findings"]
+    assert isinstance(inputs, fast_faust.RecordChunkTopic)
+    assert not isinstance(findings, fast_faust.RecordChunkTopic)
+
+    async def deliver() -> tuple[bool, Any]:
+        handler = conductor._build_handler(TP0, {inputs})
+        assert getattr(handler, "takes_chunks", False) is True
+        assert getattr(conductor._build_handler(TP0, {findings}), "takes_chunks", False) is False
+        conductor._tp_to_callback[TP0] = handler
+        service.app.flow_control.resume()  # as a started worker's is
+        chunk = chunk_of([1, 2, 3])
+        return conductor.deliver_now(chunk), inputs.queue.get_nowait()
+
+    delivered, event = asyncio.run(deliver())
+    assert delivered
+    assert type(event.message) is fast_faust.RecordChunk
+    assert [r.offset for r in event.message.records] == [1, 2, 3]
+    assert event.message.refcount == 1  # held by the one stream it was queued for
