@@ -192,7 +192,8 @@ class LoopwatchService:
         return agent
 
     async def _handle(self, name: str, events: Sequence[EventT[Any]]) -> None:
-        """Process ``events`` of input ``name`` in order, then send what they produced.
+        """Process the records ``events`` carry (one each, or a chunk's: ``records_of``) of
+        input ``name`` in order, each as its own message, then send what they produced.
 
         The processing does not suspend, so the batch sees one consumer generation (the stream
         checked each event's as it was taken). The outputs go out in order as one: every
