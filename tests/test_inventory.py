@@ -22,6 +22,7 @@ from loopwatch.events.facts import (
     BucketTriggersReplaced,
     Fact,
     FunctionDeclared,
+    StateMachineDeclared,
     Trigger,
     TriggerAdded,
     TriggerEnabled,
@@ -329,6 +330,29 @@ def test_functions_are_declared_before_any_trigger_names_them(
         account=estate.account,
     )
     assert [at_t(f) for f in facts_of(create)] == [FunctionDeclared(T, estate.worker, estate.role)]
+
+
+def test_a_state_machine_is_declared_with_its_role_as_create_state_machine_declares_it(
+    read: tuple[Estate, Snapshot],
+) -> None:
+    # Step Functions invokes a function as the machine's role and names no machine: an estate
+    # configured before the trail needs the role from the inventory to know who invoked.
+    estate, snapshot = read
+    role = f"arn:aws:iam::{estate.account}:role/flow"
+    facts = inventory_facts(snapshot)
+    declared = [f for f in facts if isinstance(f, StateMachineDeclared)]
+    assert declared == [StateMachineDeclared(T, estate.flow, role)]
+    # Declared with the functions, before any trigger names it.
+    where = facts.index(declared[0])
+    assert all(isinstance(f, FunctionDeclared) for f in facts[:where])
+    create = record(
+        STATES,
+        "CreateStateMachine",
+        {"name": "flow", "roleArn": role, "definition": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+        {"stateMachineArn": estate.flow},
+        account=estate.account,
+    )
+    assert [at_t(f) for f in facts_of(create)] == declared
 
 
 def test_bucket_facts_equal_those_of_put_bucket_notification(

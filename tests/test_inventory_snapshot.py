@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loopwatch.events import arns
+from loopwatch.events.facts import STATE_MACHINE, StateMachineDeclared, TriggerAdded
 from loopwatch.inventory import (
     BucketNotifications,
     Bus,
@@ -28,6 +29,7 @@ from loopwatch.inventory import (
     StateMachine,
     Subscription,
     Target,
+    configuration_facts,
     dump_snapshot,
     invoked_functions,
     load_snapshot,
@@ -248,7 +250,11 @@ def full_snapshot() -> Snapshot:
         buses=(Bus("default", bus),),
         rules=(Rule(bus, "r", "ENABLED", '{"source":["s"]}', None, (Target("1", fn("a")),)),),
         state_machines=(
-            StateMachine(f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m", (fn("a"),)),
+            StateMachine(
+                f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m",
+                (fn("a"),),
+                f"arn:aws:iam::{ACCOUNT}:role/m-role",
+            ),
         ),
         destinations=(Destination(fn("a"), None, "arn:aws:sqs:us-east-1:111122223333:dlq"),),
     )
@@ -293,6 +299,18 @@ def test_the_file_is_versioned_json_in_the_documented_shape() -> None:
     ]
     assert document["refused"][0]["region"] is None
     assert inventory["buckets"][0]["lambda_functions"][0]["prefix"] == "in/"
+
+
+def test_a_snapshot_written_before_state_machine_roles_were_read_still_loads() -> None:
+    document = orjson.loads(dump_snapshot(full_snapshot()))
+    (machine,) = document["inventories"][0]["state_machines"]
+    assert machine.pop("role") == f"arn:aws:iam::{ACCOUNT}:role/m-role"
+    (inventory,) = parse_snapshot(orjson.dumps(document)).inventories
+    assert [m.role for m in inventory.state_machines] == [None]
+    # ... and its state machine is not declared (no role known), its Task still a trigger.
+    facts = configuration_facts(parse_snapshot(orjson.dumps(document)), 0.0)
+    assert not any(isinstance(f, StateMachineDeclared) for f in facts)
+    assert any(isinstance(f, TriggerAdded) and f.trigger.via == STATE_MACHINE for f in facts)
 
 
 def damaged(change: dict[str, Any] | None = None, drop: str | None = None) -> bytes:
@@ -410,7 +428,12 @@ snapshots = st.builds(
                 max_size=2,
             ).map(tuple),
             state_machines=st.lists(
-                st.builds(StateMachine, arn_text, st.lists(arn_text, max_size=2).map(tuple)),
+                st.builds(
+                    StateMachine,
+                    arn_text,
+                    st.lists(arn_text, max_size=2).map(tuple),
+                    st.none() | arn_text,
+                ),
                 max_size=2,
             ).map(tuple),
             destinations=st.lists(

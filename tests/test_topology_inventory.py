@@ -137,13 +137,16 @@ Known = tuple[dict[str, str | None], dict[str, Trigger], dict[str, tuple[Trigger
 
 
 def known(facts: Iterable[Fact]) -> Known:
-    """Roles by function, triggers by id, each bucket's notification triggers."""
+    """Roles by function and by state machine, triggers by id, each bucket's notification
+    triggers."""
     roles: dict[str, str | None] = {}
     triggers: dict[str, Trigger] = {}
     buckets: dict[str, tuple[Trigger, ...]] = {}
     for fact in facts:
         if isinstance(fact, FunctionDeclared):
             roles[fact.function] = fact.role
+        elif isinstance(fact, StateMachineDeclared):
+            roles[fact.machine] = fact.role
         elif isinstance(fact, TriggerAdded):
             triggers[fact.trigger.id] = fact.trigger
         elif isinstance(fact, BucketTriggersReplaced):
@@ -169,6 +172,8 @@ def test_the_model_inventory_gives_the_facts_the_setup_records_give(
     i_roles, i_triggers, i_buckets = known(configuration_facts(model_inventory(topo), 0.0))
 
     assert roles and i_roles == roles
+    machines = {topo.arn(Ref("states", m.name)) for m in topo.state_machines}
+    assert machines <= set(roles)  # each state machine's role, as CreateStateMachine states it
     # CloudTrail hides state machine definitions: their Tasks are the inventory's alone.
     tasks = {k: t for k, t in i_triggers.items() if t.via == STATE_MACHINE}
     assert {k: t for k, t in i_triggers.items() if k not in tasks} == triggers
@@ -193,6 +198,9 @@ def test_the_emulator_holds_the_model_configuration_of_every_kind(every_kind: To
     # 3 notifications, 4 mappings, 2 subscriptions, 3 rule targets, 2 Tasks, 2 destinations
     assert len(edges) == 16
     assert snapshot.counts() == model.counts()
+    roles = {(m.arn, m.role) for m in model.inventories[0].state_machines}
+    assert {(m.arn, m.role) for m in snapshot.inventories[0].state_machines} == roles
+    assert all(role for _, role in roles)
     # AWS's own ids, not the simulator's: what a trail begun after setup cannot know.
     (read,), (made,) = snapshot.inventories, model.inventories
     assert {m.uuid for m in read.mappings}.isdisjoint(m.uuid for m in made.mappings)

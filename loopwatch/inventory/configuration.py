@@ -1,6 +1,7 @@
 """A snapshot as the engine's configuration facts: pure, no I/O, no clock.
 
     Function            ──► FunctionDeclared(function, role)
+    StateMachine        ──► StateMachineDeclared(machine, role)          when its role was read
     BucketNotifications ──► BucketTriggersReplaced(bucket, triggers)     bucket → function/queue/topic/bus
     Mapping             ──► TriggerAdded + TriggerEnabled                queue/stream/table → function
     Subscription        ──► TriggerAdded                                 topic → function/queue
@@ -29,6 +30,7 @@ from loopwatch.events.facts import (
     BucketTriggersReplaced,
     Fact,
     FunctionDeclared,
+    StateMachineDeclared,
     Trigger,
     TriggerAdded,
     TriggerEnabled,
@@ -50,11 +52,17 @@ _OUTCOMES = (("on_success", "on-success"), ("on_failure", "on-failure"))
 
 def configuration_facts(snapshot: Snapshot, time: float) -> list[Fact]:
     """The snapshot's configuration as facts dated ``time`` (epoch seconds), in an order the
-    engine can apply directly: every function is declared before any trigger names it."""
+    engine can apply directly: every function, and every state machine whose role was read,
+    is declared before any trigger names it."""
     facts: list[Fact] = []
     for inventory in snapshot.inventories:
         facts.extend(
             FunctionDeclared(time, arns.canonical(f.arn), f.role) for f in inventory.functions
+        )
+        facts.extend(
+            StateMachineDeclared(time, arns.canonical(m.arn), m.role)
+            for m in inventory.state_machines
+            if m.role is not None
         )
     for inventory in snapshot.inventories:
         facts.extend(_triggers(inventory, time))

@@ -392,7 +392,7 @@ class RegionReader:
                     "states", "DescribeStateMachine", "UnreadableDefinition", str(exc), arn
                 )
                 continue
-            found.append(StateMachine(arn, functions))
+            found.append(StateMachine(arn, functions, answer.get("roleArn")))
         return tuple(found)
 
     # -- calls and refusals ----------------------------------------------------------------

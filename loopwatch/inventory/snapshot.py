@@ -7,7 +7,7 @@
            buckets          BucketNotifications(bucket, account, lambda_functions, queues, topics, eventbridge)
            subscriptions    Subscription(arn, topic, protocol, endpoint, filter)  topic → function/queue
            buses, rules     Bus(name, arn); Rule(bus, name, state, pattern, schedule, targets)
-           state_machines   StateMachine(arn, functions)                          state machine → function
+           state_machines   StateMachine(arn, functions, role)                    state machine → function
            destinations     Destination(function, on_success, on_failure)         function → destination
 
 Values are kept as AWS gave them (ARNs possibly qualified, filter patterns as JSON text);
@@ -164,12 +164,16 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class StateMachine:
-    """A state machine and the functions its Task states invoke by a fixed name."""
+    """A state machine, the functions its Task states invoke by a fixed name, and the
+    execution role it runs as (Step Functions invokes them as that role, naming no state
+    machine: the role is how its invocations are recognised). ``role`` is None when not read,
+    as in a snapshot written before it was."""
 
     __pydantic_config__ = _STRICT
 
     arn: str
     functions: tuple[str, ...] = ()
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,7 @@ def model_inventory(topology: Topology) -> Snapshot:
                         }
                     )
                 ),
+                _role_arn(acct, m.role),
             )
             for m in topo.state_machines
         ),
