@@ -266,3 +266,16 @@ def test_the_handler_of_an_input_topic_queues_a_chunk_as_one_event() -> None:
     assert type(event.message) is fast_faust.RecordChunk
     assert [r.offset for r in event.message.records] == [1, 2, 3]
     assert event.message.refcount == 1  # held by the one stream it was queued for
+
+
+def test_no_chunk_is_delivered_once_flow_stops(consumer: fast_faust.FastConsumer) -> None:
+    class Stopping(Conductor):  # a rebalance begins while the first chunk is delivered
+        def deliver_now(self, message: Any) -> bool:
+            consumer.stop_flow()
+            return super().deliver_now(message)
+
+    conductor = Stopping({TP0})
+    offsets = range(fast_faust.CHUNK_MAX_RECORDS * 2)
+    assert deliver(consumer, {TP0: [record(o) for o in offsets]}, conductor) is None
+    assert [len(c.records) for c in conductor.delivered] == [fast_faust.CHUNK_MAX_RECORDS]
+    assert consumer._read_offset[TP0] == fast_faust.CHUNK_MAX_RECORDS - 1  # the rest unread

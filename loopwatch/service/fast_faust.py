@@ -443,15 +443,19 @@ class FastConsumer(faust_aiokafka.Consumer):
             return records, active_partitions, generation_id
         app = self.app
         buffered = self._buffered_partitions
+        monitor = app.monitor
+        track_end = None if isinstance(monitor, NullMonitor) else monitor.track_tp_end_offset
         read_offsets = self._read_offset
         acks_enabled_for = app.topics.acks_enabled_for
         commit_every = self._commit_every
         for tp in chunked:
             tp_records = records[tp]
-            if not self.flow_active or app.consumer_generation_id != generation_id:
-                return None  # upstream stops delivering the rest of this fetch too
+            if not self._may_deliver(generation_id):
+                return None
             if not (active_partitions is None or tp in active_partitions or tp in buffered):
                 continue
+            if track_end is not None:  # once for the partition: its high water is the fetch's
+                track_end(tp, self.highwater(tp))
             chunk: list[Any] = []
             size = 0
             r_offset = read_offsets[tp]
@@ -468,12 +472,22 @@ class FastConsumer(faust_aiokafka.Consumer):
                 value = record.value
                 size += len(value) if value else 0
                 if len(chunk) >= CHUNK_MAX_RECORDS or size >= BATCH_MAX_BYTES:
+                    if not self._may_deliver(generation_id):
+                        return None
                     await self._deliver_chunk(tp, chunk, size, conductor, commit_every)
                     chunk, size = [], 0
             if chunk:
+                if not self._may_deliver(generation_id):
+                    return None
                 await self._deliver_chunk(tp, chunk, size, conductor, commit_every)
         rest = {tp: tp_records for tp, tp_records in records.items() if tp not in chunked}
         return (rest, active_partitions, generation_id) if rest else None
+
+    def _may_deliver(self, generation_id: int) -> bool:
+        """``_fetched_messages``' test before each record, made before each chunk: flow is
+        active and the generation the fetch was made in is current; when not, upstream
+        delivers nothing more of the fetch, and neither does the chunk path."""
+        return bool(self.flow_active) and self.app.consumer_generation_id == generation_id
 
     async def _deliver_chunk(
         self,
