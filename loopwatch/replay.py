@@ -4,8 +4,11 @@
         (selective,     (here, or in --jobs       (here, units in plan      (order, apply,
          thin records)   worker processes)         order)                    settle) ──► Report
 
-Only the facts of records that matter are kept and sorted (a few bytes each); the records
+Only the facts of records that matter are kept (a few hundred bytes each); the records
 themselves are dropped as soon as they are parsed, so memory follows the facts, not the logs.
+Past ``SPILL_FACTS`` of them, the facts go to disk as sorted runs, merged back in event-time
+order as they are fed (``loopwatch.events.runs``), so memory stays bounded on a month of
+logs full of data events too.
 The decoder, the intake and the driver are the worker's own, so a replay says what the live
 service said; and since deduplication and the engine see the same units in the same order
 whatever the number of jobs, ``jobs`` changes how fast a replay is, never what it reports.
@@ -15,21 +18,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from operator import attrgetter
 from typing import IO, Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect import Engine, Finding, RunawayFinding
-from loopwatch.detect.driver import Driver
-from loopwatch.events.facts import Fact
+from loopwatch.detect.driver import Driver, Fed
 from loopwatch.events.intake import Intake
 from loopwatch.events.pool import ParsedUnit, parsed_units
+from loopwatch.events.runs import SPILL_FACTS, FactRuns
 from loopwatch.events.sources import SourceError, plan
 from loopwatch.events.timerange import TimeRange
 from loopwatch.inventory.obtain import facts_for, refusals
 from loopwatch.inventory.snapshot import Snapshot
 from loopwatch.progress import Progress
 from loopwatch.report import Report
+
+FEED_BLOCK = 10_000
+"""Facts handed to the driver at a time, from the merged runs."""
 
 
 def replay(
@@ -44,6 +51,7 @@ def replay(
     inventory: Snapshot | None = None,
     time_range: TimeRange | None = None,
     jobs: int = 1,
+    spill_after: int = SPILL_FACTS,
 ) -> Report:
     """Replay CloudTrail logs and invocation events through the engine.
 
@@ -58,21 +66,27 @@ def replay(
     (``--since`` / ``--until``) bounds the event times replayed: the intake skips the records
     outside it, and the plan leaves out CloudTrail files named more than an hour outside it.
     ``jobs``: worker processes that decode and parse files (1: all in this process, no pool).
+    ``spill_after``: facts held in memory before they go to disk as sorted runs.
     """
     source_plan = plan(
         names, s3_client=s3_client, stdin=stdin, time_range=time_range, selective=True
     )
     report = Report()
     bar = Progress(source_plan.total_bytes, "replay") if progress else None
-    facts = take_all(parsed_units(source_plan, clock(), jobs), report, bar, time_range)
-    if inventory is not None:
-        report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
-        # Dated just before the first record: known from the start, overridden by any record.
-        start = min((f.time for f in facts), default=0.0) - 1.0
-        facts = [*facts_for(inventory, None, max(start, 0.0)), *facts]
     engine = Engine(config)
     driver = Driver(engine)
-    fed = driver.feed(facts)
+    with FactRuns(spill_after) as facts:
+        take_all(parsed_units(source_plan, clock(), jobs), report, bar, time_range, facts)
+        fed = Fed()
+        if inventory is not None:
+            report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
+            # Dated just before the first record: known from the start, overridden by any
+            # record. Fed first: they sort before every record's fact anyway.
+            start = (facts.first_time if facts.first_time is not None else 0.0) - 1.0
+            fed.add(driver.feed(facts_for(inventory, None, max(start, 0.0))))
+        merged = facts.merged()
+        while block := list(islice(merged, FEED_BLOCK)):  # in order: each block is sorted
+            fed.add(driver.feed(block))
     findings = [*fed.findings, *driver.settle()]
     for fact, reason in fed.failed:  # an engine bug: said, never silent
         report.errors.append(SourceError("engine", f"{reason} (at {fact.time})"))
@@ -91,11 +105,12 @@ def take_all(
     report: Report,
     progress: Progress | None = None,
     time_range: TimeRange | None = None,
-) -> list[Fact]:
+    facts: FactRuns | None = None,
+) -> FactRuns:
     """Every parsed unit, in plan order, through one Intake into ``report``'s counts and
-    errors; the facts, in input order."""
+    errors; the facts, added in input order to ``facts`` (a new FactRuns by default)."""
     intake = Intake(time_range=time_range)
-    facts: list[Fact] = []
+    facts = FactRuns() if facts is None else facts
     for unit in units:
         report.sources += 1
         report.errors.extend(unit.errors)

@@ -1,6 +1,6 @@
 """``replay --jobs N``: files decoded and parsed in worker processes, deduplicated and fed to the
 one engine driver here — and a report identical to one process's, on every topology, with
-duplicates across files and bad files among the good."""
+duplicates across files and bad files among the good; the same with facts spilled to disk."""
 
 from __future__ import annotations
 
@@ -63,8 +63,13 @@ def test_every_topology_reports_the_same_with_any_number_of_jobs(
     one = replay([str(tmp_path)], jobs=1)
     two = replay([str(tmp_path)], jobs=2)
     three = replay([str(tmp_path)], jobs=3)
+    # Facts through sorted runs on disk (three facts a run, runs merged past MAX_RUNS),
+    # or a few to a run with two jobs: the same order into the engine, the same report.
+    spilled = replay([str(tmp_path)], jobs=1, spill_after=3)
+    spilled_two = replay([str(tmp_path)], jobs=2, spill_after=7)
 
     assert seen(two) == seen(one) and seen(three) == seen(one)
+    assert seen(spilled) == seen(one) and seen(spilled_two) == seen(one)
     assert one.counts.duplicates > 0 and one.counts.malformed >= 4
     assert len(one.errors) >= 5  # each bad file, and the malformed records by reason
 

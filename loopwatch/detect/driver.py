@@ -27,6 +27,11 @@ class Fed:
     failed: list[tuple[Fact, str]] = field(default_factory=list)
     """Facts the engine could not take (a bug, never bad input): each with why."""
 
+    def add(self, other: Fed) -> None:
+        """Take in what a later ``feed`` gave (in order after what this holds)."""
+        self.findings.extend(other.findings)
+        self.failed.extend(other.failed)
+
 
 class Driver:
     __slots__ = ("engine",)
