@@ -76,7 +76,7 @@ def replay(
     engine = Engine(config)
     driver = Driver(engine)
     with FactRuns(spill_after) as facts:
-        take_all(parsed_units(source_plan, clock(), jobs), report, bar, time_range, facts)
+        take_all(parsed_units(source_plan, clock(), jobs), facts, report, bar, time_range)
         fed = Fed()
         if inventory is not None:
             report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
@@ -102,15 +102,14 @@ def replay(
 
 def take_all(
     units: Iterable[ParsedUnit],
+    facts: FactRuns,
     report: Report,
     progress: Progress | None = None,
     time_range: TimeRange | None = None,
-    facts: FactRuns | None = None,
-) -> FactRuns:
+) -> None:
     """Every parsed unit, in plan order, through one Intake into ``report``'s counts and
-    errors; the facts, added in input order to ``facts`` (a new FactRuns by default)."""
+    errors; the facts, added to ``facts`` in input order."""
     intake = Intake(time_range=time_range)
-    facts = FactRuns() if facts is None else facts
     for unit in units:
         report.sources += 1
         report.errors.extend(unit.errors)
@@ -128,4 +127,3 @@ def take_all(
             progress.advance(unit.size)
     if progress is not None:
         progress.close()
-    return facts

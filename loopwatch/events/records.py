@@ -46,6 +46,7 @@ def parse(obj: object) -> tuple[str | None, tuple[Fact, ...]]:
     record lacks a field its facts need or has an unparseable ``eventTime``.
     """
     if type(obj) is Thin:
+        # intake.parse_batch makes this first test itself, inlined, before calling: keep both.
         name, source, when = obj.eventName, obj.eventSource, obj.eventTime
         if type(name) is str and type(source) is str and type(when) is str and name not in REGISTRY:
             event_id = obj.eventID

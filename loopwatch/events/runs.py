@@ -60,14 +60,14 @@ class FactRuns:
         self._dir: Path | None = None
         self._buffer: list[Fact] = []
         self._runs: list[Path] = []
-        self._count = 0
         self._serial = 0
         self._first: float | None = None
         self.spilled = 0
         """Facts written to run files so far."""
 
     def __len__(self) -> int:
-        return self._count
+        """How many facts were added (until ``merged`` takes them)."""
+        return self.spilled + len(self._buffer)
 
     @property
     def first_time(self) -> float | None:
@@ -80,7 +80,6 @@ class FactRuns:
             time = fact.time
             if self._first is None or time < self._first:
                 self._first = time
-            self._count += 1
             if len(self._buffer) >= self.spill_after:
                 self._spill()
 

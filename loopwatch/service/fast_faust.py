@@ -239,6 +239,11 @@ async def _resume(coro: Coroutine[Any, Any, Any], fut: Any) -> Any:
     return await _Resume(coro, fut)
 
 
+def _seconds(timestamp_ms: int | None) -> float:
+    # A record's timestamp (ms, or None) as a message's, as Consumer._to_message converts it.
+    return cast(float, None) if timestamp_ms is None else timestamp_ms / 1000.0
+
+
 class RecordChunk(ConsumerMessage):
     """Consecutive records of one partition, delivered to a stream as one message.
 
@@ -253,12 +258,11 @@ class RecordChunk(ConsumerMessage):
 
     def __init__(self, tp: TP, records: list[Any], size: int, generation_id: int) -> None:
         last = records[-1]
-        timestamp = last.timestamp
         super().__init__(
             tp.topic,
             tp.partition,
             last.offset,
-            cast(float, None) if timestamp is None else timestamp / 1000.0,
+            _seconds(last.timestamp),
             last.timestamp_type,
             None,
             None,
@@ -278,7 +282,7 @@ class RecordChunk(ConsumerMessage):
                 r.topic,
                 r.partition,
                 r.offset,
-                cast(float, None) if r.timestamp is None else r.timestamp / 1000.0,
+                _seconds(r.timestamp),
                 r.timestamp_type,
                 r.headers,
                 r.key,
@@ -335,13 +339,12 @@ def records_of(events: Iterable[EventT[Any]]) -> Iterator[tuple[int, int, Any, A
         message = event.message
         if type(message) is RecordChunk:
             for record in message.records:
-                timestamp = record.timestamp
                 yield (
                     record.partition,
                     record.offset,
                     record.key,
                     record.value,
-                    None if timestamp is None else timestamp / 1000.0,
+                    _seconds(record.timestamp),
                 )
         else:
             yield message.partition, message.offset, message.key, message.value, message.timestamp
@@ -447,7 +450,6 @@ class FastConsumer(faust_aiokafka.Consumer):
         track_end = None if isinstance(monitor, NullMonitor) else monitor.track_tp_end_offset
         read_offsets = self._read_offset
         acks_enabled_for = app.topics.acks_enabled_for
-        commit_every = self._commit_every
         for tp in chunked:
             tp_records = records[tp]
             if not self._may_deliver(generation_id):
@@ -472,14 +474,11 @@ class FastConsumer(faust_aiokafka.Consumer):
                 value = record.value
                 size += len(value) if value else 0
                 if len(chunk) >= CHUNK_MAX_RECORDS or size >= BATCH_MAX_BYTES:
-                    if not self._may_deliver(generation_id):
+                    if not await self._deliver_chunk(tp, chunk, size, generation_id, conductor):
                         return None
-                    await self._deliver_chunk(tp, chunk, size, conductor, commit_every)
                     chunk, size = [], 0
-            if chunk:
-                if not self._may_deliver(generation_id):
-                    return None
-                await self._deliver_chunk(tp, chunk, size, conductor, commit_every)
+            if chunk and not await self._deliver_chunk(tp, chunk, size, generation_id, conductor):
+                return None
         rest = {tp: tp_records for tp, tp_records in records.items() if tp not in chunked}
         return (rest, active_partitions, generation_id) if rest else None
 
@@ -494,11 +493,15 @@ class FastConsumer(faust_aiokafka.Consumer):
         tp: TP,
         records: list[Any],
         size: int,
+        generation_id: int,
         conductor: FastConductor,
-        commit_every: int | None,
-    ) -> None:
-        # The drain loop's steps for one message, once for the chunk: commit when due,
-        # deliver (waiting, raced against a rebalance, only when the handler must), mark read.
+    ) -> bool:
+        """The drain loop's steps for one message, once for the chunk: commit when due,
+        deliver (waiting, raced against a rebalance, only when the handler must), mark read.
+        False, with nothing done, when the fetch may deliver no more (``_may_deliver``)."""
+        if not self._may_deliver(generation_id):
+            return False
+        commit_every = self._commit_every
         if commit_every is not None and self._n_acked >= commit_every:
             self._n_acked = 0
             await self.commit()
@@ -506,6 +509,7 @@ class FastConsumer(faust_aiokafka.Consumer):
         if not conductor.deliver_now(chunk):
             await self.wait_first(conductor.on_message(chunk), self.suspend_flow.wait())
         self._read_offset[tp] = chunk.offset
+        return True
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
         # Upstream (faust/transport/consumer.py, Consumer._drain_messages) delivers each message
@@ -722,9 +726,8 @@ class FastConductor(Conductor):
             return False
         handler = self._tp_to_callback.get(message.tp)
         if type(message) is RecordChunk and not getattr(handler, "takes_chunks", False):
-            return (
-                False  # the handler's channel changed since the chunk was cut: on_message splits it
-            )
+            # The handler's channel changed since the chunk was cut: on_message splits it.
+            return False
         deliver = getattr(handler, "deliver_now", None)
         return deliver is not None and bool(deliver(message))
 
@@ -976,7 +979,7 @@ class EventBatchStream(BatchYieldStream):
         on_message_in = self._on_message_in
         sleep = asyncio.sleep
         flow_active = app.flow_control.is_active
-        max_events = self.batch_max_records
+        max_records = self.batch_max_records
         max_bytes = self.batch_max_bytes
         do_ack = self.enable_acks
         sensors = app.sensors
@@ -1024,7 +1027,7 @@ class EventBatchStream(BatchYieldStream):
                                     value = message.value
                                     size += len(value) if value else 0
                         if (
-                            records >= max_events
+                            records >= max_records
                             or size >= max_bytes
                             or chan_errors
                             or chan_queue_empty()
