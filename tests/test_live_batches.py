@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from loopwatch.service import fast_faust
+from loopwatch.service import fast_faust, record_crc
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.records import at, create_function
 from loopwatch.testing.worker import running_worker, worker_settings
@@ -66,5 +66,10 @@ def test_a_batch_is_acked_only_once_it_is_handled_then_committed(
         while kafka_broker.committed(topic, settings.app_id).get(0, 0) < len(messages):
             assert time.monotonic() < deadline, "the worker did not commit every message"
         assert all(event.message.acked for event in held)
+        # The worker's consumer checks its fetches' CRCs in record_crc, not in aiokafka.
+        consumer = service.app.consumer._thread._consumer  # type: ignore[attr-defined]
+        if record_crc.AVAILABLE:
+            assert consumer._client.send.__name__ == "send_checked"
+            assert consumer._fetcher._check_crcs is False
         processor = service.processor
         assert processor.accounts[ACCOUNT].state.offsets[("cloudtrail", 0)] == len(messages) - 1
