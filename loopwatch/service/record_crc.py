@@ -9,10 +9,11 @@ the worker's consumer checks every batch of each fetch response here, as it arri
 aiokafka's own check off:
 
     client.send(FetchRequest) ──► response ──► every complete batch of every partition:
-                                                   CRC as the batch's magic says ─ bad ─► CorruptRecordException
-                                                   │ good                              (the fetch fails, is
-                                                   ▼                                    logged and refetched)
-                                   the fetcher unpacks the records (check_crcs off)
+                                                   CRC as the batch's magic says ─ bad ─► that partition's
+                                                   │ good                                records cut before
+                                                   ▼                                     it (logged)
+                                   the fetcher unpacks the records (check_crcs off); the next
+                                   fetch of a cut partition starts at its bad batch: refetched
 
 The batches are walked as aiokafka's ``MemoryRecords`` walks them: a trailing batch cut short
 by the fetch size is left for the next fetch, as aiokafka leaves it, and a batch too short to
@@ -24,6 +25,7 @@ hold a record is aiokafka's to refuse. Where the library cannot be found loaded 
 from __future__ import annotations
 
 import ctypes
+import logging
 import struct
 import zlib
 from collections.abc import Awaitable, Callable
@@ -31,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import google_crc32c
-from aiokafka.errors import CorruptRecordException
 from aiokafka.protocol.fetch import FetchRequest_v0
+
+log = logging.getLogger(__name__)
 
 AVAILABLE = google_crc32c.implementation == "c"
 """The compiled CRC32C is installed (and loaded, with its library, by the import above):
@@ -83,9 +86,10 @@ def crc32c(data: bytes, start: int, end: int) -> int:
     return int(_extend(0, address + start, end - start))
 
 
-def first_bad_batch(records: bytes | None) -> int | None:
-    """The base offset of the first complete batch in ``records`` whose CRC does not match its
-    bytes; None when every one matches. Bytes after the last complete batch are not looked at."""
+def first_bad_batch(records: bytes | None) -> tuple[int, int] | None:
+    """Where the first complete batch in ``records`` whose CRC does not match its bytes
+    starts, and its base offset; None when every one matches. Bytes after the last complete
+    batch are not looked at."""
     if not records:
         return None
     pos, size = 0, len(records)
@@ -100,21 +104,29 @@ def first_bad_batch(records: bytes | None) -> int | None:
             stored = _CRC.unpack_from(records, pos + _LEGACY_CRC_AT)[0]
             ok = zlib.crc32(memoryview(records)[pos + _MAGIC_AT : end]) == stored
         if not ok:
-            return int.from_bytes(records[pos : pos + 8], "big", signed=True)
+            return pos, int.from_bytes(records[pos : pos + 8], "big", signed=True)
         pos = end
     return None
 
 
 def check_response(response: Any) -> None:
-    """Raise CorruptRecordException, naming the partition and offset, if a batch of the fetch
-    ``response`` (any version: the message set is each partition's last field) is corrupt."""
+    """Cut each partition's records in the fetch ``response`` (any version: the message set is
+    a partition's last field) before its first corrupt batch, logging it. The batches before it
+    are delivered; the next fetch of that partition starts at the corrupt one, so it is fetched
+    again, and a partition whose batch stays corrupt stops there, logged at every fetch, while
+    the other partitions go on."""
     for topic, partitions in response.topics:
-        for partition, *_, records in partitions:
-            offset = first_bad_batch(records)
-            if offset is not None:
-                raise CorruptRecordException(
-                    f"Invalid CRC - {topic}-{partition}: the batch at offset {offset}"
+        for index, (partition, *fields, records) in enumerate(partitions):
+            bad = first_bad_batch(records)
+            if bad is not None:
+                at, offset = bad
+                log.error(
+                    "invalid CRC in %s-%d, the batch at offset %d: fetched again",
+                    topic,
+                    partition,
+                    offset,
                 )
+                partitions[index] = (partition, *fields, records[:at])
 
 
 def check_fetches(consumer: Any) -> bool:
@@ -122,8 +134,8 @@ def check_fetches(consumer: Any) -> bool:
     False (and nothing changed) when it does not check CRCs, or the compiled CRC32C is absent.
 
     The consumer's client checks each fetch response before the fetcher sees it. A bad batch
-    fails the fetch with aiokafka's CorruptRecordException, which the fetcher logs and retries
-    (aiokafka's own check raises it from ``getmany`` instead, and refetches on the next call).
+    is fetched again (:func:`check_response`); aiokafka's own check raises it from ``getmany``
+    instead, to the application, and refetches it on the next call.
     """
     if not (AVAILABLE and consumer._check_crcs):
         return False
