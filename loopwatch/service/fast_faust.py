@@ -128,8 +128,9 @@ UPSTREAM: dict[str, str] = {
     # ... and sets a private attribute that only this method reads.
     "aiokafka.consumer.consumer.AIOKafkaConsumer.start": "2f1ba70443327538800d348e61042cdedd5a5e6306f40ebe1a06dddba7494c45",
     # ... and record_crc.check_fetches sets another (check_crcs), wraps the client's send,
-    # whose fetch responses the fetcher reads (a KafkaError from it is logged and refetched),
-    # and walks the batches as MemoryRecords does, in place of _unpack_records' check.
+    # whose fetch responses the fetcher reads (a partition's records cut before a bad batch:
+    # an empty or shorter message set, fetched on from where it ends), and walks the batches
+    # as MemoryRecords does, in place of _unpack_records' check.
     "aiokafka.client.AIOKafkaClient.send": "246b277687d7b687d79fd81f0a9718633b61a5ead0a1e9898419a1151ae3a91d",
     "aiokafka.consumer.fetcher.Fetcher._proc_fetch_request": "59bf948fff47eed580671971252454daa614df479733f3bedfefe95bc4d8ad30",
     "aiokafka.consumer.fetcher.PartitionRecords._unpack_records": "b803e6d46480732c7a7faa8e784b338bcdd4e707ea67fba96c013654b04b8a08",
