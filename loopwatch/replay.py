@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from itertools import islice
+from itertools import chain, islice
 from operator import attrgetter
 from typing import IO, Any
 
@@ -78,13 +78,16 @@ def replay(
     with FactRuns(spill_after) as facts:
         take_all(parsed_units(source_plan, clock(), jobs), facts, report, bar, time_range)
         fed = Fed()
+        merged = facts.merged()
+        first = next(merged, None)  # the earliest fact: the merge is in event-time order
         if inventory is not None:
             report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
             # Dated just before the first record: known from the start, overridden by any
             # record. Fed first: they sort before every record's fact anyway.
-            start = (facts.first_time if facts.first_time is not None else 0.0) - 1.0
+            start = (first.time if first is not None else 0.0) - 1.0
             fed.add(driver.feed(facts_for(inventory, None, max(start, 0.0))))
-        merged = facts.merged()
+        if first is not None:
+            merged = chain([first], merged)
         while block := list(islice(merged, FEED_BLOCK)):  # in order: each block is sorted
             fed.add(driver.feed(block))
     findings = [*fed.findings, *driver.settle()]

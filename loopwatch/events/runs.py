@@ -61,7 +61,6 @@ class FactRuns:
         self._buffer: list[Fact] = []
         self._runs: list[Path] = []
         self._serial = 0
-        self._first: float | None = None
         self.spilled = 0
         """Facts written to run files so far."""
 
@@ -69,17 +68,9 @@ class FactRuns:
         """How many facts were added (until ``merged`` takes them)."""
         return self.spilled + len(self._buffer)
 
-    @property
-    def first_time(self) -> float | None:
-        """The earliest event time added (None with no fact)."""
-        return self._first
-
     def extend(self, facts: Iterable[Fact]) -> None:
         for fact in facts:
             self._buffer.append(fact)  # not a local alias: a spill starts a new buffer
-            time = fact.time
-            if self._first is None or time < self._first:
-                self._first = time
             if len(self._buffer) >= self.spill_after:
                 self._spill()
 
