@@ -12,6 +12,9 @@ ESCALATED = "escalated"
 RESOLVED = "resolved"
 WITHDRAWN = "withdrawn"
 """A configuration that arrived late shows the cycle never was one: as if never reported."""
+REVISED = "revised"
+"""Late records changed the verdict (DESIGN §5, "Revocation"): the finding carries the new
+status and, in its explanation, why. A throttle taken on the old verdict is released."""
 
 LATENT = "latent"
 ACTIVE = "active"
