@@ -6,6 +6,11 @@ into facts. It may assume the record is a dict whose ``eventSource``, ``eventNam
 both), and nothing else: every other field is read through the helpers below, which
 tolerate any JSON value and raise ``MalformedRecord`` only when a field the fact needs
 is missing or unusable.
+
+Configuration records are read more strictly (the ``conf_*`` helpers): a configuration
+replaces what the engine knew, so a field of the wrong type (a ``NotificationConfiguration``
+that is the number 7) makes the record malformed rather than read as "no configuration",
+which would erase the real one. Absent and null still mean absent.
 """
 
 from __future__ import annotations
@@ -90,6 +95,83 @@ def listed(value: object) -> list[object]:
 def objects(value: object) -> list[JSON]:
     """The objects among ``listed(value)``; other items are ignored."""
     return [cast(JSON, item) for item in listed(value) if isinstance(item, dict)]
+
+
+# --- configuration fields: absent or null is absent, any other wrong type is malformed ------
+
+
+def conf_obj(parent: JSON, key: str, where: str) -> JSON:
+    """``parent[key]`` as an object: {} when absent or null; MalformedRecord for another type."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return cast(JSON, value)
+    raise MalformedRecord(f"{where}.{key} is {_kind(value)}, not an object")
+
+
+def conf_items(parent: JSON, key: str, where: str) -> list[JSON]:
+    """``parent[key]``, one object or a non-empty list of objects (XML-born), as a list: []
+    when absent or null; MalformedRecord when it is an empty list (no XML renders as one, and
+    read as nothing it would erase) or when it or an item of it is not an object."""
+    value = parent.get(key)
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise MalformedRecord(f"{where}.{key} is an empty list")
+    for item in items:
+        if not isinstance(item, dict):
+            raise MalformedRecord(f"{where}.{key} holds {_kind(item)}, not an object")
+    return cast(list[JSON], items)
+
+
+def conf_text(parent: JSON, key: str, where: str) -> str | None:
+    """``parent[key]`` as a string: None when absent, null or empty; MalformedRecord for
+    another type."""
+    value = parent.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    raise MalformedRecord(f"{where}.{key} is {_kind(value)}, not a string")
+
+
+def conf_texts(parent: JSON, key: str, where: str) -> tuple[str, ...]:
+    """``parent[key]``, one string or a non-empty list of them (XML-born): () when absent or
+    null; MalformedRecord for anything else (a number, an empty list, a list of non-strings)."""
+    value = parent.get(key)
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise MalformedRecord(f"{where}.{key} is {_kind(value)}, not strings")
+    return tuple(cast(list[str], items))
+
+
+def conf_bool(parent: JSON, key: str, where: str) -> bool | None:
+    """``parent[key]`` as a boolean: None when absent or null; MalformedRecord otherwise."""
+    value = parent.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise MalformedRecord(f"{where}.{key} is {_kind(value)}, not a boolean")
+
+
+def conf_request(rec: JSON) -> JSON:
+    """``requestParameters`` of a configuration record (strict, see ``conf_obj``)."""
+    return conf_obj(rec, "requestParameters", "record")
+
+
+def conf_response(rec: JSON) -> JSON:
+    """``responseElements`` of a configuration record (strict, see ``conf_obj``)."""
+    return conf_obj(rec, "responseElements", "record")
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    return names.get(type(value), "an object" if isinstance(value, dict) else "a value")
 
 
 def request(rec: JSON) -> JSON:

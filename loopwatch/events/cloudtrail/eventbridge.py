@@ -21,9 +21,12 @@ from loopwatch.events.cloudtrail.base import (
     JSON,
     account,
     caller,
+    conf_items,
+    conf_request,
+    conf_text,
+    conf_texts,
     event_time,
     handles,
-    listed,
     need,
     objects,
     region,
@@ -47,7 +50,7 @@ def target_id(bus: str, rule: str, target: str) -> str:
 
 
 def _bus(rec: JSON, params: JSON) -> str:
-    name = text(params, "eventBusName")
+    name = conf_text(params, "eventBusName", "requestParameters")
     if name is not None and name.startswith("arn:"):
         return name
     return arns.event_bus_arn(name, account(rec), region(rec))
@@ -55,11 +58,13 @@ def _bus(rec: JSON, params: JSON) -> str:
 
 @handles(EVENTS, "PutTargets")
 def targets_put(rec: JSON) -> tuple[Fact, ...]:
-    params = request(rec)
+    """One edge per target; ``targets`` of the wrong type (or holding a non-object) is
+    MalformedRecord."""
+    params = conf_request(rec)
     rule = need(params, "rule", "requestParameters")
     bus, time = _bus(rec, params), event_time(rec)
     facts: list[Fact] = []
-    for target in objects(params.get("targets")):
+    for target in conf_items(params, "targets", "requestParameters"):
         tid, arn = need(target, "id", "targets[]"), need(target, "arn", "targets[]")
         trigger = Trigger(
             target_id(bus, rule, tid),
@@ -74,10 +79,10 @@ def targets_put(rec: JSON) -> tuple[Fact, ...]:
 
 @handles(EVENTS, "RemoveTargets")
 def targets_removed(rec: JSON) -> tuple[Fact, ...]:
-    params = request(rec)
+    params = conf_request(rec)
     rule = need(params, "rule", "requestParameters")
     bus, time = _bus(rec, params), event_time(rec)
-    ids = [i for i in listed(params.get("ids")) if isinstance(i, str) and i]
+    ids = conf_texts(params, "ids", "requestParameters")
     return tuple(TriggerRemoved(time, target_id(bus, rule, i)) for i in ids)
 
 

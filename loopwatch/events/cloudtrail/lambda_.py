@@ -16,6 +16,11 @@ from loopwatch.events.cloudtrail.base import (
     account,
     as_obj,
     caller,
+    conf_bool,
+    conf_obj,
+    conf_request,
+    conf_response,
+    conf_text,
     event_time,
     handles,
     need,
@@ -60,19 +65,23 @@ def function_declared(rec: JSON) -> tuple[Fact, ...]:
     """The function and its execution role: CreateFunction20150331 has ``role`` in both
     request and response; UpdateFunctionConfiguration20150331v2 only in the response, and
     may name the function by its full ARN (Stratus Red Team's layer detonation). Older
-    records (2015) carry no version suffix (``DeleteFunction``); all spellings register."""
-    params, resp = request(rec), response(rec)
-    name = text(resp, "functionArn") or need(params, "functionName", "requestParameters")
-    role = text(params, "role") or text(resp, "role")
+    records (2015) carry no version suffix (``DeleteFunction``); all spellings register.
+    A role (or a name) of the wrong type is MalformedRecord, not a function without a role."""
+    params, resp = conf_request(rec), conf_response(rec)
+    arn = conf_text(resp, "functionArn", "responseElements")
+    name = arn or need(params, "functionName", "requestParameters")
+    role = conf_text(params, "role", "requestParameters") or conf_text(
+        resp, "role", "responseElements"
+    )
     return (FunctionDeclared(event_time(rec), function_node(rec, name), role),)
 
 
 @handles(LAMBDA, *versioned("DeleteFunction"))
 def function_deleted(rec: JSON) -> tuple[Fact, ...]:
-    params = request(rec)
+    params = conf_request(rec)
     name = need(params, "functionName", "requestParameters")
     # With a qualifier only that version goes; the function itself stays.
-    if text(params, "qualifier") is not None:
+    if conf_text(params, "qualifier", "requestParameters") is not None:
         return ()
     return (FunctionDeleted(event_time(rec), function_node(rec, name)),)
 
@@ -87,46 +96,55 @@ def mapping_created(rec: JSON) -> tuple[Fact, ...]:
     A mapping without ``eventSourceArn`` (self-managed Kafka, MQ brokers) reads from
     outside AWS's resource graph and yields nothing. Real records show ``filterCriteria: {}``
     when the criteria are KMS-encrypted (the Lambda guide's example): no filter is shown.
+    A field of the wrong type (``enabled: "no"``, criteria that are no object) is
+    MalformedRecord.
     """
-    params, resp = request(rec), response(rec)
-    source = text(params, "eventSourceArn") or text(resp, "eventSourceArn")
+    params, resp = conf_request(rec), conf_response(rec)
+    source = conf_text(params, "eventSourceArn", "requestParameters") or conf_text(
+        resp, "eventSourceArn", "responseElements"
+    )
     if source is None:
         return ()
-    uuid = text(resp, "uUID") or need(resp, "UUID", "responseElements")
-    name = text(params, "functionName") or need(resp, "functionArn", "responseElements")
-    enabled = params.get("enabled")
+    uuid = _uuid(resp, "responseElements") or need(resp, "UUID", "responseElements")
+    name = conf_text(params, "functionName", "requestParameters") or need(
+        resp, "functionArn", "responseElements"
+    )
+    enabled = conf_bool(params, "enabled", "requestParameters")
     trigger = Trigger(
         id=uuid,
         source=arns.canonical(source),
         target=function_node(rec, name),
         via=EVENT_SOURCE_MAPPING,
-        enabled=enabled if isinstance(enabled, bool) else True,
-        detail=filter_summary(params.get("filterCriteria") or resp.get("filterCriteria")),
+        enabled=enabled if enabled is not None else True,
+        detail=_criteria(params, resp),
     )
     return (TriggerAdded(event_time(rec), trigger),)
 
 
 @handles(LAMBDA, *versioned("UpdateEventSourceMapping"))
 def mapping_updated(rec: JSON) -> tuple[Fact, ...]:
-    """``enabled`` switches the edge; a new ``functionName`` re-points it (same id)."""
-    params, resp = request(rec), response(rec)
-    uuid = text(params, "uUID") or text(params, "UUID") or need(resp, "uUID", "responseElements")
-    enabled = params.get("enabled")
+    """``enabled`` switches the edge; a new ``functionName`` re-points it (same id). A field
+    of the wrong type is MalformedRecord."""
+    params, resp = conf_request(rec), conf_response(rec)
+    uuid = _uuid(params, "requestParameters") or need(resp, "uUID", "responseElements")
+    enabled = conf_bool(params, "enabled", "requestParameters")
     time = event_time(rec)
     facts: list[Fact] = []
-    source, function = text(resp, "eventSourceArn"), text(resp, "functionArn")
-    if text(params, "functionName") and source and function:
-        state = text(resp, "state") or ""
+    source = conf_text(resp, "eventSourceArn", "responseElements")
+    function = conf_text(resp, "functionArn", "responseElements")
+    state = conf_text(resp, "state", "responseElements") or ""
+    detail = _criteria(params, resp)
+    if conf_text(params, "functionName", "requestParameters") and source and function:
         trigger = Trigger(
             id=uuid,
             source=arns.canonical(source),
             target=arns.canonical(function),
             via=EVENT_SOURCE_MAPPING,
-            enabled=enabled if isinstance(enabled, bool) else state not in _DISABLED,
-            detail=filter_summary(params.get("filterCriteria") or resp.get("filterCriteria")),
+            enabled=enabled if enabled is not None else state not in _DISABLED,
+            detail=detail,
         )
         facts.append(TriggerAdded(time, trigger))
-    if isinstance(enabled, bool):
+    if enabled is not None:
         facts.append(TriggerEnabled(time, uuid, enabled))
     return tuple(facts)
 
@@ -136,9 +154,29 @@ _DISABLED = frozenset({"Disabled", "Disabling"})
 
 @handles(LAMBDA, *versioned("DeleteEventSourceMapping"))
 def mapping_deleted(rec: JSON) -> tuple[Fact, ...]:
-    params, resp = request(rec), response(rec)
-    uuid = text(params, "uUID") or text(params, "UUID") or need(resp, "uUID", "responseElements")
+    params, resp = conf_request(rec), conf_response(rec)
+    uuid = _uuid(params, "requestParameters") or need(resp, "uUID", "responseElements")
     return (TriggerRemoved(event_time(rec), uuid),)
+
+
+def _uuid(parent: JSON, where: str) -> str | None:
+    """The mapping's UUID, spelt ``uUID`` (CloudTrail's rendering) or ``UUID``."""
+    return conf_text(parent, "uUID", where) or conf_text(parent, "UUID", where)
+
+
+def _criteria(params: JSON, resp: JSON) -> str:
+    """The filter summary of a mapping record's ``filterCriteria`` (the request's, else the
+    response's); MalformedRecord when either is of the wrong type."""
+    for parent, where in ((params, "requestParameters"), (resp, "responseElements")):
+        # A JSON API: ``filters`` is a list, and an empty one (criteria removed) is valid.
+        filters = conf_obj(parent, "filterCriteria", where).get("filters")
+        if filters is not None and not isinstance(filters, list):
+            raise MalformedRecord(f"{where}.filterCriteria.filters is not a list")
+        for item in filters or ():
+            if not isinstance(item, dict):
+                raise MalformedRecord(f"{where}.filterCriteria.filters holds a non-object")
+            conf_text(item, "pattern", f"{where}.filterCriteria.filters")
+    return filter_summary(params.get("filterCriteria") or resp.get("filterCriteria"))
 
 
 def filter_summary(criteria: object) -> str:
@@ -165,17 +203,20 @@ def destinations_set(rec: JSON) -> tuple[Fact, ...]:
     """Destinations as edges function → destination.
 
     Put replaces the whole configuration, so an outcome it leaves out loses its edge;
-    Update changes only the outcomes it names (an empty destination removes one).
+    Update changes only the outcomes it names (an empty destination removes one). A
+    ``destinationConfig`` or destination of the wrong type is MalformedRecord: read as empty,
+    a Put would erase the function's destinations.
     """
-    params = request(rec)
+    params = conf_request(rec)
     function = function_node(rec, need(params, "functionName", "requestParameters"))
-    config = obj(params, "destinationConfig")
+    config = conf_obj(params, "destinationConfig", "requestParameters")
     replace = str(rec["eventName"]).startswith("Put")
     time = event_time(rec)
     facts: list[Fact] = []
     for key, outcome in _OUTCOMES:
         trigger_id = destination_id(function, outcome)
-        destination = text(obj(config, key), "destination")
+        where = f"destinationConfig.{key}"
+        destination = conf_text(conf_obj(config, key, "destinationConfig"), "destination", where)
         if destination is not None:
             trigger = Trigger(
                 trigger_id, function, arns.canonical(destination), DESTINATION, detail=outcome

@@ -18,11 +18,14 @@ from loopwatch.events.cloudtrail.base import (
     account,
     as_obj,
     caller,
+    conf_items,
+    conf_obj,
+    conf_request,
+    conf_text,
+    conf_texts,
     event_time,
     handles,
-    listed,
     need,
-    obj,
     objects,
     region,
     request,
@@ -53,41 +56,53 @@ def notification_id(bucket: str, n: int) -> str:
 def bucket_notification(rec: JSON) -> tuple[Fact, ...]:
     """The bucket's notification triggers become exactly those of the new configuration.
 
-    An empty or absent configuration clears them (that is how notifications are removed).
-    Trigger ids are ``s3:<bucket>:<n>``, ``n`` counting configurations in a fixed order.
+    An empty configuration (real records: only ``xmlns``) clears them: that is how
+    notifications are removed. A configuration that is absent, or any part of it of the
+    wrong type (a number for ``NotificationConfiguration``, a string for a configuration
+    entry or a filter rule), is MalformedRecord: read as empty it would erase the bucket's
+    real triggers. Trigger ids are ``s3:<bucket>:<n>``, ``n`` counting configurations in a
+    fixed order.
     """
-    params = request(rec)
+    params = conf_request(rec)
     name = need(params, "bucketName", "requestParameters")
     bucket = arns.bucket_arn(name)
-    config = obj(params, "NotificationConfiguration")
+    if params.get("NotificationConfiguration") is None:
+        raise MalformedRecord("requestParameters.NotificationConfiguration is missing")
+    config = conf_obj(params, "NotificationConfiguration", "requestParameters")
     triggers: list[Trigger] = []
     for element, target_keys in _CONFIGURATIONS:
-        for entry in objects(config.get(element)):
-            target = next((t for k in target_keys if (t := text(entry, k))), None)
+        where = f"NotificationConfiguration.{element}"
+        for entry in conf_items(config, element, "NotificationConfiguration"):
+            target = next((t for k in target_keys if (t := conf_text(entry, k, where))), None)
             if target is None:
                 raise MalformedRecord(f"{element} without a target ARN")
             trigger_id = notification_id(name, len(triggers))
-            triggers.append(_trigger(trigger_id, bucket, arns.canonical(target), entry))
+            triggers.append(_trigger(trigger_id, bucket, arns.canonical(target), entry, where))
     # EventBridge delivery sends every event of the bucket to the default bus of its region.
     if "EventBridgeConfiguration" in config:
+        conf_obj(config, "EventBridgeConfiguration", "NotificationConfiguration")
         bus = arns.event_bus_arn(None, account(rec), region(rec))
         triggers.append(Trigger(notification_id(name, len(triggers)), bucket, bus, S3_NOTIFICATION))
     return (BucketTriggersReplaced(event_time(rec), bucket, tuple(triggers)),)
 
 
-def _trigger(trigger_id: str, bucket: str, target: str, entry: JSON) -> Trigger:
-    events = tuple(e for e in listed(entry.get("Event")) if isinstance(e, str) and e)
+def _trigger(trigger_id: str, bucket: str, target: str, entry: JSON, where: str) -> Trigger:
+    events = conf_texts(entry, "Event", where)
     prefix = suffix = ""
-    rules = obj(obj(entry, "Filter"), "S3Key").get("FilterRule")
-    for rule in objects(rules):
-        name, value = text(rule, "Name"), rule.get("Value")
-        if name is None or not isinstance(value, str):
+    key_filter = conf_obj(conf_obj(entry, "Filter", where), "S3Key", f"{where}.Filter")
+    for rule in conf_items(key_filter, "FilterRule", f"{where}.Filter.S3Key"):
+        rule_at = f"{where}.Filter.S3Key.FilterRule"
+        name = conf_text(rule, "Name", rule_at)
+        value = rule.get("Value")
+        if value is not None and not isinstance(value, str):
+            raise MalformedRecord(f"{rule_at}.Value is not a string")
+        if name is None or value is None:
             continue
         if name.lower() == "prefix":
             prefix = value
         elif name.lower() == "suffix":
             suffix = value
-    detail = text(entry, "Id") or ""
+    detail = conf_text(entry, "Id", where) or ""
     return Trigger(
         id=trigger_id,
         source=bucket,

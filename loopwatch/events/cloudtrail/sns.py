@@ -16,13 +16,15 @@ from loopwatch.events.cloudtrail.base import (
     JSON,
     MalformedRecord,
     caller,
+    conf_obj,
+    conf_request,
+    conf_response,
+    conf_text,
     count_of,
     event_time,
     handles,
     need,
-    obj,
     request,
-    response,
     text,
 )
 from loopwatch.events.cloudtrail.lambda_ import function_node
@@ -44,18 +46,20 @@ def subscribed(rec: JSON) -> tuple[Fact, ...]:
 
     The id is the subscription ARN, so that Unsubscribe finds it; when the response
     lacks one, ``sns:<topic>|<protocol>|<endpoint>`` (which Unsubscribe cannot match).
+    A field of the wrong type (a protocol that is no string…) is MalformedRecord.
     """
-    params = request(rec)
-    protocol = (text(params, "protocol") or "").lower()
+    params = conf_request(rec)
+    protocol = (conf_text(params, "protocol", "requestParameters") or "").lower()
     if protocol not in ("lambda", "sqs"):
         return ()
     topic = arns.canonical(need(params, "topicArn", "requestParameters"))
     endpoint = need(params, "endpoint", "requestParameters")
     target = function_node(rec, endpoint) if protocol == "lambda" else arns.canonical(endpoint)
-    subscription = text(response(rec), "subscriptionArn")
+    subscription = conf_text(conf_response(rec), "subscriptionArn", "responseElements")
     if subscription is None or not subscription.startswith("arn:"):
         subscription = f"sns:{topic}|{protocol}|{endpoint}"
-    policy = text(obj(params, "attributes"), "FilterPolicy")
+    attributes = conf_obj(params, "attributes", "requestParameters")
+    policy = conf_text(attributes, "FilterPolicy", "requestParameters.attributes")
     detail = f"filter policy: {policy}" if policy else ""
     trigger = Trigger(subscription, topic, target, SNS_SUBSCRIPTION, detail=detail)
     return (TriggerAdded(event_time(rec), trigger),)
