@@ -243,6 +243,14 @@ class Settings(BaseSettings):
     throttle_disable_mappings: bool = Field(
         False, description="Also disable the event source mappings of mapping-driven loops."
     )
+    act_after_seconds: float = Field(
+        600.0,
+        ge=0,
+        le=86400,
+        description="Throttle only once an active verdict has held this long (wall time; event"
+        " time in `replay --act`), so late CloudTrail files can revise it first; alerts go out"
+        " at once. 0: throttle at once. See docs/acting.md.",
+    )
     inventory: str = Field(
         "off",
         description="The configuration that predates the logs: off, aws (read each"

@@ -45,6 +45,7 @@ def test_two_workers_in_a_group_either_can_throttle_the_busiest_and_disable_its_
         throttle_mode="enforce",
         throttle_policy="highest-rate",
         throttle_disable_mappings=True,
+        act_after_seconds=0,  # acting itself; the act guard has its own tests
         ledger_path=str(tmp_path / "ledger.json"),
     )
     other = settings.model_copy(update={"web_port": free_port()})

@@ -73,6 +73,7 @@ def test_sqs_loop_alerts_once_when_active_throttles_and_release_restores(
         alert_urls=[httpserver.url_for("/hook")],
         alert_secret=SECRET,
         throttle_mode="enforce",
+        act_after_seconds=0,  # acting itself; the act guard has its own tests
         ledger_path=str(ledger_path),
     )
     findings_topic = settings.topic("findings")

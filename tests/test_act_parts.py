@@ -167,7 +167,9 @@ def test_the_agent_acts_once_per_finding_and_publishes_its_audit(server: MotoSer
 
     async def run() -> list[ActionReport | None]:
         ledger = MemoryLedger()
-        settings = Settings(throttle_mode="enforce", state_secret=KEY.secret.decode())
+        settings = Settings(
+            throttle_mode="enforce", state_secret=KEY.secret.decode(), act_after_seconds=0
+        )
         live = LiveActions(settings, send, ledger=ledger, access=emulator_access(server))
         value = seal(finding_json(LOOP, ACCOUNT), KEY)
         async with Actions.from_settings(

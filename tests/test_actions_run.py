@@ -46,6 +46,7 @@ def test_a_loop_is_throttled_alerted_once_and_audited(
     monkeypatch.setenv("LOOPWATCH_ALERT_URLS", httpserver.url_for("/hook"))
     monkeypatch.setenv("LOOPWATCH_ALERT_SECRET", "shared")
     monkeypatch.setenv("LOOPWATCH_THROTTLE_MODE", "enforce")
+    monkeypatch.setenv("LOOPWATCH_ACT_AFTER_SECONDS", "0")  # acting itself, not its guard
     monkeypatch.setenv("LOOPWATCH_PUBLIC_URL", "https://loopwatch.example.com/")
     settings = Settings()
     ledger = MemoryLedger()

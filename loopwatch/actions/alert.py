@@ -8,7 +8,8 @@ The generic JSON payload, version 1 (``payload``), is the contract webhook recei
       "idempotency_key": "<hex, stable per incident state change>",
       "account": "111122223333" | null,
       "incident": "<incident id>" | null,          # null for runaway
-      "state": "opened" | "escalated" | "resolved" | "withdrawn" | "runaway",
+      "state": "opened" | "escalated" | "resolved" | "withdrawn" | "revised" | "runaway"
+               | "acted",                          # acted: a throttle announced earlier ran
       "status": "latent" | "active" | null,        # null for runaway
       "cycle": ["arn:…", …],                      # traversal order; [] for runaway
       "chain": "bucket uploads → function thumb → bucket uploads" | null,
@@ -18,18 +19,26 @@ The generic JSON payload, version 1 (``payload``), is the contract webhook recei
       "time": "…Z",                               # event time of this change
       "traversals": 3 | null, "gain": 1.0 | null, "guarded": false | null,
       "rate_per_min": 240.0 | null, "growth": 2.1 | null,   # runaway only
+      "throttle_at": "…Z" | null,                 # wall time the throttle is due, if the
+                                                  # verdict still holds then (act guard)
       "confirmed": true | false,                  # unconfirmed ones are never throttled
       "unknown": ["the notification configuration of bucket uploads was never seen", …],
       "explanation": "…", "fix": "…",
       "action": {"mode": "off" | "dry-run" | "enforce", "summary": "…",
                  "outcomes": [{"action": "throttle", "function": "arn:…",
                                "result": "throttled" | "held" | "would-throttle" | "protected"
-                                         | "not-chosen" | "rate-limited" | "failed",
+                                         | "not-chosen" | "rate-limited" | "failed"
+                                         | "released" | "not-held" | "gone" | "changed",
                                "reason": "…", "previous": 25 | null, "mappings": []}]} | null,
       "links": {"loops": "https://loopwatch.example/loops"}
     }
 
 Fields are only ever added within a version; a receiver should ignore fields it does not know.
+
+An active loop alerts at once with ``throttle_at`` set (``LOOPWATCH_ACT_AFTER_SECONDS`` later);
+when that moment comes and the verdict still holds, an ``acted`` alert of the same incident says
+what the throttle did. A ``revised`` alert says the verdict changed: a pending throttle is
+cancelled, a throttle taken is released (its ``release`` outcomes).
 """
 
 from __future__ import annotations
@@ -39,11 +48,13 @@ from dataclasses import dataclass
 
 from loopwatch.actions.throttle import ThrottleReport
 from loopwatch.detect.explain import draw
-from loopwatch.detect.findings import Finding, RunawayFinding, loop_json
+from loopwatch.detect.findings import REVISED, Finding, RunawayFinding, loop_json
 from loopwatch.events.times import format_time
 
 PAYLOAD_VERSION = 1
 RUNAWAY = "runaway"
+ACTED = "acted"
+"""The state of the alert sent when a throttle that waited for its verdict to hold ran."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +64,15 @@ class Alert:
     account: str | None
     action: ThrottleReport | None
     loops_url: str | None
+    throttle_at: float | None = None
+    """Wall-clock epoch seconds the throttle is due, when it waits for the verdict to hold."""
+    event: str | None = None
+    """``ACTED`` for the alert of a throttle that ran at its ``throttle_at``; None otherwise."""
 
     @property
     def state(self) -> str:
+        if self.event is not None:
+            return self.event
         return RUNAWAY if isinstance(self.finding, RunawayFinding) else self.finding.change
 
     @property
@@ -64,19 +81,27 @@ class Alert:
         f = self.finding
         if isinstance(f, RunawayFinding):
             return f"Runaway function {f.function.rsplit(':', 1)[-1]}: {f.rate_per_min:.0f}/min"
+        if self.event == ACTED:
+            return f"Loop still {f.status}, throttle due: {draw(f.cycle)}"
         return f"Loop {f.change} ({f.status}): {draw(f.cycle)}"
 
 
-def idempotency_key(finding: Finding, account: str | None = None) -> str:
+def idempotency_key(finding: Finding, account: str | None = None, event: str | None = None) -> str:
     """Stable per incident state change: (account, incident, change, episode).
 
     The episode is the incident's ``first_seen``: a cycle that resolves and opens again keeps
-    its incident id but starts a new episode, which must alert again.
+    its incident id but starts a new episode, which must alert again. An episode can be
+    revised more than once, so a revision is also told apart by its status and time. ``event``
+    (``ACTED``) keys the later alert of a deferred throttle apart from its finding's.
     """
     if isinstance(finding, RunawayFinding):
         parts = [RUNAWAY, account or "", finding.function, repr(finding.detected_at)]
     else:
         parts = ["loop", account or "", finding.incident, finding.change, repr(finding.first_seen)]
+        if finding.change == REVISED:
+            parts += [finding.status, repr(finding.time)]
+    if event is not None:
+        parts.append(event)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -85,8 +110,12 @@ def alert_for(
     account: str | None = None,
     action: ThrottleReport | None = None,
     loops_url: str | None = None,
+    *,
+    throttle_at: float | None = None,
+    event: str | None = None,
 ) -> Alert:
-    return Alert(idempotency_key(finding, account), finding, account, action, loops_url)
+    key = idempotency_key(finding, account, event)
+    return Alert(key, finding, account, action, loops_url, throttle_at, event)
 
 
 def payload(alert: Alert) -> dict[str, object]:
@@ -143,6 +172,7 @@ def payload(alert: Alert) -> dict[str, object]:
             "explanation": loop["explanation"],
             "fix": loop["fix"],
         }
+    body["throttle_at"] = None if alert.throttle_at is None else format_time(alert.throttle_at)
     body["action"] = None if alert.action is None else alert.action.to_json()
     body["links"] = {"loops": alert.loops_url}
     return body

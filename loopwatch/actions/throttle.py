@@ -31,7 +31,14 @@ from loopwatch.actions.aws import (
 from loopwatch.actions.ledger import Hold, Ledger, LedgerError
 from loopwatch.actions.ratelimit import HourlyLimit
 from loopwatch.actions.targets import choose, protected_by
-from loopwatch.detect.findings import ACTIVE, ESCALATED, OPENED, Finding, RunawayFinding
+from loopwatch.detect.findings import (
+    ACTIVE,
+    ESCALATED,
+    OPENED,
+    REVISED,
+    Finding,
+    RunawayFinding,
+)
 from loopwatch.events import arns
 
 if TYPE_CHECKING:
@@ -84,11 +91,14 @@ class ThrottleReport:
 
 
 def not_throttled_because(finding: Finding) -> str | None:
-    """Why ``finding`` calls for no throttle, or None when it does (an active, unguarded loop
-    that just opened or escalated). Resolution never releases by itself: a person decides."""
+    """Why ``finding`` calls for no throttle, or None when it does (an active, confirmed,
+    unguarded loop that just opened, escalated, or was revised to active). Resolution never
+    releases by itself: a person decides (a revision away from active does: ``Actions``)."""
     if isinstance(finding, RunawayFinding):
         return "runaway rates are alerted, not throttled: no loop was shown"
-    if finding.change not in (OPENED, ESCALATED):
+    if finding.change == REVISED and finding.status != ACTIVE:
+        return f"the verdict was revised to {finding.status}: {finding.explanation}"
+    if finding.change not in (OPENED, ESCALATED, REVISED):
         return "the incident resolved; throttles stay until `loopwatch release`"
     if finding.guarded:
         return "the loop is guarded and ends by itself"
@@ -122,6 +132,7 @@ class Throttler:
         self.access = access
         self.identity = identity or default_identity()
         self._clock = clock
+        self.clock = clock  # wall clock, shared with the act guard and releases
         self._monotonic = monotonic
         self.limit = HourlyLimit(config.max_per_hour, clock)
         self._lock = threading.Lock()

@@ -15,6 +15,17 @@ is folded by its idempotency key while the worker lives (no second alert, no sec
 call); after a restart the throttle is still idempotent (the ledger says "held"), and a
 receiver may see the alert again with the same ``X-Loopwatch-Idempotency-Key``.
 
+Acting waits for late records; alerting does not (DESIGN §6, ``loopwatch.actions.guard``): an
+active loop alerts at once, saying when it will be throttled, and the throttle is armed for
+``LOOPWATCH_ACT_AFTER_SECONDS`` later. The agent keeps what it has read of each incident: a
+later finding that revises, resolves or withdraws it disarms the throttle; one that still holds
+the verdict keeps it armed. The check at the deadline is a task of its own, never a wait in the
+stream. A revised finding that is no longer active releases what loopwatch holds for the
+incident at once (signed audit records, an alert). Armed throttles live in this worker's memory
+only: stopping (or losing the partition) leaves them unacted, and a worker that reads the
+finding again (a redelivery after a crash) arms it afresh from then, so whatever it reads next
+about the incident still disarms it.
+
 Durable throttle state — the ledger — is the JSON file of ``ledger_from_settings``
 (``LOOPWATCH_LEDGER_PATH``), written before AWS is changed and shared with ``loopwatch
 release`` / ``loopwatch actions`` on the same host or volume. Its copy in Kafka is the audit
@@ -39,7 +50,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -55,6 +66,7 @@ from loopwatch.actions import (
     ledger_from_settings,
 )
 from loopwatch.actions.auditlog import holds_from_audit
+from loopwatch.actions.outcomes import AuditRecord
 from loopwatch.actions.run import sinks_from_settings
 from loopwatch.detect.findings import LoopFinding, finding_from_json
 from loopwatch.service.audit import read_audit
@@ -137,7 +149,11 @@ class LiveActions:
         if usable and self.key is not None:  # without a key, the warning above said it
             await self.rebuild(ledger)
         async with Actions.from_settings(
-            self.settings, ledger=ledger, access=self.access, dead_letter=self._dead_letter
+            self.settings,
+            ledger=ledger,
+            access=self.access,
+            dead_letter=self._dead_letter,
+            on_audit=self.publish_audit,
         ) as actions:
             async for event in stream.events():
                 message = event.message
@@ -194,9 +210,14 @@ class LiveActions:
             self.stats["failed"] += 1
             return None
         self.stats["folded" if report.folded else "acted"] += 1
-        for record in report.audit:
-            await self.send(FINDINGS, record.function.encode(), seal(record.to_json(), self.key))
+        await self.publish_audit(report.audit)
         return report
+
+    async def publish_audit(self, records: Sequence[AuditRecord]) -> None:
+        """Publish audit records to the findings topic, signed, keyed by function ARN (also
+        those of a throttle taken when its act guard came due, after ``handle`` returned)."""
+        for record in records:
+            await self.send(FINDINGS, record.function.encode(), seal(record.to_json(), self.key))
 
     async def rebuild(self, ledger: Ledger) -> int:
         """Add to ``ledger`` the holds the signed audit records on the findings topic show and

@@ -15,6 +15,8 @@ _ICON = {
     "opened": ":rotating_light:",
     "escalated": ":rotating_light:",
     "resolved": ":white_check_mark:",
+    "revised": ":leftwards_arrow_with_hook:",
+    "acted": ":octagonal_sign:",
 }
 _LIMIT = 2900  # Slack rejects a section text over 3000 characters
 
@@ -59,6 +61,9 @@ def slack_message(alert: Alert) -> dict[str, object]:
     blocks.append({"type": "section", "fields": [_mrkdwn(x) for x in facts]})
     blocks.append(_section(f"*What happens*\n{escape(str(data['explanation']))}"))
     blocks.append(_section(f"*Fix*\n{escape(str(data['fix']))}"))
+    due = data["throttle_at"]
+    if due is not None:
+        blocks.append(_section(f"*Throttle at*\n{due}, if the verdict still holds then"))
     if alert.action is not None:
         summary = escape(alert.action.summary)
         blocks.append(_section(f"*Action ({escape(alert.action.mode)})*\n{summary}"))
@@ -67,7 +72,10 @@ def slack_message(alert: Alert) -> dict[str, object]:
     if alert.loops_url:
         context.append(f"<{alert.loops_url}|open loopwatch>")  # from settings, not input
     blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
-    return {"text": escape(title), "blocks": blocks}
+    text = escape(title)
+    if due is not None and alert.event is None:
+        text += f" (throttle at {due} if the verdict holds)"
+    return {"text": text, "blocks": blocks}
 
 
 def escape(text: str) -> str:
