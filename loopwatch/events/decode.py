@@ -33,6 +33,7 @@ path keeps the file, as "damage costs only what it touches" asks.
 from __future__ import annotations
 
 import codecs
+import re
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -129,6 +130,8 @@ def _decoded(
                 if bad_text:
                     out.problems.append(bad_text)
                 return _document(out, document, strict=shape == "document")
+            if _TOO_DEEP in bad_text and (items := _split(data)) is not None:
+                return _deep_document(out, items)
             if shape == "document":
                 return out.fail(f"not JSON: {bad_text}")
     if thin:
@@ -212,6 +215,63 @@ def _document(out: Decoded, document: object, *, strict: bool) -> Decoded:
     if strict:
         return out.fail("not a CloudTrail log file: no Records list")
     out.objects = document if isinstance(document, list) else [document]
+    return out
+
+
+# orjson's words for JSON nested past its 1,024 levels.
+_TOO_DEEP = "depth limit exceeded"
+# The tokens that shape a JSON text: strings (skipped whole, brackets inside them are text)
+# and the brackets and commas between values.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
+def _split(data: bytes) -> list[bytes] | None:
+    """The raw items of a document's ``Records`` list (or of a top-level list), found without
+    parsing them, for a document too deep to parse whole: one record nested past the limit
+    must cost that record, not the file. None when ``data`` is no such document."""
+    head = data.lstrip()[:1]
+    inside = 1 if head == b"[" else 2 if head == b"{" else 0  # the list's own depth
+    if not inside:
+        return None
+    items: list[bytes] = []
+    depth, start, last_key = 0, -1, b""
+    for token in _TOKENS.finditer(data):
+        first = token.group()[:1]
+        if first == b'"':
+            if depth == 1:
+                last_key = token.group()
+            continue
+        if first in b"[{":
+            depth += 1
+            if depth == inside and start < 0:
+                if first != b"[" or (inside == 2 and last_key != b'"Records"'):
+                    continue
+                start = token.end()
+        elif first in b"]}":
+            if depth == inside and start >= 0:
+                items.append(data[start : token.start()])
+                return [item for item in items if item.strip()] if first == b"]" else None
+            depth -= 1
+        elif depth == inside and start >= 0:  # a comma between two records
+            items.append(data[start : token.start()])
+            start = token.end()
+    return None
+
+
+def _deep_document(out: Decoded, items: list[bytes]) -> Decoded:
+    """The records of a document too deep to parse whole, each parsed alone: those too deep
+    (or otherwise not JSON) are counted malformed, the rest kept."""
+    bad = 0
+    for item in items:
+        value, _ = _loads(item)
+        if value is _INVALID:
+            bad += 1
+        else:
+            out.objects.append(value)
+    if bad:
+        out.malformed += bad
+        noun = "record is" if bad == 1 else "records are"
+        out.problems.append(f"{bad} {noun} nested too deep to read (over 1,024 levels): skipped")
     return out
 
 

@@ -26,6 +26,7 @@ from loopwatch.events.cloudtrail import REGISTRY
 from loopwatch.events.decode import Selected
 from loopwatch.events.dedupe import RecentIds
 from loopwatch.events.facts import Fact
+from loopwatch.events.samples import shallow
 from loopwatch.events.thin import Thin
 from loopwatch.events.timerange import TimeRange
 
@@ -127,7 +128,10 @@ def parse_batch(values: list[object], now: float) -> Parsed:
         bad += 1
         seen = rejected.get(reason)
         if seen is None:  # the first of its kind: worth finding its full value
-            rejected[reason] = (1, value if original is None else original(_index(values, value)))
+            sample = value if original is None else original(_index(values, value))
+            # Bounded in depth: the sample is pickled back from replay's workers and written
+            # into dead letters, and JSON hundreds of levels deep breaks both.
+            rejected[reason] = (1, shallow(sample))
         else:
             rejected[reason] = (seen[0] + 1, seen[1])
     return Parsed(len(values), skipped, bad, keyed, rejected)
