@@ -84,6 +84,38 @@ def emulator_session(
     )
 
 
+def refusing(session: boto3.Session, *calls: str, code: str = "AccessDenied") -> boto3.Session:
+    """``session``, whose clients (those made from it from now on) answer each of ``calls``
+    (``"sns:ListSubscriptions"``: the boto3 client name and botocore's operation name) as AWS
+    answers a call the caller's policy does not allow: a 403 with error ``code``, which botocore
+    itself turns into its ClientError. No request is sent for those calls; every other call
+    reaches the emulator as usual.
+
+    The refusal is this project's, from a botocore ``before-call`` hook, so a test of how
+    refusals are reported does not depend on how an emulator spells or evaluates IAM actions.
+    """
+    from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
+
+    wanted = set(calls)
+
+    def refuse(model: Any, params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, Any] | None:
+        action = f"{model.service_model.service_name}:{model.name}"
+        if action not in wanted:
+            return None  # botocore sends the request
+        message = f"not authorized to perform: {action} (refused by the test, not the emulator)"
+        parsed = {
+            "Error": {"Code": code, "Message": message, "Type": "Sender"},
+            "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}},
+        }
+        return AWSResponse(params.get("url", ""), 403, HTTPHeaders(), None), parsed
+
+    # botocore-stubs types handlers as returning None; a before-call answer is what stands in
+    # for the response (botocore.client: emit_until_response).
+    session.events.register("before-call", refuse)  # type: ignore[arg-type]
+    return session
+
+
 def build_estate(aws: MotoServer, credentials: Mapping[str, str] | None = None) -> Estate:
     """Create the estate of the module docstring in ``REGION`` (in another account with that
     account's ``credentials``, the STS ``Credentials`` of an assumed role)."""
