@@ -395,9 +395,16 @@ class CloudTrail:
 
     def mapping_uuid(self, mapping: EventSourceMapping) -> str:
         """A mapping's UUID, stable (not drawn from the run's RNG) so that an inventory
-        built from the model names the mapping as the simulated record does."""
-        index = next(i for i, t in enumerate(self.topo.triggers) if t is mapping)
-        return stable_uuid(f"{self.acct}/{self.region}/mapping/{index}")
+        built from the model names the mapping as the simulated record does.
+
+        Derived from the topology's name and the mapping's source and function (AWS allows
+        one mapping per source and function), never from its place in the file: two
+        topologies composed into one replay must not share a UUID, or one mapping would
+        replace the other.
+        """
+        source = self.topo.arn(mapping.source)
+        function = self.topo.arn(Ref("fn", mapping.function))
+        return stable_uuid(f"{self.topo.name}/mapping/{source}/{function}")
 
     def subscription_arn(self, sub: Subscription) -> str:
         """A subscription's ARN (its trigger id), stable for the same reason."""
