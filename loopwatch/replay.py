@@ -1,16 +1,19 @@
-"""Offline replay: read sources, take their records through the one intake, drive the engine.
+"""Offline replay: read sources, take their records through the one intake, drive the engines.
 
-    sources ──units──► decode + parse_batch ──► Intake.admit (dedupe) ──facts──► Driver
-        (selective,     (here, or in --jobs       (here, units in plan      (order, apply,
-         thin records)   worker processes)         order)                    settle) ──► Report
+    sources ──units──► decode + parse_batch ──► Router.admit ──(account, fact)──► Router.feed
+        (selective,     (here, or in --jobs       (each record's         (each account's
+         thin records)   worker processes)         account: its           driver: order,
+                                                   intake's dedupe)       apply, settle) ──► Report
 
-Only the facts of records that matter are kept (a few hundred bytes each); the records
-themselves are dropped as soon as they are parsed, so memory follows the facts, not the logs.
-Past ``SPILL_FACTS`` of them, the facts go to disk as sorted runs, merged back in event-time
-order as they are fed (``loopwatch.events.runs``), so memory stays bounded on a month of
-logs full of data events too.
-The decoder, the intake and the driver are the worker's own, so a replay says what the live
-service said; and since deduplication and the engine see the same units in the same order
+Records are routed to their account exactly as the worker's messages are keyed
+(``loopwatch.detect.router``): one intake, engine and driver per account, and an inventory
+applied to each account before its records, dated the one way. Only the facts of records
+that matter are kept (a few hundred bytes each); the records themselves are dropped as soon as
+they are parsed, so memory follows the facts, not the logs. Past ``SPILL_FACTS`` of them, the
+facts go to disk as sorted runs, merged back in event-time order as they are fed
+(``loopwatch.events.runs``), so memory stays bounded on a month of logs full of data events
+too. The decoder, the intake and the driver are the worker's own, so a replay says what the
+live service said; and since deduplication and the engines see the same units in the same order
 whatever the number of jobs, ``jobs`` changes how fast a replay is, never what it reports.
 """
 
@@ -18,14 +21,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain, islice
-from operator import attrgetter
+from functools import partial
+from itertools import islice
 from typing import IO, Any
 
 from loopwatch.config import DetectionConfig
-from loopwatch.detect import Engine, Finding, RunawayFinding
-from loopwatch.detect.driver import Driver, Fed
-from loopwatch.events.intake import Intake
+from loopwatch.detect import Finding, RunawayFinding
+from loopwatch.detect.router import Routed, Router
 from loopwatch.events.pool import ParsedUnit, parsed_units
 from loopwatch.events.runs import SPILL_FACTS, FactRuns
 from loopwatch.events.sources import SourceError, plan
@@ -73,54 +75,52 @@ def replay(
     )
     report = Report()
     bar = Progress(source_plan.total_bytes, "replay") if progress else None
-    engine = Engine(config)
-    driver = Driver(engine)
-    with FactRuns(spill_after) as facts:
-        take_all(parsed_units(source_plan, clock(), jobs), facts, report, bar, time_range)
-        fed = Fed()
+    configuration = None
+    if inventory is not None:
+        report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
+        configuration = partial(facts_for, inventory)
+    router = Router(config, configuration=configuration, time_range=time_range)
+    with FactRuns[Routed](spill_after, key=_routed_time) as facts:
+        take_all(parsed_units(source_plan, clock(), jobs), facts, report, bar, router)
         merged = facts.merged()
-        first = next(merged, None)  # the earliest fact: the merge is in event-time order
-        if inventory is not None:
-            report.errors.extend(SourceError(where, why) for where, why in refusals(inventory))
-            # Dated just before the first record: known from the start, overridden by any
-            # record. Fed first: they sort before every record's fact anyway.
-            start = (first.time if first is not None else 0.0) - 1.0
-            fed.add(driver.feed(facts_for(inventory, None, max(start, 0.0))))
-        if first is not None:
-            merged = chain([first], merged)
         while block := list(islice(merged, FEED_BLOCK)):  # in order: each block is sorted
-            fed.add(driver.feed(block))
-    findings = [*fed.findings, *driver.settle()]
-    for fact, reason in fed.failed:  # an engine bug: said, never silent
+            router.feed(block)
+    router.settle()
+    findings = list(router.findings())
+    for fact, reason in router.failed():  # an engine bug: said, never silent
         report.errors.append(SourceError("engine", f"{reason} (at {fact.time})"))
     report.runaway = [f for f in findings if isinstance(f, RunawayFinding)]
     if on_finding is not None:
         for finding in findings:
             on_finding(finding)
-    report.loops = sorted(
-        (i.snapshot() for i in engine.incidents.incidents.values()), key=attrgetter("first_seen")
-    )
+    report.loops = router.loops()
     return report
+
+
+def _routed_time(routed: Routed) -> float:
+    return routed[1].time
 
 
 def take_all(
     units: Iterable[ParsedUnit],
-    facts: FactRuns,
+    facts: FactRuns[Routed],
     report: Report,
     progress: Progress | None = None,
-    time_range: TimeRange | None = None,
-) -> None:
-    """Every parsed unit, in plan order, through one Intake into ``report``'s counts and
-    errors; the facts, added to ``facts`` in input order."""
-    intake = Intake(time_range=time_range)
+    router: Router | None = None,
+) -> Router:
+    """Every parsed unit, in plan order, through ``router`` (a new one when None: each
+    record's account's intake) into ``report``'s counts and errors; the facts, with their
+    accounts, added to ``facts`` in input order."""
+    if router is None:
+        router = Router()
     for unit in units:
         report.sources += 1
         report.errors.extend(unit.errors)
         report.counts.read += unit.malformed
         report.counts.malformed += unit.malformed
-        taken = intake.admit(unit.parsed)
+        taken, routed = router.admit(unit.parsed)
         report.counts.add(taken.counts)
-        facts.extend(taken.facts)
+        facts.extend(routed)
         for reason, (count, _) in taken.rejected.items():
             plural = "s" if count != 1 else ""
             report.errors.append(
@@ -130,3 +130,4 @@ def take_all(
             progress.advance(unit.size)
     if progress is not None:
         progress.close()
+    return router

@@ -27,11 +27,13 @@ from loopwatch.events.decode import Selected
 from loopwatch.events.dedupe import RecentIds
 from loopwatch.events.facts import Fact
 from loopwatch.events.samples import shallow
-from loopwatch.events.thin import Thin
+from loopwatch.events.thin import UNSET, Thin
 from loopwatch.events.timerange import TimeRange
 
 FUTURE_SLACK = 3600.0
 """Seconds a record may be dated after the wall clock at intake (clock skew, not years)."""
+UNKNOWN_ACCOUNT = "unknown"
+"""The account of a record that names none (``records.account_of`` finds nothing)."""
 
 
 @dataclass(slots=True)
@@ -71,16 +73,33 @@ class Taken:
     rejected: dict[str, tuple[int, object]] = field(default_factory=dict)
 
 
+Keyed = tuple[str | None, tuple[Fact, ...], str]
+"""One record that gave facts: its dedupe id, its facts and its account (``account_key``)."""
+
+
 class Parsed(NamedTuple):
     """One batch parsed and validated, not yet deduplicated. ``keyed`` holds, in input order,
-    the dedupe id and the facts of every record that gave facts and was not rejected. A
-    NamedTuple: worker processes send thousands back, and tuples pickle cheaply."""
+    the dedupe id, the facts and the account of every record that gave facts and was not
+    rejected. A NamedTuple: worker processes send thousands back, and tuples pickle cheaply."""
 
     read: int
     skipped: int
     malformed: int
-    keyed: list[tuple[str | None, tuple[Fact, ...]]]
+    keyed: list[Keyed]
     rejected: dict[str, tuple[int, object]]
+
+
+def account_key(value: object) -> str:
+    """The account a record, envelope or invocation event is detected in: what
+    ``records.account_of`` says, else ``UNKNOWN_ACCOUNT``. The shipper keys each Kafka message
+    by it, so the worker holds a record in the account replay routes it to
+    (``loopwatch.detect.router``)."""
+    if type(value) is Thin and value.detail is UNSET:
+        # account_of's first test on a plain record, without building its dict.
+        account = value.recipientAccountId
+        if type(account) is str and account:
+            return account
+    return records.account_of(value) or UNKNOWN_ACCOUNT
 
 
 def parse_batch(values: list[object], now: float) -> Parsed:
@@ -89,7 +108,7 @@ def parse_batch(values: list[object], now: float) -> Parsed:
     A rejected value is kept as its full JSON value, also when it came from the selective
     decoder (a ``Selected`` list gives it back), so a dead letter shows the record as sent.
     """
-    keyed: list[tuple[str | None, tuple[Fact, ...]]] = []
+    keyed: list[Keyed] = []
     rejected: dict[str, tuple[int, object]] = {}
     original = values.original if isinstance(values, Selected) else None
     parse, malformed = records.parse, records.MalformedRecord
@@ -123,7 +142,7 @@ def parse_batch(values: list[object], now: float) -> Parsed:
             if found[0].time > latest:
                 reason = "future: dated more than an hour after it was read"
             else:
-                keyed.append((key, found))
+                keyed.append((key, found, account_key(value)))
                 continue
         bad += 1
         seen = rejected.get(reason)
@@ -173,7 +192,7 @@ class Intake:
         facts, seen = taken.facts, self.recent.seen
         inside = self.time_range.contains if self.time_range is not None else None
         used = duplicates = outside = 0
-        for key, found in parsed.keyed:
+        for key, found, _ in parsed.keyed:
             time = found[0].time
             if inside is not None and not inside(time):
                 outside += 1  # outside the time range asked for: skipped, as of no interest

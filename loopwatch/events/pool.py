@@ -24,8 +24,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import NamedTuple
 
-from loopwatch.events.facts import Fact
-from loopwatch.events.intake import Parsed, parse_batch
+from loopwatch.events.intake import Keyed, Parsed, parse_batch
 from loopwatch.events.sources import Chunk, SourceError, SourcePlan, Task
 
 BATCH_BYTES = 1 << 20
@@ -77,7 +76,7 @@ _Wire = tuple[
     int,
     int,
     int,
-    list[tuple[str | None, tuple[Fact, ...]]],
+    list[Keyed],
     dict[str, tuple[int, object]],
 ]
 

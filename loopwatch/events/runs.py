@@ -4,6 +4,9 @@
                                                                                    run file …
     merged() ──heapq.merge of the runs and the buffer, ties to the earlier run──► facts
 
+The items are facts, or anything else with an event time that ``key`` reads (replay keeps
+each fact with its account: ``(account, fact)``).
+
 ``merged`` gives exactly the order that one stable sort by event time of every fact added
 gives (what ``Driver.feed`` does with a list): each run is a stable sort of a stretch of the
 input, the runs follow the input, and the merge takes equal times from the earlier run first.
@@ -20,15 +23,14 @@ import heapq
 import pickle
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from loopwatch.errors import Problem
-from loopwatch.events.facts import Fact
 
 SPILL_FACTS = 500_000
 """Facts held in memory before the sorted buffer goes to disk (a few hundred MB)."""
@@ -36,7 +38,8 @@ BLOCK_FACTS = 1_000
 """Facts per pickled block of a run: what each run holds in memory while merging."""
 MAX_RUNS = 128
 
-_BY_TIME = attrgetter("time")
+_BY_TIME: Callable[[Any], float] = attrgetter("time")
+T = TypeVar("T")
 
 
 class SpillFailed(Problem):
@@ -49,16 +52,24 @@ class SpillFailed(Problem):
         )
 
 
-class FactRuns:
-    """Facts added in input order, given back in event-time order (see the module doc)."""
+class FactRuns(Generic[T]):
+    """Facts added in input order, given back in event-time order (see the module doc).
+    ``key`` reads an item's event time (a fact's ``time`` by default)."""
 
-    def __init__(self, spill_after: int = SPILL_FACTS, directory: str | None = None) -> None:
+    def __init__(
+        self,
+        spill_after: int = SPILL_FACTS,
+        directory: str | None = None,
+        *,
+        key: Callable[[T], float] = _BY_TIME,
+    ) -> None:
         if spill_after < 1:
             raise ValueError("spill_after must be at least 1")
         self.spill_after = spill_after
+        self.key = key
         self._where = directory
         self._dir: Path | None = None
-        self._buffer: list[Fact] = []
+        self._buffer: list[T] = []
         self._runs: list[Path] = []
         self._serial = 0
         self.spilled = 0
@@ -68,20 +79,20 @@ class FactRuns:
         """How many facts were added (until ``merged`` takes them)."""
         return self.spilled + len(self._buffer)
 
-    def extend(self, facts: Iterable[Fact]) -> None:
+    def extend(self, facts: Iterable[T]) -> None:
         for fact in facts:
             self._buffer.append(fact)  # not a local alias: a spill starts a new buffer
             if len(self._buffer) >= self.spill_after:
                 self._spill()
 
-    def merged(self) -> Iterator[Fact]:
+    def merged(self) -> Iterator[T]:
         """Every fact added, in event-time order (stable). Call once, after the last extend."""
         buffer, self._buffer = self._buffer, []
-        buffer.sort(key=_BY_TIME)
+        buffer.sort(key=self.key)
         if not self._runs:
             yield from buffer
             return
-        yield from heapq.merge(*(_read(run) for run in self._runs), buffer, key=_BY_TIME)
+        yield from heapq.merge(*(_read(run) for run in self._runs), buffer, key=self.key)
 
     def close(self) -> None:
         if self._dir is not None:
@@ -89,7 +100,7 @@ class FactRuns:
             self._dir = None
         self._runs.clear()
 
-    def __enter__(self) -> FactRuns:
+    def __enter__(self) -> FactRuns[T]:
         return self
 
     def __exit__(
@@ -102,16 +113,16 @@ class FactRuns:
 
     def _spill(self) -> None:
         buffer, self._buffer = self._buffer, []
-        buffer.sort(key=_BY_TIME)
+        buffer.sort(key=self.key)
         if len(self._runs) >= MAX_RUNS:  # one run of them all first: open files stay bounded
             runs, self._runs = self._runs, []
-            self._write(heapq.merge(*(_read(run) for run in runs), key=_BY_TIME))
+            self._write(heapq.merge(*(_read(run) for run in runs), key=self.key))
             for run in runs:
                 run.unlink()
         self._write(iter(buffer))
         self.spilled += len(buffer)
 
-    def _write(self, facts: Iterator[Fact]) -> None:
+    def _write(self, facts: Iterator[T]) -> None:
         try:
             if self._dir is None:
                 self._dir = Path(tempfile.mkdtemp(prefix="loopwatch-facts-", dir=self._where))
@@ -125,15 +136,15 @@ class FactRuns:
         self._runs.append(path)
 
 
-def _read(path: Path) -> Iterator[Fact]:
+def _read(path: Path) -> Iterator[Any]:
     with path.open("rb") as stream:
         yield from _blocks(stream)
 
 
-def _blocks(stream: BinaryIO) -> Iterator[Fact]:
+def _blocks(stream: BinaryIO) -> Iterator[Any]:
     while True:
         try:
-            block: list[Fact] = pickle.load(stream)
+            block: list[Any] = pickle.load(stream)
         except EOFError:
             return
         yield from block

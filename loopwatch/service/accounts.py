@@ -3,6 +3,10 @@
     message (partition, offset) ──► already applied? ──► Intake (parse, validate, dedupe)
         ──► Driver (order by event time, apply) ──► Engine ──► findings
 
+An ``AccountState`` is the account router's per-account detector (``loopwatch.detect.router``:
+the intake, engine and driver replay gives each account, and the one rule for dating its
+inventory) plus what the worker needs besides: the offsets it applied, and its saved form.
+
 Kafka delivers at least once: after a restart, messages since the last commit come again.
 The state remembers the last offset it applied on each partition, so a redelivered message
 changes nothing; a record repeated in another message (CloudTrail files overlap) is caught by
@@ -12,15 +16,16 @@ Faust here: the agent passes the time in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect import Engine, Finding
 from loopwatch.detect.driver import Driver
+from loopwatch.detect.router import Account
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Counts, Intake
+from loopwatch.events.timerange import TimeRange
 
 STATE_VERSION = 3
 """3: the ``account-state`` table holds an account as parts (``loopwatch.service.state``);
@@ -37,17 +42,17 @@ class Applied:
     failed: list[tuple[Fact, str]] = field(default_factory=list)
 
 
-class AccountState:
-    def __init__(self, account: str, config: DetectionConfig | None = None) -> None:
-        self.account = account
-        self.engine = Engine(config)
-        self.driver = Driver(self.engine)
-        self.intake = Intake()
+class AccountState(Account):
+    def __init__(
+        self,
+        account: str,
+        config: DetectionConfig | None = None,
+        *,
+        time_range: TimeRange | None = None,
+    ) -> None:
+        super().__init__(account, config, time_range=time_range)
         # (topic, partition) -> last offset applied: both input topics number partitions from 0.
         self.offsets: dict[tuple[str, int], int] = {}
-        self.preface: Callable[[float], list[Fact]] | None = None
-        """Configuration known before the first record (a snapshot inventory): its facts,
-        dated just before the first record applied, go first — as replay puts them."""
 
     def already_applied(self, topic: str, partition: int, offset: int) -> bool:
         return offset <= self.offsets.get((topic, partition), -1)
@@ -65,13 +70,10 @@ class AccountState:
         applied = Applied()
         if self.already_applied(topic, partition, offset):
             return applied
-        taken = self.intake.take(objects, now)
+        taken = self.take(objects, now)
         facts = taken.facts
         if facts:  # most messages live have none: nothing for the driver
-            if self.preface is not None:
-                facts = [*self.preface(max(min(f.time for f in facts) - 1.0, 0.0)), *facts]
-                self.preface = None
-            fed = self.driver.feed(facts)
+            fed = self.feed(facts)
             applied.findings, applied.failed = fed.findings, fed.failed
         applied.counts, applied.rejected = taken.counts, taken.rejected
         self.offsets[(topic, partition)] = offset

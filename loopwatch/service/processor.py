@@ -30,8 +30,8 @@ from loopwatch.config import DetectionConfig
 from loopwatch.detect import Finding, LoopFinding
 from loopwatch.detect.findings import finding_json
 from loopwatch.detect.incidents import Incident
+from loopwatch.detect.router import UNKNOWN_ACCOUNT, account_key
 from loopwatch.events.decode import MAX_DECODED_BYTES, decode
-from loopwatch.events.records import account_of
 from loopwatch.inventory.obtain import facts_for
 from loopwatch.service.accounts import AccountState
 from loopwatch.service.inventory import InventoryFeed
@@ -43,7 +43,6 @@ from loopwatch.trust import RecordKey, seal
 log = logging.getLogger(__name__)
 
 INPUTS = (CLOUDTRAIL, INVOCATIONS)
-UNKNOWN_ACCOUNT = "unknown"
 # An idle account's open second is settled after this long without a message (short: it is
 # added to produce→finding latency; a message of the same second after it measures again), and
 # its event time advanced on the wall clock after IDLE_AFTER: while messages flow, event time
@@ -183,8 +182,10 @@ class Processor:
         for problem in decoded.problems:
             self._dead(out, "line", where, problem, None)
         objects = decoded.objects
-        account = where.key or (account_of(objects[0]) if objects else None) or UNKNOWN_ACCOUNT
-        tracked = self._tracked(account, where.partition, now)
+        # The message's key is its account (the shipper keys each message by its records'
+        # ``account_key``, as replay routes each record); a message without one, by its first.
+        account = where.key or (account_key(objects[0]) if objects else UNKNOWN_ACCOUNT)
+        tracked = self._tracked(out, account, where.partition, now)
         tracked.last_message = now
         state = tracked.state
         applied = state.apply(objects, topic, where.partition, where.offset, now)
@@ -257,9 +258,8 @@ class Processor:
             tracked = self.accounts.get(account)
             if tracked is None:
                 continue  # revoked meanwhile: its new owner reads it itself
-            engine = tracked.state.engine
-            at = engine.now if engine.now != float("-inf") else 0.0
-            fed = tracked.state.driver.feed(facts_for(snapshot, account, at))
+            # Dated at the account's event time: the router's one rule.
+            fed = tracked.state.configure(partial(facts_for, snapshot))
             findings = [*fed.findings, *tracked.state.driver.settle()]
             tracked.dirty = True
             self._publish(out, account, findings, now)
@@ -340,7 +340,7 @@ class Processor:
 
     # -- inside ----------------------------------------------------------------------------------
 
-    def _tracked(self, account: str, partition: int, now: float) -> Tracked:
+    def _tracked(self, out: Output, account: str, partition: int, now: float) -> Tracked:
         tracked = self.accounts.get(account)
         if tracked is None:
             restored = restore(account, partition, self.restore(account), self.config)
@@ -350,7 +350,14 @@ class Processor:
                 restored.writer.attach(state)
                 snapshot = self.inventory.snapshot if self.inventory is not None else None
                 if snapshot is not None:
-                    state.preface = partial(facts_for, snapshot, account)
+                    # Before any of its records, whichever comes first: dated ORIGIN by the
+                    # router's one rule, exactly as replay applies --inventory.
+                    fed = state.configure(partial(facts_for, snapshot))
+                    for fact, reason in fed.failed:
+                        self.metrics.failures["fact"] += 1
+                        log.error("account %s: %s (fact %r)", account, reason, fact)
+                    if fed.findings:
+                        self._publish(out, account, fed.findings, now)
             tracked = self.accounts[account] = Tracked(
                 state, restored.writer, partition, now, now, event_time=state.engine.now
             )

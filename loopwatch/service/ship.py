@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import orjson
 
-from loopwatch.events.records import account_of
+from loopwatch.events.intake import account_key
 from loopwatch.events.sources import Chunk, plan, read_s3_object
 from loopwatch.events.timerange import TimeRange
 from loopwatch.events.times import parse_time
@@ -38,7 +38,6 @@ MAX_RECORDS = 500
 MAX_BYTES = 800_000  # under Kafka's default 1 MB message limit, with room for headers
 ACK_EVERY_FILES = 50
 """Followed S3 files shipped between two acknowledged, saved positions."""
-_UNKNOWN_ACCOUNT = "unknown"
 
 
 class Shipper:
@@ -85,7 +84,9 @@ class Shipper:
                 if isinstance(obj, dict) and obj.get("kind") == "lambda.invocation"
                 else CLOUDTRAIL
             )
-            account = account_of(obj) or _UNKNOWN_ACCOUNT
+            # The key the worker holds the record's account by: the account replay routes it
+            # to (loopwatch.detect.router).
+            account = account_key(obj)
             groups.setdefault((kind, account), []).append(obj)
         futures: list[asyncio.Future[Any]] = []
         for (kind, account), objects in groups.items():
