@@ -1,7 +1,9 @@
-"""Checks a command makes before it starts: is the broker there, is the web port free?
+"""Checks a command makes before it starts: is the broker there, is the web port free, is
+there a data directory?
 
-    require_broker(settings) ──bootstrap (bounded)──► ok | BrokerUnreachable
-    require_port(host, port) ──bind, close─────────► ok | PortBusy
+    require_broker(settings)   ──bootstrap (bounded)──► ok | BrokerUnreachable
+    require_port(host, port)   ──bind, close─────────► ok | PortBusy
+    require_data_dir(settings) ──mkdir -p────────────► the folder | DataDirUnusable
 
 Faust, aiokafka and aiohttp report these as a traceback from deep inside their start-up, and
 Faust's worker exits 1, which the CLI reserves for "a loop was found". Asked first, each is one
@@ -16,6 +18,7 @@ import errno
 import logging
 import os
 import socket
+from pathlib import Path
 
 from loopwatch.errors import Problem
 from loopwatch.service.topics import bootstrap
@@ -30,6 +33,10 @@ class BrokerUnreachable(Problem):
 
 class PortBusy(Problem):
     """The web views' address cannot be bound."""
+
+
+class DataDirUnusable(Problem):
+    """The data directory cannot be made, or is not a folder loopwatch can write."""
 
 
 async def check_broker(settings: Settings, timeout: float = BROKER_TIMEOUT) -> None:
@@ -115,3 +122,24 @@ def require_port(host: str, port: int) -> None:
                 f"cannot listen on {host}:{port} ({exc.strerror}): set LOOPWATCH_WEB_HOST to an"
                 " address of this machine and LOOPWATCH_WEB_PORT to a port above 1023"
             ) from None
+
+
+def require_data_dir(settings: Settings) -> Path:
+    """``settings.data_dir``, made with its parents when missing: the default
+    (``~/.local/state/loopwatch``) does not exist on a new machine, and Faust makes only its
+    own folder inside it. Raises DataDirUnusable, naming the path, when it cannot be made or
+    written (a parent is a regular file, no permission…)."""
+    path = Path(settings.data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirUnusable(
+            f"cannot make the data directory {path} ({exc.strerror or exc}): set"
+            " LOOPWATCH_DATA_DIR to a folder loopwatch can write"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DataDirUnusable(
+            f"cannot write to the data directory {path}: set LOOPWATCH_DATA_DIR to a folder"
+            " loopwatch can write"
+        )
+    return path

@@ -60,12 +60,12 @@ def run_ship(
         return usage(f"--poll must be more than 0 seconds, not {poll:g}")
     if sqs is not None and poll > MAX_SQS_WAIT:
         return usage(f"--poll with --sqs is a long-poll wait, at most {MAX_SQS_WAIT} s")
-    from loopwatch.service.preflight import require_broker
+    from loopwatch.service.preflight import require_broker, require_data_dir
 
     require_broker(settings)  # BrokerUnreachable: one line and exit 2, before anything is read
     state_path = Path(state) if state is not None else None
     if state_path is None and follow and any(s.startswith("s3://") for s in sources):
-        state_path = Path(settings.data_dir) / STATE_FILE
+        state_path = require_data_dir(settings) / STATE_FILE  # DataDirUnusable: one line too
     status = ShipStatus(err)
     stop = _Stop(err)
     try:

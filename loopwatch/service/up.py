@@ -48,13 +48,16 @@ def run_up(
 
     A stop by SIGTERM returns 0, by SIGINT (Ctrl-C) 130, once everything it started has stopped.
     Before anything starts, raises TopologyError for an unknown ``simulate``, PortBusy for a
-    web port that is taken, and BrokerUnreachable for a configured broker that does not answer.
+    web port that is taken, and BrokerUnreachable for a configured broker that does not answer
+    or DataDirUnusable for its data directory (made, with its parents, when missing).
     """
-    from loopwatch.service.preflight import require_broker, require_port
+    from loopwatch.service.preflight import require_broker, require_data_dir, require_port
     from loopwatch.topology import resolve_topology
 
     if simulate is not None:
         resolve_topology(simulate)  # an unknown name is said before any broker starts
+    if settings.kafka_broker:  # else the bundled broker's worker keeps its data in a temp folder
+        require_data_dir(settings)
     require_port(settings.web_host, settings.web_port)
     if settings.kafka_broker:
         require_broker(settings)

@@ -12,9 +12,10 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | N
     """Run the worker in this thread until a stop signal; the process exit status.
 
     Returns 2 (with a message on ``stderr``) when no broker is configured or the settings
-    cannot work (an alert URL that is not http(s)); raises BrokerUnreachable or PortBusy
-    (``loopwatch.service.preflight``) when the broker does not answer or the web port is
-    taken, before Faust starts. Faust's Worker installs the SIGTERM/SIGINT handlers, stops the
+    cannot work (an alert URL that is not http(s)); makes the data directory and its parents;
+    raises DataDirUnusable, BrokerUnreachable or PortBusy (``loopwatch.service.preflight``)
+    when that cannot be made, the broker does not answer or the web port is taken, before
+    Faust starts. Faust's Worker installs the SIGTERM/SIGINT handlers, stops the
     app (saving dirty account state to the table and flushing the producer) and exits 0.
     Logging is the caller's (``loopwatch.logs``): Faust is told to leave it alone.
     """
@@ -27,7 +28,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | N
     import faust
 
     from loopwatch.service.app import create_app
-    from loopwatch.service.preflight import require_broker, require_port
+    from loopwatch.service.preflight import require_broker, require_data_dir, require_port
 
     try:
         service = create_app(settings)
@@ -35,6 +36,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info", stderr: TextIO | N
         print(f"loopwatch worker: {exc}", file=stderr)
         return 2
     # The settings first, then the world: a setting to fix is said even with no broker running.
+    require_data_dir(settings)
     require_port(settings.web_host, settings.web_port)
     require_broker(settings)
     worker = faust.Worker(

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
@@ -89,22 +89,34 @@ def leftovers(pids: set[int], timeout: float = 3.0) -> dict[int, str]:
 
 
 class UpProcess:
-    """``python -m loopwatch up`` in a new session (its own process group), output in files."""
+    """``python -m loopwatch up`` (or ``command``) in a new session (its own process group),
+    output in files, on a free web port (``web_port``), with no ``LOOPWATCH_`` variable of
+    this process but those given: ``LOOPWATCH_DATA_DIR`` is ``data_dir`` unless that is None
+    (the default data directory), and ``env`` adds or replaces variables."""
 
-    def __init__(self, args: Sequence[str], data_dir: Path, out: IO[bytes], err: IO[bytes]):
+    def __init__(
+        self,
+        args: Sequence[str],
+        data_dir: Path | None,
+        out: IO[bytes],
+        err: IO[bytes],
+        *,
+        command: str = "up",
+        env: Mapping[str, str] | None = None,
+    ):
         self.out, self.err = out, err
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPWATCH_")}
-        env |= {
-            "LOOPWATCH_WEB_PORT": str(free_port()),
-            "LOOPWATCH_DATA_DIR": str(data_dir),
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.web_port = free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("LOOPWATCH_")}
+        environ |= {"LOOPWATCH_WEB_PORT": str(self.web_port), "PYTHONUNBUFFERED": "1"}
+        if data_dir is not None:
+            environ["LOOPWATCH_DATA_DIR"] = str(data_dir)
+        environ |= env or {}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "loopwatch", "up", *args],
+            [sys.executable, "-m", "loopwatch", command, *args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            env=env,
+            env=environ,
             start_new_session=True,
         )
         self.seen: set[int] = set()
@@ -131,6 +143,19 @@ class UpProcess:
                     f" stdout:\n{self.stdout()[-3000:]}\nstderr:\n{self.stderr()[-3000:]}"
                 )
             time.sleep(0.05)
+
+    def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        """Return once ``ready()`` is true (``what`` names it); TimeoutError (with both
+        outputs) if the process exits or ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            self.descendants()
+            if self.process.poll() is not None or time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"not {what} within {timeout}s (exit {self.process.poll()});"
+                    f" stdout:\n{self.stdout()[-3000:]}\nstderr:\n{self.stderr()[-3000:]}"
+                )
+            time.sleep(0.1)
 
     def descendants(self) -> set[int]:
         """Every process below it now; each one ever seen is also kept in ``seen``."""
@@ -164,6 +189,25 @@ def _read(log: IO[bytes]) -> str:
     log.flush()
     log.seek(0)
     return log.read().decode(errors="replace")
+
+
+@contextmanager
+def loopwatch_process(
+    folder: Path, command: str, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[UpProcess]:
+    """Start ``loopwatch command *args`` with the default data directory (point HOME or
+    XDG_STATE_HOME elsewhere through ``env``), its output in ``folder``; on exit kill whatever
+    of it is left."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (
+        (folder / f"{command}.out").open("w+b") as out,
+        (folder / f"{command}.err").open("w+b") as err,
+    ):
+        process = UpProcess(args, None, out, err, command=command, env=env)
+        try:
+            yield process
+        finally:
+            process.kill_everything()
 
 
 @contextmanager
