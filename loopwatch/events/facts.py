@@ -79,6 +79,16 @@ class FunctionDeclared:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionsListed:
+    """The inventory listed every function of ``account`` (ListFunctions answered in every
+    region it read), each declared by its own ``FunctionDeclared``: from now on a session name
+    that is none of the account's known functions is not a function (DESIGN §4)."""
+
+    time: float
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
 class StateMachineDeclared:
     """CreateStateMachine / UpdateStateMachine: a state machine runs as this execution role.
 
@@ -171,6 +181,7 @@ class Invoked:
 
 Fact = (
     FunctionDeclared
+    | FunctionsListed
     | StateMachineDeclared
     | FunctionDeleted
     | TriggerAdded

@@ -106,6 +106,17 @@ def _triggers(inventory: RegionInventory, time: float) -> list[Fact]:
     return facts
 
 
+def listed_accounts(snapshot: Snapshot) -> list[str]:
+    """Accounts read in some region whose ListFunctions no region refused: every function of
+    theirs is in the snapshot."""
+    refused = {
+        r.account for r in snapshot.refused if r.service == "lambda" and r.call == "ListFunctions"
+    }
+    refused |= {r.account for r in snapshot.refused if r.service == "sts"}
+    read = dict.fromkeys(inventory.account for inventory in snapshot.inventories)
+    return [account for account in read if account not in refused]
+
+
 def state_machine_trigger_id(machine: str, function: str) -> str:
     """``states:<state machine ARN>|<function ARN>``: one edge however many states invoke it."""
     return f"states:{machine}|{function}"

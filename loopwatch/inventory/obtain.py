@@ -3,7 +3,8 @@ facts for one account.
 
     obtain("aws", regions)     → read_inventory (boto3's default chain, AWS_ENDPOINT_URL honoured)
     obtain("inv.json", …)      → load_snapshot
-    facts_for(snapshot, account, time) → that account's configuration facts, dated ``time``
+    facts_for(snapshot, account, time) → that account's configuration facts, dated ``time``,
+                                         and FunctionsListed when its functions all were
 
 Raises InventoryUnavailable (nothing readable from AWS) or SnapshotError (a file that cannot
 be read): the caller says so in one line and stops (DESIGN §7: exit 2). What one service
@@ -16,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from loopwatch.events.facts import Fact
+from loopwatch.events.facts import Fact, FunctionsListed
 from loopwatch.inventory.accounts import InventoryUnavailable, read_inventory
-from loopwatch.inventory.configuration import configuration_facts
+from loopwatch.inventory.configuration import configuration_facts, listed_accounts
 from loopwatch.inventory.snapshot import Snapshot, SnapshotError, load_snapshot
 
 AWS = "aws"
@@ -54,11 +55,15 @@ def obtain(
 
 
 def facts_for(snapshot: Snapshot, account: str | None, time: float) -> list[Fact]:
-    """The configuration facts of ``account`` (every account when None), dated ``time``."""
-    if account is None:
-        return configuration_facts(snapshot, time)
-    mine = tuple(i for i in snapshot.inventories if i.account == account)
-    return configuration_facts(replace(snapshot, inventories=mine), time)
+    """The configuration facts of ``account`` (every account when None), dated ``time``; then,
+    for an account whose every function was listed, ``FunctionsListed`` (which the driver
+    applies: ``loopwatch.detect.driver``)."""
+    if account is not None:
+        mine = tuple(i for i in snapshot.inventories if i.account == account)
+        snapshot = replace(snapshot, inventories=mine)
+    facts = configuration_facts(snapshot, time)
+    facts.extend(FunctionsListed(time, listed) for listed in listed_accounts(snapshot))
+    return facts
 
 
 def refusals(snapshot: Snapshot) -> list[tuple[str, str]]:
