@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -36,9 +37,14 @@ from loopwatch.detect.findings import (
     finding_json,
 )
 from loopwatch.service.act import LiveActions
+from loopwatch.service.ship import ship
 from loopwatch.settings import Settings
 from loopwatch.testing.aws import MotoServer, moto_server
+from loopwatch.testing.aws_env import point_at
+from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency, reset
+from loopwatch.testing.worker import read_until, running_worker, worker_settings
+from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import RecordKey, check, seal
 
 ACCOUNT = "123456789012"
@@ -280,3 +286,50 @@ def test_act_after_defaults_to_ten_minutes_and_zero_only_when_set() -> None:
     assert Settings(act_after_seconds=0).act_after_seconds == 0.0
     with pytest.raises(ValueError):
         Settings(act_after_seconds=-1)
+
+
+def test_a_worker_alerts_at_once_and_throttles_when_the_verdict_held(
+    kafka_broker: Broker,
+    httpserver: HTTPServer,
+    aws: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real service on the broker: the escalation alerts with ``throttle_at`` and no
+    outcome; the throttle comes from the armed deadline, its signed audit record on the
+    findings topic dated no earlier, then the ``acted`` alert."""
+    reset(aws)
+    function = create_function(aws, "worker", reserved=25)
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    settings = worker_settings(
+        kafka_broker,
+        tmp_path / "data",
+        alert_urls=[httpserver.url_for("/hook")],
+        throttle_mode="enforce",
+        act_after_seconds=2,
+        ledger_path=str(tmp_path / "ledger.json"),
+    )
+    sim = write_simulation(resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT)
+    point_at(aws, monkeypatch)  # the worker's boto3 default chain
+    with running_worker(settings, kafka_broker):
+        asyncio.run(ship([str(sim.out_dir)], settings))
+        values = read_until(
+            kafka_broker,
+            settings.topic("findings"),
+            lambda vs: any(v.get("kind") == "audit" for v in vs),
+            timeout=45,
+        )
+        deadline = time.monotonic() + 20
+        while len(httpserver.log) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (audit,) = [v for v in values if v.get("kind") == "audit"]
+    assert settings.state_secret is not None
+    assert check(audit, RecordKey(settings.state_secret.get_secret_value().encode())) is None
+    assert (audit["action"], audit["result"], audit["previous"]) == ("throttle", o.THROTTLED, 25)
+    assert reserved_concurrency(aws, function) == 0
+    first, acted = bodies(httpserver)
+    assert (first["state"], acted["state"]) == ("escalated", "acted")
+    assert first["action"]["outcomes"] == [] and first["throttle_at"] is not None
+    assert acted["throttle_at"] == first["throttle_at"]
+    assert audit["at"] >= first["throttle_at"]  # ISO-8601 UTC, same shape: compares as time
+    assert [x["result"] for x in acted["action"]["outcomes"]] == [o.THROTTLED]
