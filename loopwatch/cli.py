@@ -195,7 +195,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--throttle",
         choices=["off", "dry-run", "enforce"],
-        help="with --act: throttle mode (default dry-run; only enforce changes AWS)",
+        help="with --act: throttle mode (default dry-run; only enforce changes AWS); a loop is"
+        " throttled only if its verdict held LOOPWATCH_ACT_AFTER_SECONDS of event time",
     )
     _time_range_arguments(replay, "replayed")
     replay.add_argument(
