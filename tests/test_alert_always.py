@@ -200,6 +200,7 @@ def test_a_worker_with_an_unreadable_ledger_alerts_says_why_and_throttles_once_i
         tmp_path / "data",
         alert_urls=[httpserver.url_for("/hook")],
         throttle_mode="enforce",
+        act_after_seconds=0,  # acting itself; the act guard has its own tests
         ledger_path=str(ledger),
     )
     key = key_from_settings(settings)

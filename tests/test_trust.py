@@ -179,7 +179,8 @@ def test_a_forged_finding_is_dead_lettered_and_never_acted_on(server: MotoServer
     ]
 
     async def run() -> list[object]:
-        settings = Settings(throttle_mode="enforce", state_secret=SECRET)
+        # Acting at once: a forged finding must not even arm a throttle.
+        settings = Settings(throttle_mode="enforce", state_secret=SECRET, act_after_seconds=0)
         ledger = MemoryLedger()
         live = LiveActions(settings, send, ledger=ledger, access=emulator_access(server))
         async with Actions.from_settings(

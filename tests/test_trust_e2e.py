@@ -103,6 +103,7 @@ def test_forged_records_change_no_hold_act_on_nothing_and_the_real_loop_is_still
         tmp_path / "data",
         alert_urls=[httpserver.url_for("/hook")],
         throttle_mode="enforce",
+        act_after_seconds=0,  # acting itself; the act guard has its own tests
         ledger_path=str(ledger_path),
     )
     key = key_from_settings(settings)
