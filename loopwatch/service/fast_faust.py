@@ -137,6 +137,11 @@ UPSTREAM: dict[str, str] = {
     "aiokafka.record.memory_records._MemoryRecordsPy": "795a0314fbca30afc19c221f90a6649de8d5b4803caf8fc46f36b28c4e7beafe",
     "aiokafka.record.default_records._DefaultRecordBatchPy.validate_crc": "d29d51d221b527b1da04123afbf765bd5aa01b92904c51f6a9d85b2909f89a53",
     "aiokafka.record.legacy_records._LegacyRecordBatchPy.validate_crc": "71ffc8e3ee2046d56b85275c9a9d9b0734ac6097f2556020152a350156ac6b2d",
+    # FastConsumer._commit wraps it and drains the producer buffer first: upstream flushes the
+    # producer before it commits, but the buffer's flush returns once 0.1 s passes without a send.
+    "faust.transport.drivers.aiokafka.Consumer._commit": "a20eec84e4b2ed5072f6c6ab7707ac03d69e2255d67f115c31f8dc9cc246dc66",
+    "faust.transport.consumer.Consumer._commit_offsets": "1a6979904118844111259d182ca1c6e92ccc16364ccbe55c58e59d6e254a7adb",
+    "faust.transport.producer.ProducerBuffer.flush_atmost": "4966e8c5f9b42eb97abe3f93cbc9bc566a22bdea01ae5328c5a6593414820323",
     # FastConsumer.getmany copies it.
     "faust.transport.drivers.aiokafka.Consumer.getmany": "4b168d84882a70d6e3e2f9804430a63b92f8fd117d3187cbb4aeb54305bda34e",
     # ... and iterates a single partition's records as its DefaultSchedulingStrategy would.
@@ -379,6 +384,21 @@ class FastConsumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit(self, offsets: Any) -> bool:
+        # Upstream flushes the producer before it commits offsets, so that the table writes
+        # their messages caused are on the broker first; but its buffer's flush gives up once
+        # 0.1 s passes without a send (ProducerBuffer.flush_atmost), and under load thousands
+        # of writes were left behind while their inputs' offsets were committed: a worker
+        # killed then lost those writes, and its successor skipped their messages. Wait for
+        # every message queued before this commit (the buffer is FIFO), then flush on.
+        producer = self.app.producer
+        buffer = producer.buffer
+        ahead = buffer.size
+        while ahead > 0 and buffer.size:
+            ahead -= await buffer.flush_atmost(ahead)
+        await producer.flush()  # what left the buffer: aiokafka's own batches, delivered
+        return bool(await super()._commit(offsets))
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         # Upstream's (faust/transport/consumer.py, Consumer.getmany), split in two so that the
