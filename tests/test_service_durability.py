@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from loopwatch.testing.changelog import comparable
 from loopwatch.testing.estates import many_functions
 from loopwatch.testing.worker import (
     free_port,
+    read_all,
     read_until,
     running_worker,
     worker_process,
@@ -64,28 +66,32 @@ def test_a_restarted_worker_recovers_state_and_never_reopens(
         before = _traversals(first.json("/loops"))
         first.kill()  # no snapshot on the way out, no commit, no leaving the group
 
+    loops, state = _uninterrupted(messages)
     with running_worker(settings, kafka_broker) as second:
         recovered = _traversals(second.json("/loops"))
         assert recovered >= 3  # the active incident came back from the table, before any input
         held = second.service.processor.accounts[account].state
         assert held.engine.graph.nx.number_of_edges() >= functions  # and the large account whole
         kafka_broker.produce(settings.topic("cloudtrail"), messages[half:])
-        deadline = time.monotonic() + 20
-        while held.offsets.get((CLOUDTRAIL, 0)) != len(messages) - 1:
-            assert time.monotonic() < deadline, held.offsets
-            time.sleep(0.2)
-        time.sleep(0.5)  # the timer settles the last second
+        second.wait_applied(kafka_broker)  # every message applied, the last second settled
+        assert held.offsets.get((CLOUDTRAIL, 0)) == len(messages) - 1, held.offsets
         after = _traversals(second.json("/loops"))
         final = _timeless(comparable(held))
+        # What the settle published is on its way: stop only once it is there.
+        read_until(kafka_broker, findings_topic, lambda fs: len(_loops(fs)) >= len(loops))
     assert after > before, (before, recovered, after)
 
-    findings = read_until(kafka_broker, findings_topic, lambda fs: True, timeout=1)
-    changes = [f["change"] for f in findings if f["kind"] == "loop"]
+    findings = read_all(kafka_broker, findings_topic)  # the workers are gone: this is all
+    changes = [change for _, change in _loops(findings)]
     assert changes.count("opened") == 1 and changes.count("escalated") == 1, changes
     if functions:
-        loops, state = _uninterrupted(messages)
-        assert [(f["incident"], f["change"]) for f in findings if f["kind"] == "loop"] == loops
+        assert _loops(findings) == loops
         assert final == _timeless(comparable(state))
+
+
+def _loops(findings: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The loop findings' (incident, change), in order."""
+    return [(f["incident"], f["change"]) for f in findings if f["kind"] == "loop"]
 
 
 def _uninterrupted(messages: list[tuple[bytes, bytes]]) -> tuple[list[tuple[str, str]], Any]:
@@ -132,7 +138,7 @@ def test_a_clean_stop_saves_what_the_snapshot_interval_had_not(
             lambda fs: any(f["status"] == "active" for f in fs),
             timeout=20,
         )
-        time.sleep(0.5)  # the timer settles the last second
+        first.wait_applied(kafka_broker)  # every message applied, the last second settled
         before = _traversals(first.json("/loops"))
     with running_worker(settings, kafka_broker) as second:
         assert _traversals(second.json("/loops")) == before
@@ -176,9 +182,10 @@ def test_a_worker_killed_mid_batch_applies_every_message_exactly_once(
     kafka_broker: Broker, tmp_path: Path
 ) -> None:
     # One record a message, so the fast path's agent takes them many to a batch and acks a
-    # batch only once its output is sent. Killed while batches flow, after it has committed
-    # some, its successor must end where a worker never stopped ends: a message whose offset
-    # was committed before it was applied would be lost, one applied twice would count twice.
+    # batch only once its output is sent. Killed while batches flow, once it has observably
+    # committed part of them, its successor must end where a worker never stopped ends: a
+    # message whose offset was committed before it was applied would be lost, one applied
+    # twice would count twice.
     settings = worker_settings(
         kafka_broker, tmp_path / "data", partitions=1, snapshot_interval_seconds=1e-6
     )
@@ -190,27 +197,40 @@ def test_a_worker_killed_mid_batch_applies_every_message_exactly_once(
     large = many_functions(3000, account=account, start=min(r["eventTime"] for r in records))
     messages = [(key, orjson.dumps(record)) for record in [*large, *records]]
     topic = settings.topic("cloudtrail")
+    split = len(large) + len(records) // 2  # the rest is produced once the first worker is dead
+    loops, state = _uninterrupted(messages)
 
-    with worker_process(settings) as first:
-        kafka_broker.produce(topic, messages, timeout=120)  # one by one, each acked: slow
-        deadline = time.monotonic() + 30
-        while not (committed := kafka_broker.committed(topic, settings.app_id).get(0, 0)):
-            assert time.monotonic() < deadline, "the first worker committed nothing"
+    with worker_process(settings) as first, ThreadPoolExecutor(1) as pool:
+        # One by one, each acked: slow, so the worker applies them while they still come.
+        sending = pool.submit(kafka_broker.produce, topic, messages[:split], timeout=180)
+        committed = _committed_past(kafka_broker, topic, settings.app_id, len(large) // 2)
         first.kill()  # mid-stream: no snapshot on the way out, no commit, no leaving the group
-    assert committed < len(messages), "the first worker finished before it was killed"
+        sending.result()
+    assert committed < len(messages)
 
     with running_worker(settings, kafka_broker) as second:
-        tracked = second.service.processor.accounts[account]
-        held = tracked.state
-        deadline = time.monotonic() + 60
+        held = second.service.processor.accounts[account].state
+        kafka_broker.produce(topic, messages[split:], timeout=60)
         # Every message applied, and its last second settled by the quick settle: the loop's
         # escalation comes from that settle, so a worker stopped before it would never say it.
-        while held.offsets.get((CLOUDTRAIL, 0)) != len(messages) - 1 or tracked.unsettled:
-            assert time.monotonic() < deadline, held.offsets
-            time.sleep(0.2)
+        second.wait_applied(kafka_broker, timeout=120)
+        assert held.offsets.get((CLOUDTRAIL, 0)) == len(messages) - 1, held.offsets
         final = _timeless(comparable(held))
+        # The settle's findings may still be on their way: stop only once they are there.
+        read_until(
+            kafka_broker, settings.topic("findings"), lambda fs: len(_loops(fs)) >= len(loops)
+        )
 
-    findings = read_until(kafka_broker, settings.topic("findings"), lambda fs: True, timeout=1)
-    loops, state = _uninterrupted(messages)
-    assert [(f["incident"], f["change"]) for f in findings if f["kind"] == "loop"] == loops
+    findings = read_all(kafka_broker, settings.topic("findings"))  # the workers are gone
+    assert _loops(findings) == loops
     assert final == _timeless(comparable(state))
+
+
+def _committed_past(broker: Broker, topic: str, group: str, offset: int) -> int:
+    """``group``'s committed offset on partition 0 of ``topic`` once it is ``offset`` or more,
+    polled; fails after a deadline with the last one seen."""
+    deadline = time.monotonic() + 120
+    while (committed := broker.committed(topic, group).get(0, 0)) < offset:
+        assert time.monotonic() < deadline, f"committed {committed}, not {offset}, in 120 s"
+        time.sleep(0.1)
+    return committed

@@ -139,6 +139,14 @@ class Broker:
             timeout + 3 * self.session_timeout_ms / 1000,  # a group join comes on top
         )
 
+    def read_to_end(self, topic: str, *, timeout: float = 20.0) -> list[Received]:
+        """Every record on ``topic`` now; see :func:`read_to_end_async`."""
+        return _run(lambda: read_to_end_async(self.bootstrap, topic, timeout=timeout), timeout + 5)
+
+    def end_offsets(self, topic: str, timeout: float = 10.0) -> dict[int, int]:
+        """The offset the next record of each partition of ``topic`` will take."""
+        return _run(lambda: end_offsets_async(self.bootstrap, topic, timeout), timeout + 5)
+
     def committed(self, topic: str, group_id: str, timeout: float = 10.0) -> dict[int, int]:
         """The offsets ``group_id`` has committed on ``topic``, by partition (absent: none)."""
         return _run(lambda: committed_async(self.bootstrap, topic, group_id), timeout)
@@ -287,6 +295,60 @@ async def consume_async(
         if group_id is not None and received:
             await consumer.commit()
         return received
+    finally:
+        await consumer.stop()
+
+
+async def read_to_end_async(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list[Received]:
+    """Every record on ``topic`` from the earliest offset up to each partition's end offset as
+    the read starts: what was produced before the call, whatever the fetches' timing.
+
+    A topic that does not exist yet is waited for. Raises :class:`BrokerError` when it still
+    does not exist after ``timeout`` seconds, and :class:`TimeoutError` when its records up to
+    the end offsets have not all been read by then.
+    """
+    deadline = time.monotonic() + timeout
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic, timeout)]
+        consumer.assign(partitions)
+        # Tansu answers with the last batch's base offset + 1 (see Broker.faust_settings): a
+        # poll returns the whole batch that offset is in, so its other records come too.
+        ends = await consumer.end_offsets(partitions)
+        received: list[Received] = []
+        while behind := {
+            tp.partition: (position, ends[tp])
+            for tp in partitions
+            if (position := await consumer.position(tp)) < ends[tp]
+        }:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(
+                    f"{topic!r} not read to its end in {timeout}s (partition: (position, end))"
+                    f" {behind}; read {len(received)} records"
+                )
+            batches = await consumer.getmany(timeout_ms=int(min(left, 0.2) * 1000))
+            for records in batches.values():
+                received.extend(
+                    Received(r.topic, r.partition, r.offset, r.key, r.value) for r in records
+                )
+        return received
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets_async(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """The offset the next record of each partition of ``topic`` will take (BrokerError when
+    the topic does not exist within ``timeout`` seconds)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic, timeout)]
+        ends = await consumer.end_offsets(partitions)
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
     finally:
         await consumer.stop()
 

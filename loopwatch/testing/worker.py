@@ -32,6 +32,7 @@ import orjson
 from pydantic import SecretStr
 
 from loopwatch.net import free_port
+from loopwatch.service.bundled_broker import BrokerError
 from loopwatch.settings import Settings
 from loopwatch.testing.broker import Broker
 
@@ -113,6 +114,56 @@ class InProcessWorker(_Web):
             return await make()
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+    def read_findings(self, broker: Broker, timeout: float = 60.0) -> list[Any]:
+        """Every value on the findings topic once each finding this worker has published so
+        far is there (the processor counts a finding as it makes it, before it is sent);
+        TimeoutError with what was read if they are not within ``timeout`` seconds. For a
+        topic no other worker writes findings to."""
+
+        async def published() -> int:  # read on the worker's own loop
+            return sum(self.service.processor.metrics.findings.values())
+
+        made = self.call(published)
+        return read_until(
+            broker,
+            self.service.settings.topic("findings"),
+            lambda vs: sum(1 for v in vs if v.get("kind") in ("loop", "runaway")) >= made,
+            timeout=timeout,
+        )
+
+    def wait_applied(self, broker: Broker, timeout: float = 60.0) -> None:
+        """Return once the worker has applied every input message produced before the call,
+        sent what they produced (its group committed their offsets) and settled each
+        account's open second; TimeoutError (with what it had reached) after ``timeout``.
+
+        A settle changes the state at once, but the findings it publishes may still be on
+        their way: wait for those on the findings topic (``read_until``).
+        """
+        from loopwatch.service.processor import INPUTS
+
+        settings = self.service.settings
+        topics = [settings.topic(name) for name in INPUTS]
+        ends = {topic: broker.end_offsets(topic) for topic in topics}
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = {topic: broker.committed(topic, settings.app_id) for topic in topics}
+            behind = {
+                (topic, partition): (committed[topic].get(partition, 0), end)
+                for topic, by_partition in ends.items()
+                for partition, end in by_partition.items()
+                if committed[topic].get(partition, 0) < end
+            }
+            accounts = self.service.processor.accounts
+            unsettled = sorted(a for a, tracked in list(accounts.items()) if tracked.unsettled)
+            if not behind and not unsettled:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"worker {settings.app_id} not caught up in {timeout}s: (committed, end)"
+                    f" {behind}, unsettled accounts {unsettled}"
+                )
+            time.sleep(0.1)
 
 
 @contextmanager
@@ -277,13 +328,29 @@ def read_until(
     timeout: float = 20.0,
 ) -> list[Any]:
     """The JSON values on ``topic`` once ``done(values)`` holds; TimeoutError with what was
-    read if it does not within ``timeout`` seconds."""
+    read if it does not within ``timeout`` seconds.
+
+    Each try reads the topic to its end (``Broker.read_to_end``), so ``values`` is always every
+    value produced before that try, never what a short read happened to fetch; a topic that
+    does not exist yet counts as empty until the deadline.
+    """
     deadline = time.monotonic() + timeout
     values: list[Any] = []
     while True:
-        values = [orjson.loads(m.value) for m in broker.consume(topic, None, timeout=0.3)]
+        left = deadline - time.monotonic()
+        try:
+            read = broker.read_to_end(topic, timeout=max(left, 1.0))
+        except BrokerError:  # not created yet (the worker declares its outputs as it starts)
+            read = []
+        values = [orjson.loads(m.value) for m in read]
         if done(values):
             return values
         if time.monotonic() > deadline:
             raise TimeoutError(f"{topic}: condition not met in {timeout}s; read {values!r}"[:3000])
         time.sleep(0.2)
+
+
+def read_all(broker: Broker, topic: str, *, timeout: float = 20.0) -> list[Any]:
+    """Every JSON value on ``topic`` now (read to its end offsets): once whatever writes to it
+    has stopped, or has observably written all it will, this is all it wrote."""
+    return [orjson.loads(m.value) for m in broker.read_to_end(topic, timeout=timeout)]
