@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from loopwatch.detect.findings import finding_json
@@ -95,10 +94,7 @@ def live(
         while not worker.call(lambda: _async(settled)):
             assert time.monotonic() < deadline, "the worker did not read and settle everything"
             time.sleep(0.2)
-        findings = [
-            orjson.loads(m.value)
-            for m in kafka_broker.consume(settings.topic("findings"), None, timeout=2.0)
-        ]
+        findings = worker.read_findings(kafka_broker)  # every one it made, on the topic
         yield worker, cases, findings
 
 
