@@ -26,7 +26,8 @@ from itertools import islice
 from typing import IO, Any
 
 from loopwatch.config import DetectionConfig
-from loopwatch.detect import Finding, RunawayFinding
+from loopwatch.detect import Finding
+from loopwatch.detect.findings import standing_runaways
 from loopwatch.detect.router import Routed, Router
 from loopwatch.events.pool import ParsedUnit, parsed_units
 from loopwatch.events.runs import SPILL_FACTS, FactRuns
@@ -89,7 +90,7 @@ def replay(
     findings = list(router.findings())
     for fact, reason in router.failed():  # an engine bug: said, never silent
         report.errors.append(SourceError("engine", f"{reason} (at {fact.time})"))
-    report.runaway = [f for f in findings if isinstance(f, RunawayFinding)]
+    report.runaway = standing_runaways(findings)
     if on_finding is not None:
         for finding in findings:
             on_finding(finding)

@@ -16,7 +16,7 @@ from operator import attrgetter
 
 from loopwatch.detect.engine import Engine
 from loopwatch.detect.findings import Finding
-from loopwatch.events.facts import Fact, FunctionsListed
+from loopwatch.events.facts import Fact
 
 _BY_TIME = attrgetter("time")
 
@@ -45,11 +45,6 @@ class Driver:
         facts.sort(key=_BY_TIME)
         apply, findings = self.engine.apply, fed.findings
         for fact in facts:
-            if type(fact) is FunctionsListed:
-                # What the engine's identities know of an account (an inventory listed all its
-                # functions), not an event to measure; Engine.apply has no handler for it.
-                self.engine.identities.know_all_functions(fact.account, ())
-                continue
             try:
                 found = apply(fact)
             except Exception as exc:  # one fact must not stop every later one

@@ -4,14 +4,21 @@
                                 └─► rates ─────────────────────────────────────► runaway
 
 The same engine runs in ``loopwatch replay`` and in the live service; it does no I/O and never
-reads the clock. Events may arrive a little out of order: the engine's "now" is the latest
-event time seen.
+reads the clock. Its "now" is the latest event time seen; it moves timers (quiet incidents,
+expiry), never measurement.
+
+A cycle is measured at the event times of the records on its hops ("points"), each time over
+the window that ends there: what it says at a point depends on the records, not on the order
+they came in (DESIGN §5, "Verdicts depend on the set of records only"). A record that arrives
+late is counted in its own second, and the points of the cycle in the window after it — the
+windows it falls in — are measured again; a point that was active and is no longer revises the
+incident (``revised``). The work is bounded: only cycles through the record's hop, only points
+within one window after it.
 
 CloudTrail times are whole seconds, and records of one second come in any order: a loop's next
-invocation may sort before the write that caused it. So a cycle touched by a fact is measured
-once that second is over (when a fact of another second comes, or on ``flush()``), with every
-record of the second counted; measuring after each fact would make loop gain a coin toss at
-small counts.
+invocation may sort before the write that caused it. So a point is measured once its second is
+over (when a fact of a later second comes, or on ``flush()``), with every record of the second
+counted; measuring after each fact would make loop gain a coin toss at small counts.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from loopwatch.events.facts import (
     Fact,
     FunctionDeclared,
     FunctionDeleted,
+    FunctionsListed,
     Invoked,
     StateMachineDeclared,
     TriggerAdded,
@@ -55,7 +63,7 @@ class Engine:
         self.graph = ResourceGraph(self.config.window, self.config.horizon)
         self.identities = Identities()
         self.rates = RateDetector(self.config)
-        self.incidents = IncidentBook(self.config.quiet)
+        self.incidents = IncidentBook(self.config.quiet, self.config.horizon + self.config.window)
         self.now = float("-inf")
         self._cycles: dict[str, tuple[str, ...]] = {}  # incident id -> cycle
         self._by_hop: dict[tuple[str, str], set[str]] = {}  # hop -> ids of cycles through it
@@ -76,6 +84,7 @@ class Engine:
             FunctionDeclared: self._declared,
             StateMachineDeclared: self._machine_declared,
             FunctionDeleted: self._deleted,
+            FunctionsListed: self._functions_listed,
             TriggerAdded: self._trigger_added,
             BucketTriggersReplaced: self._bucket_replaced,
             TriggerEnabled: self._trigger_enabled,
@@ -92,11 +101,10 @@ class Engine:
         event time of the fact that completed it).
         """
         time = fact.time
-        # Settle when a fact of another second arrives, earlier or later: live input interleaves
-        # overlapping CloudTrail files, and waiting for a later second would stall on a record
-        # from the future until the end of the stream.
+        # Points of seconds before this fact's are over (input is fed in event-time order);
+        # a point at or after it waits for its second to pass, or for ``flush()``.
         if self._pending and int(time) != self._pending_second:
-            self._settle()
+            self._settle(before=int(time))
         if time > self.now:
             self.now = time
             if time >= self._next_tick:
@@ -172,7 +180,9 @@ class Engine:
         engine.graph = ResourceGraph.from_state(state["graph"], c.window, c.horizon)
         engine.identities = Identities.from_state(state["identities"])
         engine.rates = RateDetector.from_state(state["rates"], c)
-        engine.incidents = IncidentBook.from_state(state["incidents"], c.quiet)
+        engine.incidents = IncidentBook.from_state(
+            state["incidents"], c.quiet, c.horizon + c.window
+        )
         for key, nodes in state["cycles"].items():
             engine._remember(key, tuple(nodes))
         engine._pending = {k: {int(s) for s in v} for k, v in state["pending"].items()}
@@ -220,6 +230,11 @@ class Engine:
         if keys:  # its loops may be confirmed now
             self._remeasure(list(keys), fact.time)
 
+    def _functions_listed(self, fact: FunctionsListed) -> None:
+        # An inventory listed all the account's functions: a session name that is none of
+        # them is no function (DESIGN §4).
+        self.identities.know_all_functions(fact.account, ())
+
     def _machine_declared(self, fact: StateMachineDeclared) -> None:
         self.identities.learn_state_machine(fact.machine, fact.role)
 
@@ -239,7 +254,7 @@ class Engine:
         self._remeasure(self._by_hop.get(hop, ()), fact.time)
         # A late configuration: look for cycles as of everything seen so far, not as of its own
         # time, when observed hops it now completes had not been seen yet.
-        self._search(*hop, self.now)
+        self._search(*hop, self.now, since=fact.time)
 
     def _bucket_replaced(self, fact: BucketTriggersReplaced) -> None:
         bucket, time = fact.bucket, fact.time
@@ -255,14 +270,14 @@ class Engine:
         )
         self._remeasure(touched, time)
         for trigger in fact.triggers:
-            self._search(trigger.source, trigger.target, self.now)
+            self._search(trigger.source, trigger.target, self.now, since=time)
 
     def _trigger_enabled(self, fact: TriggerEnabled) -> None:
         hop = self.graph.set_trigger_enabled(fact.trigger_id, fact.enabled)
         if hop is None:
             return
         if fact.enabled:
-            self._search(*hop, self.now)
+            self._search(*hop, self.now, since=fact.time)
         else:
             self._recheck(
                 self._by_hop.get(hop, ()), fact.time, "its event source mapping was disabled"
@@ -275,7 +290,10 @@ class Engine:
 
     # -- cycles --------------------------------------------------------------------------------
 
-    def _search(self, source: str, target: str, time: float) -> None:
+    def _search(self, source: str, target: str, time: float, *, since: float | None = None) -> None:
+        """Find the new cycles through hop (source, target) as of ``time``; measure each at
+        ``time`` or, ``since`` a configuration of that time made it a cycle, at that time and
+        every point kept after it (everything seen so far counts)."""
         found = cycle_search.cycles_through(
             self.graph, source, target, time, self.config.max_cycle_length
         )
@@ -285,7 +303,10 @@ class Engine:
             if key in self._cycles:
                 continue
             self._remember(key, cycle)
-            self._touch(key, time)
+            if since is not None:
+                self._touch_since(key, since)
+            else:
+                self._touch(key, time)
 
     def _remember(self, key: str, cycle: tuple[str, ...]) -> None:
         self._cycles[key] = cycle
@@ -314,7 +335,7 @@ class Engine:
         and a late configuration must count everything seen so far (DESIGN §5)."""
         for key in list(keys):
             if key in self._cycles:
-                self._touch(key, max(time, self.now))
+                self._touch_since(key, time)
 
     def _update(self, source: str, target: str, time: float) -> None:
         if source not in self._by_node:
@@ -325,29 +346,66 @@ class Engine:
                 self._touch(key, time)
 
     def _touch(self, key: str, time: float) -> None:
-        """Measure cycle ``key`` once the second of ``time`` is settled.
+        """Measure cycle ``key`` at the point of ``time`` once its second is settled.
 
         A late fact (from a second before the newest one seen) is measured at its own second,
-        as if it had come in order, and at the newest second too: the later measurements it
-        would have been part of have already been made without it.
+        as if it had come in order, and so is every later point of the cycle whose window holds
+        it: those were measured without it.
         """
         second = int(time)
         seconds = self._pending.get(key)
         if seconds is None:
             seconds = self._pending[key] = set()
         seconds.add(second)
-        newest = int(self.now) if self.now != float("-inf") else second
-        if second < newest:
-            seconds.add(newest)
+        if second + 1 <= self.now:  # a second before the newest one seen: late
+            cycle = self._cycles.get(key)
+            if cycle is not None:
+                seconds.update(self._points(cycle, second, second + self.config.window))
         self._pending_second = float(second)
 
-    def _settle(self) -> None:
-        """Measure the cycles touched in the open second, as of that second.
+    def _touch_since(self, key: str, time: float) -> None:
+        """Measure cycle ``key`` at ``time`` and at every point kept of it after ``time``: its
+        configuration changed then, and what came after is measured in its light whatever
+        order it arrived in."""
+        self._touch(key, time)
+        cycle = self._cycles.get(key)
+        if cycle is not None:
+            self._pending[key].update(self._points(cycle, time, float("inf")))
+
+    def _points(self, cycle: tuple[str, ...], after: float, until: float) -> set[int]:
+        """The seconds in (``after``, ``until``] at which something on ``cycle``'s hops
+        happened: where a measurement of it can differ from the one before."""
+        points: set[int] = set()
+        graph = self.graph
+        for node, nxt, _ in cycle_search.hops(cycle):
+            edge = graph.edge(node, nxt)
+            if edge is None:
+                continue
+            for activity in (edge.writes, edge.invocations):
+                if activity is not None:
+                    points.update(activity.seconds_in(after, until))
+        return points
+
+    def _settle(self, before: int | None = None) -> None:
+        """Measure the points pending (those of seconds before ``before``: all when None),
+        each as of its second.
 
         Findings carry the whole second: CloudTrail states no finer time, and invocation
         events' milliseconds would otherwise place a catch after the records that made it.
         """
-        pending, self._pending = self._pending, {}
+        if before is None:
+            pending, self._pending = self._pending, {}
+        else:
+            pending = {}
+            for key, seconds in list(self._pending.items()):
+                due = {s for s in seconds if s < before}
+                if not due:
+                    continue
+                pending[key] = due
+                if len(due) == len(seconds):
+                    del self._pending[key]
+                else:
+                    seconds.difference_update(due)
         for key, seconds in pending.items():
             for second in sorted(seconds):
                 cycle = self._cycles.get(key)
@@ -410,7 +468,7 @@ class Engine:
                 self._out.append(self._evidence(finding))
 
     def _maintain(self, now: float) -> None:
-        self._settle()
+        self._settle(before=int(now))
         self._next_tick = now + _TICK
         self._out.extend(self._evidence(f) for f in self.incidents.resolve_quiet(now))
         if now >= self._next_sweep:

@@ -5,6 +5,7 @@ Findings are values (frozen); sinks, reports and topics render them. Times are e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 OPENED = "opened"
@@ -76,6 +77,8 @@ class RunawayFinding:
     reason: str  # "growth" or "ceiling"
     unknown: tuple[str, ...] = ()
     """Why the function is not known to be one (a presumed function, DESIGN §4)."""
+    revised: bool = False
+    """Late records show the windows it was found in are not runaway: it is taken back."""
 
     @property
     def confirmed(self) -> bool:
@@ -83,6 +86,18 @@ class RunawayFinding:
 
 
 Finding = LoopFinding | RunawayFinding
+
+
+def standing_runaways(findings: Iterable[Finding]) -> list[RunawayFinding]:
+    """The runaway findings among ``findings`` (in order) that no later revision took back."""
+    runaways = [f for f in findings if isinstance(f, RunawayFinding)]
+    taken_back: dict[str, int] = {}
+    for i, runaway in enumerate(runaways):
+        if runaway.revised:
+            taken_back[runaway.function] = i
+    return [
+        r for i, r in enumerate(runaways) if not r.revised and i > taken_back.get(r.function, -1)
+    ]
 
 
 def loop_json(loop: LoopFinding) -> dict[str, object]:
@@ -119,6 +134,7 @@ def runaway_json(runaway: RunawayFinding) -> dict[str, object]:
         "reason": runaway.reason,
         "confirmed": runaway.confirmed,
         "unknown": list(runaway.unknown),
+        **({"revised": True} if runaway.revised else {}),
     }
 
 
@@ -159,6 +175,7 @@ def finding_from_json(document: dict[str, object]) -> tuple[Finding, str | None]
                 growth=None if growth is None else _number(growth),
                 reason=str(document["reason"]),
                 unknown=_strings(document.get("unknown", [])),
+                revised=document.get("revised") is True,
             ), account
         if kind != "loop":
             raise ValueError(f"not a finding: kind {kind!r}")

@@ -1,14 +1,22 @@
-"""One incident per cycle: opened, escalated when it turns active, resolved when it goes quiet.
+"""One incident per cycle: opened, escalated when it turns active, resolved when it goes quiet,
+revised when late records change what it was.
 
 The id is stable (a hash of the sorted node ids), so the same cycle found again — after a
 restart, in another replay — is the same incident, and it never opens twice while open.
+
+An incident is active while some point of it (a second at which its cycle was measured) is
+active. Records arrive late, so a point is measured again when one lands in its window: a point
+that is no longer active is dropped, and an incident left with none is revised back to latent
+(DESIGN §5, "Revocation"). A late record of an episode that already resolved belongs to that
+episode: it reopens it (``revised``) if it shows the cycle had not been quiet long enough.
 """
 
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, insort
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from loopwatch.detect.findings import (
@@ -17,6 +25,7 @@ from loopwatch.detect.findings import (
     LATENT,
     OPENED,
     RESOLVED,
+    REVISED,
     WITHDRAWN,
     LoopFinding,
 )
@@ -48,6 +57,13 @@ class Incident:
     """The incident's latest change (the finding it last gave)."""
     said_at: float = 0.0
     """Event time of the incident's latest finding: findings of one incident never go back."""
+    points: list[int] = field(default_factory=list)
+    """Seconds at which the episode was measured active, ascending (see the module docstring)."""
+    pinned: bool = False
+    """Active at a point too old for any late record to be counted in its window: no
+    revision can take the episode's activity back."""
+    resolved_at: float | None = None
+    """Event time at which the episode resolved (None while open)."""
 
     @property
     def confirmed(self) -> bool:
@@ -84,8 +100,9 @@ class Incident:
 class IncidentBook:
     """All incidents seen, keyed by id; decides which changes are worth a finding."""
 
-    def __init__(self, quiet: float) -> None:
+    def __init__(self, quiet: float, keep: float = float("inf")) -> None:
         self._quiet = quiet
+        self._keep = keep  # seconds behind the newest point at which a point can change
         self.incidents: dict[str, Incident] = {}
         # The open ones, so that resolving quiet incidents need not read every incident ever
         # seen; and each incident's place in ``incidents``, so they resolve in that order.
@@ -112,28 +129,54 @@ class IncidentBook:
         key = incident_id(cycle)
         incident = self.incidents.get(key)
         change = None
+        revision = ""  # why, when late records revise what was said
         if incident is None:
             incident = self._add(Incident(key, cycle, first_seen=time, last_activity=time))
             change = OPENED
         elif not incident.open:
-            incident.open, incident.status, incident.detected_at = True, LATENT, None
-            self._open[key] = incident
-            change = OPENED
+            resolved_at = incident.resolved_at
+            if resolved_at is not None and time < resolved_at:
+                # A late record of the episode that resolved: it was not quiet after all.
+                if resolved_at - time < self._quiet:
+                    incident.open, incident.resolved_at = True, None
+                    self._open[key] = incident
+                    revision = " Reopened: records that arrived later show it had not gone quiet."
+                    change = REVISED
+            else:
+                incident.open, incident.status, incident.detected_at = True, LATENT, None
+                incident.points, incident.pinned, incident.resolved_at = [], False, None
+                self._open[key] = incident
+                change = OPENED
         # Live input is out of order: a late record is measured at its own (earlier) time. The
         # incident then started, or became active, earlier than first thought — never later
         # than it is said to be active, and never said twice.
-        incident.first_seen = min(incident.first_seen, time)
+        if traversals:  # a measurement at a configuration's time may precede the cycle's runs
+            incident.first_seen = min(incident.first_seen, time)
         incident.last_activity = max(incident.last_activity, time)
         incident.traversals = max(incident.traversals, traversals)
         guard_changed = guarded != incident.guarded
         incident.gain, incident.guarded, incident.unknown = gain, guarded, unknown
-        if active and incident.status != ACTIVE:
-            incident.status, incident.detected_at = ACTIVE, time
-            change = ESCALATED if change is None else change
-        elif active and incident.detected_at is not None and time < incident.detected_at:
-            incident.detected_at = time
+        if active:
+            self._add_point(incident, int(time))
+            if incident.status != ACTIVE:
+                incident.status, incident.detected_at = ACTIVE, time
+                if not incident.open:  # a resolved episode's late records: it was active
+                    change, revision = REVISED, " Revised: records that arrived later show it ran."
+                else:
+                    change = ESCALATED if change in (None, REVISED) else change
+            elif incident.detected_at is not None and time < incident.detected_at:
+                incident.detected_at = time
+        elif self._drop_point(incident, int(time)) and incident.status == ACTIVE:
+            # The only points it was active at are not, counted with the records since.
+            incident.status, incident.detected_at = LATENT, None
+            change = REVISED
+            revision = " Revised: records that arrived later show it is " + (
+                "guarded, so it is latent, not active." if guarded else "not active."
+            )
         if change is not None or guard_changed:
             incident.explanation, incident.fix = describe(guarded)
+            if change == REVISED:
+                incident.explanation += revision
         if change is None:
             return None
         # A finding's time never goes back behind the incident's previous one.
@@ -182,12 +225,21 @@ class IncidentBook:
         return [asdict(incident) for incident in self.incidents.values()]
 
     @classmethod
-    def from_state(cls, state: list[dict[str, Any]], quiet: float) -> IncidentBook:
-        book = cls(quiet)
+    def from_state(
+        cls, state: list[dict[str, Any]], quiet: float, keep: float = float("inf")
+    ) -> IncidentBook:
+        book = cls(quiet, keep)
         for data in state:
             incident = Incident(
-                **{**data, "cycle": tuple(data["cycle"]), "unknown": tuple(data.get("unknown", ()))}
+                **{
+                    **data,
+                    "cycle": tuple(data["cycle"]),
+                    "unknown": tuple(data.get("unknown", ())),
+                    "points": [int(p) for p in data.get("points", ())],
+                }
             )
+            if incident.status == ACTIVE and not incident.points:
+                incident.pinned = True  # saved before points were kept: nothing to revise by
             book._add(incident)
         return book
 
@@ -199,8 +251,33 @@ class IncidentBook:
             self._open[incident.id] = incident
         return incident
 
+    def _add_point(self, incident: Incident, second: int) -> None:
+        points = incident.points
+        if not points or points[-1] < second:
+            points.append(second)
+        else:
+            i = bisect_left(points, second)
+            if i == len(points) or points[i] != second:
+                insort(points, second)
+        # Points no late record can reach any more only need to be remembered as "was active".
+        if points[0] < points[-1] - self._keep - 1.0:
+            drop = bisect_left(points, points[-1] - self._keep - 1.0)
+            del points[:drop]
+            incident.pinned = True
+
+    @staticmethod
+    def _drop_point(incident: Incident, second: int) -> bool:
+        """Forget ``second`` as an active point; True if the episode has none left now."""
+        points = incident.points
+        i = bisect_left(points, second)
+        if i == len(points) or points[i] != second:
+            return False
+        del points[i]
+        return not points and not incident.pinned
+
     def _resolve(self, incident: Incident, now: float) -> LoopFinding:
         incident.open = False
+        incident.resolved_at = now
         self._open.pop(incident.id, None)
         incident.said_at = max(incident.said_at, now)
         return incident.finding(RESOLVED, incident.said_at)

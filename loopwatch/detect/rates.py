@@ -6,7 +6,10 @@ writes instead (one call ≈ one run), until an invocation is seen.
 
 Live input is out of order (CloudTrail files overlap by minutes), so counts are kept per window
 index, each event in its own window, and a late event re-checks the windows it can change: the
-functions found runaway do not depend on the order events arrive in.
+functions found runaway do not depend on the order events arrive in. A window of a growth chain
+can be incomplete when it is checked (its records a file later): a chain that the complete
+windows no longer make runaway takes its finding back (``revised``), as late records revise a
+loop (DESIGN §5, "Revocation").
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class _FunctionRate:
     functions the engine's cost is bound by memory.
     """
 
-    __slots__ = ("base", "by_invocations", "counts", "first", "reported")
+    __slots__ = ("base", "by_invocations", "counts", "first", "hot", "reported")
 
     def __init__(self) -> None:
         self.by_invocations = False
@@ -34,6 +37,7 @@ class _FunctionRate:
         self.counts: list[int] = []
         self.first = _NONE  # the earliest window with an event: none exist before it
         self.reported = _NONE  # the window of the last runaway finding
+        self.hot: list[int] | None = None  # windows whose chain is runaway now (None: none yet)
 
     @property
     def newest(self) -> int:
@@ -51,8 +55,11 @@ class RateDetector:
         self._floor = config.rate_floor_per_min / self._per_min  # as a count per window
         self._ceiling = config.rate_ceiling_per_min / self._per_min
         self._chain = config.rate_growth_windows
-        # Windows kept per function: the chain a decision reads, and the one it starts from.
-        self._keep = config.rate_growth_windows + 2
+        # Windows kept per function: a late event (up to the horizon) still lands in its own
+        # window and re-checks the chains it is part of, so the functions found runaway
+        # depend on the events, not their order (DESIGN §5); plus the chain a decision reads
+        # and the window it starts from.
+        self._keep = int(config.horizon // config.rate_window) + config.rate_growth_windows + 2
         self._rates: dict[str, _FunctionRate] = {}
         self.changed: set[str] | None = None
         """Functions whose counts may have changed since the set was last emptied, kept once
@@ -65,7 +72,7 @@ class RateDetector:
         if not rate.by_invocations:  # real invocations replace the writes proxy from now on
             rate.by_invocations = True
             rate.base = rate.first = rate.reported = _NONE
-            rate.counts = []
+            rate.counts, rate.hot = [], None
         return self._count(function, rate, time)
 
     def wrote(self, function: str, time: float) -> RunawayFinding | None:
@@ -92,11 +99,14 @@ class RateDetector:
     @classmethod
     def from_state(cls, state: dict[str, list[Any]], config: DetectionConfig) -> RateDetector:
         detector = cls(config)
-        for function, (by_invocations, base, counts, first, reported) in state.items():
+        for function, entry in state.items():
+            by_invocations, base, counts, first, reported = entry[:5]
             rate = detector._rate(function)
             rate.by_invocations = bool(by_invocations)
             rate.base, rate.first, rate.reported = int(base), int(first), int(reported)
             rate.counts = [int(n) for n in counts]
+            hot = entry[5] if len(entry) > 5 else None  # older state kept no hot windows
+            rate.hot = None if not hot else [int(w) for w in hot]
         return detector
 
     def _rate(self, function: str) -> _FunctionRate:
@@ -118,19 +128,47 @@ class RateDetector:
                 drop = len(counts) - self._keep
                 del counts[:drop]
                 rate.base += drop
+                if rate.hot:
+                    rate.hot = [w for w in rate.hot if w >= rate.base] or None
         elif index >= rate.base:
             counts[index - rate.base] += 1
+        elif index > rate.newest - self._keep:  # late, before the first window kept: still kept
+            counts[0:0] = [0] * (rate.base - index)
+            counts[0] = 1
+            rate.base = index
         else:
             return None  # older than every window kept: it can change no decision any more
         if index < rate.first:
             rate.first = index
         # The window the event landed in, and (when it is late) the later windows whose growth
-        # chain it is part of.
-        for window in range(index, rate.newest + 1):
+        # chain it is part of: a window's decision reads it and the ``chain`` before it.
+        found: RunawayFinding | None = None
+        cooled = False
+        for window in range(index, min(rate.newest, index + self._chain) + 1):
             reason = self._runaway_reason(rate, window)
+            hot = rate.hot
             if reason is not None:
-                return self._report(function, rate, window, reason, time)
-        return None
+                if hot is None:
+                    hot = rate.hot = []
+                if window not in hot:
+                    hot.append(window)
+                if found is None:
+                    found = self._report(function, rate, window, reason, time)
+            elif hot and window in hot:
+                hot.remove(window)
+                cooled = True
+        if found is None and cooled and not rate.hot and rate.reported != _NONE:
+            # Every chain it was reported on is no longer runaway, counted complete.
+            rate.reported, rate.hot = _NONE, None
+            return RunawayFinding(
+                function=function,
+                detected_at=time,
+                rate_per_min=rate.count(index) * self._per_min,
+                growth=None,
+                reason="revised",
+                revised=True,
+            )
+        return found
 
     def _report(
         self, function: str, rate: _FunctionRate, window: int, reason: str, time: float
@@ -181,4 +219,7 @@ class RateDetector:
 
 
 def _rate_state(rate: _FunctionRate) -> list[Any]:
-    return [rate.by_invocations, rate.base, list(rate.counts), rate.first, rate.reported]
+    state = [rate.by_invocations, rate.base, list(rate.counts), rate.first, rate.reported]
+    if rate.hot:
+        state.append(list(rate.hot))
+    return state

@@ -44,7 +44,7 @@ from typing import TypeVar
 from loopwatch.config import DetectionConfig
 from loopwatch.detect.driver import Driver, Fed
 from loopwatch.detect.engine import Engine
-from loopwatch.detect.findings import Finding, LoopFinding, RunawayFinding
+from loopwatch.detect.findings import Finding, LoopFinding, RunawayFinding, standing_runaways
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import (
     UNKNOWN_ACCOUNT,
@@ -221,4 +221,4 @@ class Router:
         )
 
     def runaways(self) -> list[RunawayFinding]:
-        return [f for f in self.findings() if isinstance(f, RunawayFinding)]
+        return standing_runaways(self.findings())

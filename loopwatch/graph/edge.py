@@ -8,7 +8,7 @@ A hop may carry configured triggers (they hold until removed), observed invocati
 them (Invoke with a sourceArn, invocation events with a source), and observed writes by a
 function (data events). For a write into a bucket, ``closing`` keeps, per next node, the writes
 whose key and event type match an enabled trigger towards that node: only those close a loop.
-``written`` keeps the keys of the writes inside the window, so that when the bucket's
+``written`` keeps the keys of the writes inside the horizon, so that when the bucket's
 notification configuration becomes known later than its writes (live input is out of order,
 and a trail begins after the configuration was made) they can be matched again.
 """
@@ -54,16 +54,16 @@ class Edge:
         self.writes: Activity | None = None
         self.closing: dict[str, Activity] = {}
         self.last_key: str | None = None  # the latest S3 key written, for explanations
-        # (second, key, S3 event, count) of writes into a bucket, oldest first, inside the window;
+        # (second, key, S3 event, count) of writes into a bucket, oldest first, inside the horizon;
         # None until the first (most hops lead elsewhere: no empty list for the collector).
         self.written: list[tuple[int, str | None, str | None, int]] | None = None
         # The graph's bookkeeping of when to look at this hop for expiry (see ResourceGraph).
         self.expiry_slot = math.inf
 
     def log_write(
-        self, time: float, count: int, key: str | None, s3_event: str | None, window: float
+        self, time: float, count: int, key: str | None, s3_event: str | None, keep: float
     ) -> None:
-        """Remember a write into a bucket (bounded by the window and WRITE_LOG_LIMIT)."""
+        """Remember a write into a bucket (bounded by ``keep`` seconds and WRITE_LOG_LIMIT)."""
         written = self.written
         if written is None:
             written = self.written = []
@@ -71,7 +71,7 @@ class Edge:
         written.append((second, key, s3_event, count))
         if len(written) > 1 and written[-2][0] > second:
             written.sort(key=_second)  # a late write: rare, and the list is short
-        cutoff = written[-1][0] - window - 1.0
+        cutoff = written[-1][0] - keep - 1.0
         if written[0][0] <= cutoff or len(written) > WRITE_LOG_LIMIT:
             drop = 0
             while drop < len(written) and (
@@ -150,17 +150,17 @@ class Edge:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], window: float) -> Edge:
+    def from_state(cls, state: dict[str, Any], window: float, keep: float) -> Edge:
         edge = cls(state["source"], state["target"], bool(state["bucket"]))
         for t in state["triggers"]:
             trigger = Trigger(**{**t, "events": tuple(t["events"])})
             edge.triggers[trigger.id] = trigger
         if state["writes"] is not None:
-            edge.writes = Activity.from_state(state["writes"], window)
+            edge.writes = Activity.from_state(state["writes"], window, keep)
         if state["invocations"] is not None:
-            edge.invocations = Activity.from_state(state["invocations"], window)
+            edge.invocations = Activity.from_state(state["invocations"], window, keep)
         edge.closing = {
-            node: Activity.from_state(a, window) for node, a in state["closing"].items()
+            node: Activity.from_state(a, window, keep) for node, a in state["closing"].items()
         }
         edge.last_key = state["last_key"]
         written = state.get("written")

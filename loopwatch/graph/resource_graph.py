@@ -34,6 +34,9 @@ class ResourceGraph:
     def __init__(self, window: float, horizon: float) -> None:
         self.window = window
         self.horizon = horizon
+        # Seconds of activity kept behind an edge's newest record: a record up to the horizon
+        # late still falls in windows that are measured again (DESIGN §5).
+        self.keep = horizon + window
         self._g: nx.DiGraph[str] = nx.DiGraph()
         # networkx's own successor dict: reading it directly saves a view object per lookup on
         # the hot path (``G.succ[u]`` builds an AtlasView each call).
@@ -155,14 +158,14 @@ class ResourceGraph:
         edge = self._edge_for(function, target)
         fresh = edge.writes is None or not edge.writes.live(time, self.horizon)
         if edge.writes is None:
-            edge.writes = Activity(self.window)
+            edge.writes = Activity(self.window, self.keep)
         edge.writes.add(time, count)
         if (time + self.horizon) // self._slot_width < edge.expiry_slot:
             self._watch(edge, time)
         if edge.target_is_bucket:
             if key is not None:
                 edge.last_key = key
-            edge.log_write(time, count, key, s3_event, self.window)
+            edge.log_write(time, count, key, s3_event, self.keep)
             fresh = self._record_closing(edge, time, count, key, s3_event) or fresh
         return fresh
 
@@ -172,7 +175,7 @@ class ResourceGraph:
         fresh = not edge.live(time, self.horizon)
         invocations = edge.invocations
         if invocations is None:
-            invocations = edge.invocations = Activity(self.window)
+            invocations = edge.invocations = Activity(self.window, self.keep)
             if not edge.triggers and arns.kind(source) == arns.BUCKET:
                 # A hop known only by its invocations delivers anything: the writes into the
                 # bucket seen before it was first seen firing now count as closing towards it.
@@ -286,7 +289,7 @@ class ResourceGraph:
     def from_state(cls, state: dict[str, Any], window: float, horizon: float) -> ResourceGraph:
         graph = cls(window, horizon)
         for edge_state in state["edges"]:
-            edge = Edge.from_state(edge_state, window)
+            edge = Edge.from_state(edge_state, window, graph.keep)
             for node in (edge.source, edge.target):
                 if node not in graph._g:
                     graph._g.add_node(node, kind=arns.kind(node))
@@ -346,7 +349,7 @@ class ResourceGraph:
             if activity is None or not activity.live(time, self.horizon):
                 fresh = True
             if activity is None:
-                activity = edge.closing[onward.target] = Activity(self.window)
+                activity = edge.closing[onward.target] = Activity(self.window, self.keep)
             activity.add(time, count)
             added = True
         if added and (time + self.horizon) // self._slot_width < edge.expiry_slot:

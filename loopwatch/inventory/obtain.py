@@ -56,8 +56,7 @@ def obtain(
 
 def facts_for(snapshot: Snapshot, account: str | None, time: float) -> list[Fact]:
     """The configuration facts of ``account`` (every account when None), dated ``time``; then,
-    for an account whose every function was listed, ``FunctionsListed`` (which the driver
-    applies: ``loopwatch.detect.driver``)."""
+    for an account whose every function was listed, ``FunctionsListed``."""
     if account is not None:
         mine = tuple(i for i in snapshot.inventories if i.account == account)
         snapshot = replace(snapshot, inventories=mine)

@@ -35,11 +35,35 @@ class Verdict:
     ) -> Verdict:
         """From findings as published and the final incidents (the engine's book, or a
         replay report's ``loops``)."""
+        findings = list(findings)
         loops = [f for f in findings if f.get("kind") == "loop"]
         withdrawn = {frozenset(f["cycle"]) for f in loops if f["change"] == "withdrawn"}
         return cls(
-            ever_active=frozenset(frozenset(f["cycle"]) for f in loops if f["status"] == "active"),
+            ever_active=_ever_active(loops),
             reported=frozenset(frozenset(f["cycle"]) for f in loops) - withdrawn,
-            runaway=frozenset(str(f["function"]) for f in findings if f.get("kind") == "runaway"),
+            runaway=_standing_runaways(findings),
             final={frozenset(i.cycle): (i.status, i.open) for i in incidents},
         )
+
+
+def _ever_active(loops: list[Mapping[str, Any]]) -> frozenset[Cycle]:
+    """The cycles with an episode that stood active: its last finding (a revision included)
+    says active. An episode begins with ``opened``; a ``revised`` finding replaces what the
+    episode said before it (late records showed it wrong)."""
+    standing: dict[Cycle, str] = {}  # cycle -> status of its current episode's last finding
+    ever: set[Cycle] = set()
+    for f in loops:
+        cycle = frozenset(f["cycle"])
+        if f["change"] == "opened" and standing.get(cycle) == "active":
+            ever.add(cycle)  # the episode before this one stood active
+        standing[cycle] = str(f["status"])
+    return frozenset(ever | {c for c, status in standing.items() if status == "active"})
+
+
+def _standing_runaways(findings: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The functions whose latest runaway finding was not taken back (``revised``)."""
+    latest: dict[str, bool] = {}
+    for f in findings:
+        if f.get("kind") == "runaway":
+            latest[str(f["function"])] = f.get("revised") is True
+    return frozenset(fn for fn, revised in latest.items() if not revised)
