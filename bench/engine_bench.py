@@ -1,6 +1,14 @@
-"""The engine's per-fact cost on graphs of 1k, 10k and 100k functions, in one run.
+"""The engine's per-fact cost on graphs of 1k, 10k and 100k functions, and against lateness, in
+one run.
 
     .venv/bin/python bench/engine_bench.py [--rounds 4]
+
+Lateness (DESIGN §5: work per record flat in the lateness, up to the horizon): the traffic of
+LATE_SIZE functions over two hours is cut into CloudTrail-like files of 5 minutes of event time
+and fed file by file through the driver (as the worker feeds messages), every other file
+delivered L minutes late (after the file L minutes later in event time), for L = 0, 5, 30 and
+60. Each late record is counted in its own windows and the cycles through it measured again
+there; the printed ratio is the per-fact cost at L against L = 0 in the same run.
 
 Only the engine is timed: facts are built before the clock starts and fed to ``Engine.apply``.
 Each size runs in a process of its own, once per round (the sizes in a rotating order, so
@@ -54,6 +62,7 @@ from pathlib import Path
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect import Engine
+from loopwatch.detect.driver import Driver
 from loopwatch.events import facts as f
 
 SIZES = (1_000, 10_000, 100_000)
@@ -65,6 +74,10 @@ LOOP_EVERY = 40.0
 SWEEP = DetectionConfig().horizon / 12  # the engine's maintenance interval (event time)
 CHURN_EVERY = 1_000  # timed facts per configuration change, at every size
 TARGET = 1.5
+LATE_SIZE = 10_000
+LATE_MINUTES = (0, 5, 30, 60)
+LATE_SPAN = 2 * 3600.0  # event time of the lateness runs: longer than the latest delivery
+FILE_SECONDS = 300.0  # one CloudTrail file's event time
 
 
 class Workload:
@@ -73,7 +86,7 @@ class Workload:
     ``SWEEP * max(SIZES) / functions`` seconds of event time, so that every size times about
     as many facts and crosses maintenance passes in proportion to the graph they walk."""
 
-    def __init__(self, functions: int, seed: int = 7) -> None:
+    def __init__(self, functions: int, seed: int = 7, span: float | None = None) -> None:
         self.setup: list[f.Fact] = []
         self.timed: list[f.Fact] = []
         self._units: list[list[tuple[str, ...]]] = []  # per function: what one event emits
@@ -101,7 +114,7 @@ class Workload:
         wheel = [i for i in range(functions) for _ in range(self._share(i))]
         rate = sum(1 / (LOOP_EVERY if hot else QUIET_EVERY) for hot in self._hot)
         start = t = 1.0 + SWEEP
-        self.span = SWEEP * max(SIZES) / functions
+        self.span = span if span is not None else SWEEP * max(SIZES) / functions
         disabled: list[str] = []
         next_churn = CHURN_EVERY
         while t < start + self.span:
@@ -257,9 +270,46 @@ def child(functions: int) -> None:
     )
 
 
-def run(functions: int) -> dict[str, float]:
+def late_child(functions: int, minutes: int) -> None:
+    """One lateness run: the timed facts cut into files, every other one delivered late."""
+    gc.disable()
+    work = Workload(functions, span=LATE_SPAN)
+    files: dict[int, list[f.Fact]] = {}
+    for fact in work.timed:
+        files.setdefault(int(fact.time // FILE_SECONDS), []).append(fact)
+    late = minutes * 60.0
+    order = sorted(files, key=lambda k: k * FILE_SECONDS + (late if k % 2 else 0.0))
+    delivered = [files[k] for k in order]
+    gc.enable()
+    gc.freeze()
+    engine = Engine(DetectionConfig())
+    driver = Driver(engine)
+    driver.feed(list(work.setup))
+    driver.settle()
+    gc.collect()
+    start = time.perf_counter()
+    findings = 0
+    for chunk in delivered:
+        findings += len(driver.feed(chunk).findings)
+    findings += len(driver.settle())
+    seconds = time.perf_counter() - start
+    active = sum(1 for i in engine.open_incidents() if i.status == "active")
+    print(
+        json.dumps(
+            {
+                "ns": seconds / len(work.timed) * 1e9,
+                "facts": len(work.timed),
+                "active": active,
+                "findings": findings,
+            }
+        )
+    )
+
+
+def run(functions: int, late: int | None = None) -> dict[str, float]:
+    extra = [] if late is None else ["--late", str(late)]
     done = subprocess.run(
-        [sys.executable, __file__, "--child", str(functions)],
+        [sys.executable, __file__, "--child", str(functions), *extra],
         capture_output=True,
         text=True,
         check=True,
@@ -274,17 +324,25 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=4, help="processes per size (median kept)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--late", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        if args.late is not None:
+            late_child(args.child, args.late)
+        else:
+            child(args.child)
         sys.stdout.flush()
         os._exit(0)  # no teardown: freeing a graph of 100k functions object by object takes seconds
     started = time.perf_counter()
     runs: dict[int, list[dict[str, float]]] = {n: [] for n in SIZES}
+    late_runs: dict[int, list[dict[str, float]]] = {m: [] for m in LATE_MINUTES}
     for round_ in range(args.rounds):
         shift = round_ % len(SIZES)
         for functions in SIZES[shift:] + SIZES[:shift]:
             runs[functions].append(run(functions))
+        shift = round_ % len(LATE_MINUTES)
+        for minutes in LATE_MINUTES[shift:] + LATE_MINUTES[:shift]:
+            late_runs[minutes].append(run(LATE_SIZE, minutes))
     cost = {n: statistics.median(r["ns"] for r in runs[n]) for n in SIZES}
     for n in SIZES:
         last = runs[n][-1]
@@ -303,6 +361,15 @@ def main() -> None:
         print(
             f"engine cost growth {SIZES[0] // 1000}k -> {n // 1000}k functions: {growth:.2f}x"
             f"  (target <= {TARGET}x)"
+        )
+    late_cost = {m: statistics.median(r["ns"] for r in late_runs[m]) for m in LATE_MINUTES}
+    for m in LATE_MINUTES:
+        last = late_runs[m][-1]
+        print(
+            f"engine {LATE_SIZE:,} functions, every other 5-min file {m:>2} min late:"
+            f" {late_cost[m]:,.0f} ns/fact, {late_cost[m] / late_cost[0]:.2f}x in order"
+            f"  (target <= {TARGET}x); {last['facts']:,.0f} facts,"
+            f" {last['active']:,.0f} active loops"
         )
     print(f"benchmark took {time.perf_counter() - started:.0f} s")
 
