@@ -76,6 +76,12 @@ class Guard:
     def __len__(self) -> int:
         return sum(1 for a in self._armed.values() if not a.acting)
 
+    @property
+    def pending(self) -> int:
+        """Throttles armed or being taken now (``len`` counts only those not yet due): 0
+        once every throttle armed so far has come due and its ``acted`` alert is enqueued."""
+        return len(self._armed)
+
     def due(self, incident: Incident) -> float | None:
         """When the armed throttle of ``incident`` is due; None when none waits."""
         armed = self._armed.get(incident)

@@ -128,6 +128,7 @@ class LiveActions:
         # ("skipped"), records refused for their signature ("refused"), failures ("failed"):
         # for logs and tests, from the event loop only.
         self.stats: Counter[str] = Counter()
+        self._actions: Actions | None = None  # while ``run`` is acting
 
     async def run(self, stream: StreamT[bytes]) -> None:
         """The Faust agent body: open the ledger, merge the audit stream, act on each finding."""
@@ -155,15 +156,31 @@ class LiveActions:
             dead_letter=self._dead_letter,
             on_audit=self.publish_audit,
         ) as actions:
-            async for event in stream.events():
-                message = event.message
-                await self.handle(
-                    actions,
-                    message.value,
-                    key=message.key,
-                    partition=message.partition,
-                    offset=message.offset,
-                )
+            self._actions = actions
+            try:
+                async for event in stream.events():
+                    message = event.message
+                    await self.handle(
+                        actions,
+                        message.value,
+                        key=message.key,
+                        partition=message.partition,
+                        offset=message.offset,
+                    )
+            finally:
+                self._actions = None
+
+    async def drain(self, timeout: float | None = None) -> int:
+        """Wait until every alert enqueued so far is delivered or dead-lettered (or
+        ``timeout``); how many throttles are still armed or being taken (``Guard.pending``),
+        whose ``acted`` alerts are yet to come. 0 at once when the agent is not running.
+        With the findings read so far handled and 0 returned, nothing more reaches a sink
+        until another finding is read."""
+        actions = self._actions
+        if actions is None:
+            return 0
+        await actions.dispatcher.drain(timeout)
+        return actions.guard.pending
 
     async def handle(
         self,

@@ -25,6 +25,7 @@ import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -162,6 +163,36 @@ class InProcessWorker(_Web):
                 raise TimeoutError(
                     f"worker {settings.app_id} not caught up in {timeout}s: (committed, end)"
                     f" {behind}, unsettled accounts {unsettled}"
+                )
+            time.sleep(0.1)
+
+    def wait_acted(self, broker: Broker, timeout: float = 60.0) -> None:
+        """Return once the actions agent has handled every message on the findings topic (its
+        group committed the offsets the topic ended at, read after them), every alert it
+        enqueued is delivered or dead-lettered and no throttle is armed: from then on nothing
+        more reaches a sink until something new is produced. TimeoutError with what it had
+        reached after ``timeout``.
+
+        Faust commits a message's offset only after the agent has handled it (``uncommitted``).
+        The audit record of a throttle taken at its deadline may still be on its way to the
+        findings topic (``read_until`` it): it is sent apart from any message read.
+        """
+        actions = self.service.actions
+        if actions is None:
+            raise RuntimeError("this worker runs no actions agent")
+        settings = self.service.settings
+        topic = settings.topic("findings")
+        deadline = time.monotonic() + timeout
+        while True:
+            behind = uncommitted(broker, topic, settings.app_id)
+            left = max(deadline - time.monotonic(), 0.1)
+            armed = None if behind else self.call(partial(actions.drain, left), timeout=left + 5)
+            if not behind and armed == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"actions of {settings.app_id} not done in {timeout}s: {topic} (committed,"
+                    f" end) {behind}, throttles armed or being taken {armed}"
                 )
             time.sleep(0.1)
 
@@ -318,6 +349,31 @@ def worker_process(settings: Settings, *, wait: bool = True) -> Iterator[WorkerP
         finally:
             if worker.alive():
                 worker.terminate()
+
+
+def uncommitted(broker: Broker, topic: str, group_id: str) -> dict[int, tuple[int, int]]:
+    """The partitions of ``topic`` whose messages ``group_id`` has not all handled: partition
+    → (committed, end). Committed is read first, the ends after: a Faust commit waits for what
+    the handled messages produced, so when ``topic`` is also where they write (the actions
+    agent's audit records on the findings topic) the ends count those too."""
+    committed = broker.committed(topic, group_id)
+    ends = broker.end_offsets(topic)
+    return {
+        partition: (committed.get(partition, 0), end)
+        for partition, end in ends.items()
+        if committed.get(partition, 0) < end
+    }
+
+
+def wait_handled(broker: Broker, topic: str, group_id: str, *, timeout: float = 60.0) -> None:
+    """Return once ``group_id`` has committed every message on ``topic`` (``uncommitted`` is
+    empty); TimeoutError with the partitions behind after ``timeout`` seconds. For workers in
+    other processes, whose state a test cannot read."""
+    deadline = time.monotonic() + timeout
+    while behind := uncommitted(broker, topic, group_id):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{group_id} not through {topic} in {timeout}s: {behind}")
+        time.sleep(0.1)
 
 
 def read_until(
