@@ -173,7 +173,8 @@ class Settings(BaseSettings):
     fast_path: bool = Field(
         True,
         description="Run the worker on fast_faust's trimmed consumer, conductor and stream;"
-        " false: stock Faust throughout (same results, more per-message overhead).",
+        " false: stock Faust throughout but for commits, which wait for the producer buffer"
+        " either way (same results, more per-message overhead).",
     )
     snapshot_interval_seconds: float = Field(
         1.0,

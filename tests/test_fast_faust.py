@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import tomllib
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import faust
 import pytest
@@ -81,13 +84,19 @@ def test_fast_path_swaps_in_its_parts() -> None:
     assert "tune_gc_task" in [task.__name__ for task in app._app_tasks]
 
 
-def test_fast_path_off_is_stock_faust_throughout() -> None:
+def test_fast_path_off_is_stock_faust_throughout_but_for_the_commit() -> None:
     service = _service(False)
     app = service.app
     stock = faust.App("stock", broker="kafka://127.0.0.1:9")
-    assert type(app) is faust.App
-    assert type(app.transport) is faust_aiokafka.Transport
-    assert type(app.consumer) is faust_aiokafka.Consumer
+    assert type(app) is fast_faust.StockApp
+    assert type(app.transport).__bases__ == (faust_aiokafka.Transport,)
+    assert type(app.transport).Conductor is faust_aiokafka.Transport.Conductor
+    # Its one change: a commit waits for the producer buffer ahead of it, as the fast path's.
+    assert type(app.consumer) is fast_faust.CommitConsumer
+    assert type(app.consumer).__bases__ == (faust_aiokafka.Consumer,)
+    own = [name for name, value in vars(fast_faust.CommitConsumer).items() if callable(value)]
+    assert own == ["_commit"]
+    assert issubclass(fast_faust.FastConsumer, fast_faust.CommitConsumer)
     assert app.conf.Stream is faust.Stream
     assert type(app.monitor) is Monitor
     for option in ("broker_max_poll_records", "stream_buffer_maxsize"):
@@ -95,3 +104,46 @@ def test_fast_path_off_is_stock_faust_throughout() -> None:
     topics = service.topics.values()
     assert all(type(t) is faust.Topic for t in topics)
     assert "tune_gc_task" not in [task.__name__ for task in app._app_tasks]
+
+
+class _StallingBuffer:
+    """A producer buffer whose flush gives up after each send, as Faust's does once 0.1 s
+    passes without one."""
+
+    def __init__(self, queued: int) -> None:
+        self.queued = queued
+
+    @property
+    def size(self) -> int:
+        return self.queued
+
+    async def flush_atmost(self, most: int) -> int:
+        sent = min(1, most, self.queued)
+        self.queued -= sent
+        return sent
+
+
+class _Producer:
+    def __init__(self, queued: int) -> None:
+        self.buffer = _StallingBuffer(queued)
+
+    async def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("consumer_class", [fast_faust.CommitConsumer, fast_faust.FastConsumer])
+def test_a_commit_on_either_path_waits_for_the_producer_buffer_ahead_of_it(
+    consumer_class: type[fast_faust.CommitConsumer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+
+    async def upstream_commit(self: faust_aiokafka.Consumer, offsets: object) -> bool:
+        seen.append(producer.buffer.size)
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit", upstream_commit)
+    producer = _Producer(queued=5)
+    consumer = object.__new__(consumer_class)  # no broker: only _commit is exercised
+    consumer.app = cast(Any, SimpleNamespace(producer=producer))
+    assert asyncio.run(consumer._commit({})) is True
+    assert seen == [0]  # upstream's flush alone would have left 4 behind

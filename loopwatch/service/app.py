@@ -96,7 +96,8 @@ class LoopwatchService:
         self._saved: dict[str, dict[bytes, bytes]] | None = None
         # Faust with its per-message overhead trimmed (see fast_faust.py), unless turned off.
         fast = settings.fast_path
-        app_class = fast_faust.App if fast else faust.App
+        # Either way a commit waits for the producer buffer ahead of it (CommitConsumer).
+        app_class = fast_faust.App if fast else fast_faust.StockApp
         self.app = app_class(settings.app_id, **{**faust_options(settings), **(overrides or {})})
         input_topic = fast_faust.RecordChunkTopic if fast else faust.Topic
         self.topics = {

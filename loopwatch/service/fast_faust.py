@@ -24,7 +24,8 @@ the source of every upstream object replaced, wrapped or copied here, and a test
 the one whose source changed: when upgrading, diff each against the new upstream, port the
 change into the override, then update its hash. Only the ``kafka://`` (aiokafka) transport is
 replaced; any other broker URL gets stock Faust. ``LOOPWATCH_FAST_PATH=false`` runs stock Faust
-throughout (``app.py``), with the same results.
+throughout (``app.py``, :class:`StockApp`), with the same results, but for one change it keeps:
+a commit waits for the producer buffer ahead of it (:class:`CommitConsumer`).
 """
 
 from __future__ import annotations
@@ -75,10 +76,12 @@ __all__ = [
     "OPTIONS",
     "UPSTREAM",
     "App",
+    "CommitConsumer",
     "EventBatchStream",
     "RawTopic",
     "RecordChunk",
     "RecordChunkTopic",
+    "StockApp",
     "records_of",
     "tune_gc",
     "tune_gc_task",
@@ -137,8 +140,9 @@ UPSTREAM: dict[str, str] = {
     "aiokafka.record.memory_records._MemoryRecordsPy": "795a0314fbca30afc19c221f90a6649de8d5b4803caf8fc46f36b28c4e7beafe",
     "aiokafka.record.default_records._DefaultRecordBatchPy.validate_crc": "d29d51d221b527b1da04123afbf765bd5aa01b92904c51f6a9d85b2909f89a53",
     "aiokafka.record.legacy_records._LegacyRecordBatchPy.validate_crc": "71ffc8e3ee2046d56b85275c9a9d9b0734ac6097f2556020152a350156ac6b2d",
-    # FastConsumer._commit wraps it and drains the producer buffer first: upstream flushes the
-    # producer before it commits, but the buffer's flush returns once 0.1 s passes without a send.
+    # CommitConsumer._commit (both paths) wraps it and drains the producer buffer first: upstream
+    # flushes the producer before it commits, but the buffer's flush returns once 0.1 s passes
+    # without a send.
     "faust.transport.drivers.aiokafka.Consumer._commit": "a20eec84e4b2ed5072f6c6ab7707ac03d69e2255d67f115c31f8dc9cc246dc66",
     "faust.transport.consumer.Consumer._commit_offsets": "1a6979904118844111259d182ca1c6e92ccc16364ccbe55c58e59d6e254a7adb",
     "faust.transport.producer.ProducerBuffer.flush_atmost": "4966e8c5f9b42eb97abe3f93cbc9bc566a22bdea01ae5328c5a6593414820323",
@@ -166,7 +170,7 @@ UPSTREAM: dict[str, str] = {
     # _FastTransport replaces the Consumer and Conductor classes that these instantiate.
     "faust.transport.drivers.aiokafka.Transport.create_consumer": "46cc2bf5ab14acfab4e00d77004a1f4b9306b7f4f86293b6708d11bfce11188a",
     "faust.transport.drivers.aiokafka.Transport.create_conductor": "eeedfbe95f17eff1047c94cd9670c2a3121914a0e0dd379cccc7f494cd4e0c5e",
-    # App._new_transport replaces it.
+    # StockApp._new_transport (and so App's) replaces it.
     "faust.app.base.App._new_transport": "42db531312dd776fc3937154a32f19eeb9ad7d4ebc2722a92d081a2d271baea1",
     # RawTopic._compile_decode replaces it, and its decoder stands in for the schema's.
     "faust.topics.Topic._compile_decode": "6474178f8c211c056192d1b1a470cd9a617a3d7c59babf9b9297b24e3e507c26",
@@ -379,11 +383,9 @@ class _ShortPollConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-class FastConsumer(faust_aiokafka.Consumer):
-    """The aiokafka consumer with a short fetch wait and a drain loop without a task per message."""
-
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
+class CommitConsumer(faust_aiokafka.Consumer):
+    """The aiokafka consumer whose commit waits for the producer buffer: the one change the
+    stock path (``LOOPWATCH_FAST_PATH=false``) makes to Faust, and the fast path's base."""
 
     async def _commit(self, offsets: Any) -> bool:
         # Upstream flushes the producer before it commits offsets, so that the table writes
@@ -399,6 +401,13 @@ class FastConsumer(faust_aiokafka.Consumer):
             ahead -= await buffer.flush_atmost(ahead)
         await producer.flush()  # what left the buffer: aiokafka's own batches, delivered
         return bool(await super()._commit(offsets))
+
+
+class FastConsumer(CommitConsumer):
+    """The aiokafka consumer with a short fetch wait and a drain loop without a task per message."""
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         # Upstream's (faust/transport/consumer.py, Consumer.getmany), split in two so that the
@@ -767,18 +776,31 @@ class FastConductor(Conductor):
         return deliver is not None and bool(deliver(message))
 
 
+class _CommitTransport(faust_aiokafka.Transport):
+    Consumer = CommitConsumer
+
+
 class _FastTransport(faust_aiokafka.Transport):
     Consumer = FastConsumer
     Conductor = FastConductor
 
 
-class App(faust.App):
-    """``faust.App`` whose ``kafka://`` consumer transport is the fast one above."""
+class StockApp(faust.App):
+    """``faust.App`` whose ``kafka://`` consumer only commits once the producer buffer ahead
+    of the commit is sent (:class:`CommitConsumer`); stock Faust otherwise."""
+
+    _transport_class: type[faust_aiokafka.Transport] = _CommitTransport
 
     def _new_transport(self) -> TransportT:
         if self.conf.broker_consumer[0].scheme not in ("kafka", "aiokafka"):
             return super()._new_transport()
-        return _FastTransport(self.conf.broker_consumer, self)
+        return self._transport_class(self.conf.broker_consumer, self)
+
+
+class App(StockApp):
+    """``faust.App`` whose ``kafka://`` consumer transport is the fast one above."""
+
+    _transport_class = _FastTransport
 
 
 # -- topics, streams, sensors ----------------------------------------------------------------------
