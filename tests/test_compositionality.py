@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
@@ -160,7 +160,7 @@ def _live_is_replay_and_the_union(
     # The union, from the stories' own verdicts in the drawn accounts, moved to these.
     want = union(drawn.stories).moved(moved)
     per_account = {a: replayed.only(_in(a)) for a in composition.accounts}
-    got = live_outcomes(worker, broker, settings_, deliveries, per_account)
+    got = live_outcomes(worker, broker, settings_, deliveries)
     for account in composition.accounts:
         say(f"account {account}: live {got[account]}")
         say(f"account {account}: replay {per_account[account]}")
@@ -177,7 +177,28 @@ def _in(account: str) -> Callable[[str], bool]:
     return mine
 
 
+# The smallest failing examples found so far, tried first (explicit examples are not shrunk, so
+# a failure names exactly these): one story is enough to break either.
+KNOWN = (
+    # The guarded write-back called active (its gain still 0.80 when it escalated), then
+    # revised to latent once the rest arrived.
+    '{"stories":[["s3-guarded-writeback","s0","100000000001",0,null]],'
+    '"files":6,"cut_seed":3,"org":null}',
+    # The writes and invocations first, the notification (prefix uploads/) a file later: the
+    # cycle that never was is resolved, not withdrawn.
+    '{"stories":[["s3-prefix-near-miss","s0","100000000001",0,null]],'
+    '"files":2,"cut_seed":1,"org":null}',
+)
+
+
+def known(test: Callable[..., None]) -> Callable[..., None]:
+    for spec in reversed(KNOWN):
+        test = example(composition=Composition.from_spec(spec))(test)
+    return test
+
+
 @EXAMPLES
+@known
 @given(compositions(accounts=ONE))
 def test_the_worker_reaches_the_replay_verdict_for_stories_in_one_account(
     live: tuple[InProcessWorker, Broker, Settings], composition: Composition

@@ -29,7 +29,6 @@ import itertools
 import random
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -642,17 +641,26 @@ def _minus(a: Outcome, b: Outcome) -> Outcome:
 
 
 async def send_deliveries(
-    bootstrap: str, topics: Mapping[str, str], deliveries: Sequence[Delivery]
+    bootstrap: str,
+    topics: Mapping[str, str],
+    deliveries: Sequence[Delivery],
+    pause: float = 0.0,
 ) -> int:
     """Send each file as one message, in order, keyed by its account, to ``topics[kind]``
-    (the worker's input topic of that kind), each acked; the objects sent."""
+    (the worker's input topic of that kind), each acked, ``pause`` seconds apart; the objects
+    sent."""
+    import asyncio
+
     from aiokafka import AIOKafkaProducer
 
+    bodies = [d.body() for d in deliveries]  # made first: only ``pause`` spaces the files
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        for d in deliveries:
-            await producer.send_and_wait(topics[d.kind], d.body(), key=d.account.encode())
+        for i, (d, body) in enumerate(zip(deliveries, bodies, strict=True)):
+            if i and pause:
+                await asyncio.sleep(pause)
+            await producer.send_and_wait(topics[d.kind], body, key=d.account.encode())
     finally:
         await producer.stop()
     return sum(len(d.objects) for d in deliveries)
@@ -663,64 +671,32 @@ def live_outcomes(
     broker: Broker,
     settings: Settings,
     deliveries: Sequence[Delivery],
-    wanted: Mapping[str, Outcome],
     *,
     timeout: float = 60.0,
-    grace: float = 1.0,
+    pause: float = 0.0,
 ) -> dict[str, Outcome]:
-    """Send ``deliveries`` to the running ``worker`` and return each account's Outcome: its
-    findings as published on the findings topic and its incident book.
+    """Send ``deliveries`` to the running ``worker`` (``pause`` seconds apart) and return each
+    account's Outcome: its findings as published on the findings topic and its incident book.
 
-    Waits (never more than ``timeout`` seconds) until the worker has read every record sent
-    and settled each account, then until the Outcomes equal ``wanted`` — or, when they do
-    not, ``grace`` seconds more for findings still on their way, and returns what it has.
+    Waits on what the worker shows (never more than ``timeout`` seconds for each wait): every
+    message sent applied, committed and settled (``InProcessWorker.wait_applied``), then every
+    finding it made on the findings topic (``read_findings``). TimeoutError otherwise.
     """
     import asyncio
 
-    from loopwatch.service.topics import CLOUDTRAIL, FINDINGS, INVOCATIONS
+    from loopwatch.service.topics import CLOUDTRAIL, INVOCATIONS
 
     accounts = sorted({d.account for d in deliveries})
-    processor = worker.service.processor
-    base = worker.call(lambda: _read(processor))
     topics = {k: settings.topic(k) for k in (CLOUDTRAIL, INVOCATIONS)}
-    sent = asyncio.run(
-        asyncio.wait_for(send_deliveries(broker.bootstrap, topics, deliveries), timeout)
+    asyncio.run(
+        asyncio.wait_for(send_deliveries(broker.bootstrap, topics, deliveries, pause), timeout)
     )
-    deadline = time.monotonic() + timeout
-
-    async def settled() -> bool:
-        if _records_in(processor) < base + sent:
-            return False
-        tracked = [processor.accounts.get(a) for a in accounts]
-        return all(t is not None and not t.unsettled for t in tracked)
-
-    while not worker.call(settled):
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"the worker did not read {sent} records and settle {accounts} in {timeout}s"
-            )
-        time.sleep(0.05)
-    give_up = min(deadline, time.monotonic() + grace)
-    while True:
-        said = [
-            orjson.loads(m.value)
-            for m in broker.consume(settings.topic(FINDINGS), None, timeout=0.3)
-        ]
-        books = worker.call(lambda: _books(processor, accounts))
-        outcomes = {
-            a: Outcome.of_live([f for f in said if f.get("account") == a], books[a])
-            for a in accounts
-        }
-        if outcomes == dict(wanted) or time.monotonic() > give_up:
-            return outcomes
-
-
-def _records_in(processor: Any) -> int:
-    return int(sum(processor.metrics.records_in.values()))
-
-
-async def _read(processor: Any) -> int:
-    return _records_in(processor)
+    worker.wait_applied(broker, timeout)
+    said = worker.read_findings(broker, timeout)
+    books = worker.call(lambda: _books(worker.service.processor, accounts))
+    return {
+        a: Outcome.of_live([f for f in said if f.get("account") == a], books[a]) for a in accounts
+    }
 
 
 async def _books(processor: Any, accounts: Sequence[str]) -> dict[str, list[Incident]]:
