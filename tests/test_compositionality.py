@@ -42,6 +42,7 @@ from loopwatch.testing.stories import (
     compositions,
     guarded_cycles,
     live_outcomes,
+    mapping_uuids,
     replay_outcome,
     topology_names,
     union,
@@ -93,14 +94,16 @@ def repro(composition: Composition) -> None:
 @pytest.mark.parametrize("name", topology_names())
 def test_a_story_renamed_apart_keeps_its_own_verdict_and_shares_nothing(name: str) -> None:
     """What each story must say alone is what its file declares, whatever its tag; and two
-    draws of it share no id (eventID, mapping UUID, request id of an invocation)."""
+    draws of it share no name (resource, function, role) and no id (eventID, mapping UUID,
+    request id of an invocation)."""
     first, second = Story(name, "s0", ONE[0]), Story(name, "s1", ONE[0], offset=60, seed=101)
     for story in (first, second):
         assert alone(story).declared_part() == story.declared()
     a, b = first.simulated(), second.simulated()
     assert not {r["eventID"] for r in a.records} & {r["eventID"] for r in b.records}
     assert not {e["request_id"] for e in a.invocations} & {e["request_id"] for e in b.invocations}
-    assert not set(first.functions()) & set(second.functions())
+    assert not mapping_uuids(a.records) & mapping_uuids(b.records)
+    assert first.names() and not first.names() & second.names()
 
 
 # -- replay --------------------------------------------------------------------------------------
@@ -108,11 +111,20 @@ def test_a_story_renamed_apart_keeps_its_own_verdict_and_shares_nothing(name: st
 
 def _replayed_is_the_union(composition: Composition) -> Outcome:
     repro(composition)
+    deliveries = composition.deliveries()
     with tempfile.TemporaryDirectory(prefix="composed-") as tmp:
-        paths = write_deliveries(composition.deliveries(), Path(tmp), composition.org)
+        paths = write_deliveries(deliveries, Path(tmp), composition.org)
         composed, report = replay_outcome(paths)
     assert report.errors == []
     assert report.counts.malformed == 0
+    # Only records delivered twice on purpose can be duplicates (one not used by the engine is
+    # skipped before it is counted one): no two stories share an id.
+    sent = sum(len(d.objects) for d in deliveries)
+    distinct = sum(
+        len(s.simulated().records) + len(s.simulated().invocations) for s in composition.stories
+    )
+    assert report.counts.read == sent
+    assert report.counts.duplicates <= sent - distinct
     assert not composed.ever_active & guarded_cycles(composition.stories)
     assert composed == union(composition.stories)
     return composed

@@ -241,6 +241,29 @@ class Story:
         topo = self.model()
         return tuple(topo.arn(Ref("fn", f.name)) for f in topo.functions)
 
+    def names(self) -> frozenset[str]:
+        """The node id of every resource the story declares (but the default bus, which every
+        account has), and the ARN of every role it names."""
+        topo = self.model()
+        refs = [
+            *(Ref("s3", n) for n in topo.buckets),
+            *(Ref("sqs", n) for n in topo.queues),
+            *(Ref("sns", n) for n in topo.topics),
+            *(Ref("dynamodb", n) for n in topo.tables),
+            *(Ref("kinesis", n) for n in topo.streams),
+            *(Ref("events", n) for n in topo.buses if n != DEFAULT_BUS),
+            *(Ref("states", m.name) for m in topo.state_machines),
+            *(Ref("fn", f.name) for f in topo.functions),
+        ]
+        roles = [
+            *(f.role for f in topo.functions),
+            *(m.role for m in topo.state_machines),
+            *(s.role for s in topo.traffic.seeds if s.role is not None),
+        ]
+        return frozenset(
+            [topo.arn(r) for r in refs] + [f"arn:aws:iam::{topo.account}:role/{r}" for r in roles]
+        )
+
     def declares_active(self) -> bool:
         """Whether the topology declares an active loop (from its logs alone)."""
         return any(status == ACTIVE for _, status, _ in self.declared()[0])
@@ -251,13 +274,13 @@ def _simulated(story: Story) -> Simulated:
     sim = simulate(story.model())
     records = [r.record for r in sim.records]
     events = [e.record for e in sim.invocation_events]
-    own = _Ids(story, _mapping_uuids(records))
+    own = _Ids(story, mapping_uuids(records))
     return Simulated(
         tuple(own.record(r) for r in records), tuple(own.invocation(e) for e in events)
     )
 
 
-def _mapping_uuids(records: Iterable[JSON]) -> set[str]:
+def mapping_uuids(records: Iterable[JSON]) -> set[str]:
     """Every event source mapping UUID the records name (``uUID`` and its spellings)."""
     found: set[str] = set()
 
