@@ -418,6 +418,8 @@ class Engine:
         if changed is not None:  # counting drops seconds past the window: a change to save
             changed.update(zip(cycle, (*cycle[1:], cycle[0]), strict=True))
         m = measure(self.graph, cycle, time)
+        if not m.traversals and self._runs_later(cycle, time):
+            return  # a configuration's time before the cycle first ran: nothing to open yet
         enough = m.traversals >= config.active_after
         gain = m.gain_allowing_in_flight
         guarded = enough and gain is not None and gain < config.min_gain
@@ -436,6 +438,23 @@ class Engine:
         )
         if finding is not None:
             self._out.append(self._evidence(finding))
+
+    def _runs_later(self, cycle: tuple[str, ...], time: float) -> bool:
+        """No incident of ``cycle`` is open and its observed hops all first fired after ``time``
+        (a late configuration measured at its own time must not date the incident before the
+        records that made it, whichever arrived first)."""
+        incident = self.incidents.incidents.get(incident_id(cycle))
+        if incident is not None and incident.open:
+            return False
+        first = float("inf")
+        for node, nxt, _ in cycle_search.hops(cycle):
+            edge = self.graph.edge(node, nxt)
+            if edge is None:
+                continue
+            for activity in (edge.writes, edge.invocations):
+                if activity is not None:
+                    first = min(first, activity.first)
+        return first != float("inf") and int(time) < int(first)
 
     def _evidence(self, finding: LoopFinding) -> LoopFinding:
         """The finding with what acting on it needs (DESIGN §6): its mappings and rates."""

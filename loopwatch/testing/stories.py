@@ -44,6 +44,7 @@ from loopwatch.detect import Finding, LoopFinding, RunawayFinding
 from loopwatch.detect.findings import ACTIVE, WITHDRAWN
 from loopwatch.detect.incidents import Incident
 from loopwatch.events.times import parse_time
+from loopwatch.testing.verdicts import ever_active
 from loopwatch.topology import Topology, builtin_topologies, load_topology, simulate
 from loopwatch.topology.model import (
     Destination,
@@ -527,8 +528,8 @@ class Outcome:
                 runaway[f.function] = not f.unknown
         return cls(
             frozenset(_loop(i.cycle, i.status, i.confirmed, i.open) for i in loops if _kept(i)),
-            frozenset(
-                rotation(f.cycle) for f in said if isinstance(f, LoopFinding) and f.status == ACTIVE
+            _ever_active(
+                [(f.cycle, f.change, f.status) for f in said if isinstance(f, LoopFinding)]
             ),
             frozenset(runaway.items()),
         )
@@ -545,10 +546,12 @@ class Outcome:
                 runaway[str(f["function"])] = not f.get("unknown")
         return cls(
             frozenset(_loop(i.cycle, i.status, i.confirmed, i.open) for i in incidents if _kept(i)),
-            frozenset(
-                rotation(tuple(f["cycle"]))
-                for f in said
-                if f.get("kind") == "loop" and f.get("status") == ACTIVE
+            _ever_active(
+                [
+                    (tuple(f["cycle"]), str(f["change"]), str(f["status"]))
+                    for f in said
+                    if f.get("kind") == "loop"
+                ]
             ),
             frozenset(runaway.items()),
         )
@@ -583,6 +586,12 @@ class Outcome:
             frozenset(c for c in self.ever_active if any(map(nodes, c))),
             frozenset(r for r in self.runaway if nodes(r[0])),
         )
+
+
+def _ever_active(said: list[tuple[Cycle, str, str]]) -> frozenset[Cycle]:
+    """The cycles (rotated) with an episode that stood active, revisions included."""
+    order = {frozenset(cycle): rotation(cycle) for cycle, _, _ in said}
+    return frozenset(order[c] for c in ever_active(said))
 
 
 def _kept(incident: Incident | LoopFinding) -> bool:

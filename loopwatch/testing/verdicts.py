@@ -47,16 +47,24 @@ class Verdict:
 
 
 def _ever_active(loops: list[Mapping[str, Any]]) -> frozenset[Cycle]:
-    """The cycles with an episode that stood active: its last finding (a revision included)
-    says active. An episode begins with ``opened``; a ``revised`` finding replaces what the
-    episode said before it (late records showed it wrong)."""
+    return ever_active((f["cycle"], f["change"], f["status"]) for f in loops)
+
+
+def ever_active(said: Iterable[tuple[Iterable[str], str, str]]) -> frozenset[Cycle]:
+    """The cycles with an episode that stood active, from each loop finding's (cycle, change,
+    status) in the order said: an episode's last finding (a revision included) says active.
+    An episode begins with ``opened``; a ``revised`` finding replaces what the episode said
+    before it (late records showed it wrong, DESIGN §5 "Revocation")."""
     standing: dict[Cycle, str] = {}  # cycle -> status of its current episode's last finding
     ever: set[Cycle] = set()
-    for f in loops:
-        cycle = frozenset(f["cycle"])
-        if f["change"] == "opened" and standing.get(cycle) == "active":
+    for nodes, change, status in said:
+        cycle = frozenset(nodes)
+        if change == "withdrawn":
+            standing.pop(cycle, None)
+            continue
+        if change == "opened" and standing.get(cycle) == "active":
             ever.add(cycle)  # the episode before this one stood active
-        standing[cycle] = str(f["status"])
+        standing[cycle] = status
     return frozenset(ever | {c for c, status in standing.items() if status == "active"})
 
 
