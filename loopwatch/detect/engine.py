@@ -23,8 +23,10 @@ counted; measuring after each fact would make loop gain a coin toss at small cou
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from math import inf
 from typing import Any
 
 from loopwatch.config import DetectionConfig
@@ -72,8 +74,11 @@ class Engine:
         # building a (source, target) key, a tuple the garbage collector would track.
         self._by_node: dict[str, dict[str, None]] = {}
         self._out: list[Finding] = []
-        # Cycles touched since the last settling -> the seconds to measure them at.
-        self._pending: dict[str, set[int]] = {}
+        # Points to measure: second -> the cycles to measure then (a dict as an ordered set),
+        # and a heap of those seconds, so that a settle looks only at the seconds due (late
+        # input keeps points of later seconds pending while its own seconds go by).
+        self._pending: dict[int, dict[str, None]] = {}
+        self._pending_seconds: list[int] = []
         self._pending_second = float("-inf")
         self._next_tick = float("-inf")
         self._next_sweep = float("-inf")
@@ -156,7 +161,7 @@ class Engine:
         clock, timers and the measurements pending for the open second."""
         return {
             "now": _finite(self.now),
-            "pending": {key: sorted(seconds) for key, seconds in self._pending.items()},
+            "pending": self._pending_by_cycle(),
             "pending_second": _finite(self._pending_second),
             "next_tick": _finite(self._next_tick),
             "next_sweep": _finite(self._next_sweep),
@@ -185,7 +190,9 @@ class Engine:
         )
         for key, nodes in state["cycles"].items():
             engine._remember(key, tuple(nodes))
-        engine._pending = {k: {int(s) for s in v} for k, v in state["pending"].items()}
+        for key, seconds in state["pending"].items():
+            for second in seconds:
+                engine._pend(key, int(second))
         engine._pending_second = _infinite(state["pending_second"])
         engine._next_tick = _infinite(state["next_tick"])
         engine._next_sweep = _infinite(state["next_sweep"])
@@ -353,15 +360,27 @@ class Engine:
         it: those were measured without it.
         """
         second = int(time)
-        seconds = self._pending.get(key)
-        if seconds is None:
-            seconds = self._pending[key] = set()
-        seconds.add(second)
+        self._pend(key, second)
         if second + 1 <= self.now:  # a second before the newest one seen: late
             cycle = self._cycles.get(key)
             if cycle is not None:
-                seconds.update(self._points(cycle, second, second + self.config.window))
+                for later in self._points(cycle, second, second + self.config.window):
+                    self._pend(key, later)
         self._pending_second = float(second)
+
+    def _pend(self, key: str, second: int) -> None:
+        keys = self._pending.get(second)
+        if keys is None:
+            keys = self._pending[second] = {}
+            heapq.heappush(self._pending_seconds, second)
+        keys[key] = None
+
+    def _pending_by_cycle(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for second in sorted(self._pending):
+            for key in self._pending[second]:
+                out.setdefault(key, []).append(second)
+        return out
 
     def _touch_since(self, key: str, time: float) -> None:
         """Measure cycle ``key`` at ``time`` and at every point kept of it after ``time``: its
@@ -370,7 +389,8 @@ class Engine:
         self._touch(key, time)
         cycle = self._cycles.get(key)
         if cycle is not None:
-            self._pending[key].update(self._points(cycle, time, float("inf")))
+            for later in self._points(cycle, time, inf):
+                self._pend(key, later)
 
     def _points(self, cycle: tuple[str, ...], after: float, until: float) -> set[int]:
         """The seconds in (``after``, ``until``] at which something on ``cycle``'s hops
@@ -393,21 +413,10 @@ class Engine:
         Findings carry the whole second: CloudTrail states no finer time, and invocation
         events' milliseconds would otherwise place a catch after the records that made it.
         """
-        if before is None:
-            pending, self._pending = self._pending, {}
-        else:
-            pending = {}
-            for key, seconds in list(self._pending.items()):
-                due = {s for s in seconds if s < before}
-                if not due:
-                    continue
-                pending[key] = due
-                if len(due) == len(seconds):
-                    del self._pending[key]
-                else:
-                    seconds.difference_update(due)
-        for key, seconds in pending.items():
-            for second in sorted(seconds):
+        heap, pending = self._pending_seconds, self._pending
+        while heap and (before is None or heap[0] < before):
+            second = heapq.heappop(heap)
+            for key in pending.pop(second):
                 cycle = self._cycles.get(key)
                 if cycle is not None:  # it may have broken since it was touched
                     self._evaluate(cycle, float(second))
