@@ -196,15 +196,15 @@ def _in(account: str) -> Callable[[str], bool]:
     return mine
 
 
-# The smallest failing examples found so far, tried first (explicit examples are not shrunk, so
-# a failure names exactly these): one story is enough to break either.
+# Regressions: the smallest failing examples found while this was built, tried first (explicit
+# examples are not shrunk, so a failure names exactly these); one story was enough for either.
 KNOWN = (
-    # The guarded write-back called active (its gain still 0.80 when it escalated), then
-    # revised to latent once the rest arrived.
+    # The guarded write-back escalated on a partial file (gain 0.80) and revised to latent once
+    # the rest arrived: it must not count as ever active.
     '{"stories":[["s3-guarded-writeback","s0","100000000001",0,null]],'
     '"files":6,"cut_seed":3,"org":null}',
     # The writes and invocations first, the notification (prefix uploads/) a file later: the
-    # cycle that never was is resolved, not withdrawn.
+    # cycle that never was must be withdrawn, not resolved.
     '{"stories":[["s3-prefix-near-miss","s0","100000000001",0,null]],'
     '"files":2,"cut_seed":1,"org":null}',
 )

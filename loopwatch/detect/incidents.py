@@ -151,7 +151,10 @@ class IncidentBook:
         # incident then started, or became active, earlier than first thought — never later
         # than it is said to be active, and never said twice.
         if traversals:  # a measurement at a configuration's time may precede the cycle's runs
-            incident.first_seen = min(incident.first_seen, time)
+            if incident.traversals == 0:  # its first run: not when its configuration was read
+                incident.first_seen = time
+            else:
+                incident.first_seen = min(incident.first_seen, time)
         incident.last_activity = max(incident.last_activity, time)
         incident.traversals = max(incident.traversals, traversals)
         guard_changed = guarded != incident.guarded
