@@ -1,6 +1,18 @@
-"""Shared fixtures: the session's Kafka broker comes from loopwatch's own testing plugin."""
+"""Shared fixtures: the session's Kafka broker comes from loopwatch's own testing plugin.
+
+In CI (``CI`` set, as .ci/run runs) hypothesis draws the same examples every run
+(``derandomize``): a red run is reproducible, and a green one is not luck. Developers' runs
+draw new examples each time, which is how the cases CI then keeps are found.
+"""
+
+import os
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 pytest_plugins = (
     "loopwatch.testing.broker",  # session fixture `kafka_broker` (Tansu or $LOOPWATCH_TEST_KAFKA)

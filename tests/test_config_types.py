@@ -274,17 +274,6 @@ def records_pool() -> list[dict[str, Any]]:
     return _RECORDS
 
 
-def paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += paths(child, (*prefix, index))
-    return found
-
-
 def kind(value: object) -> str:
     return (
         "number"
@@ -307,6 +296,16 @@ WRONG_VALUES = st.one_of(
 )
 
 
+def _at(value: Any, path: tuple[object, ...], default: object) -> object:
+    """The value at ``path`` inside ``value``, or ``default`` where the path is not there."""
+    for step in path:
+        try:
+            value = value[step]
+        except (KeyError, IndexError, TypeError):
+            return default
+    return value
+
+
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_type_mutations_of_configuration_records_are_malformed_or_change_nothing(
@@ -319,11 +318,11 @@ def test_type_mutations_of_configuration_records_are_malformed_or_change_nothing
         return  # a published sample that is malformed as it stands
     rec = copy.deepcopy(original)
     for _ in range(data.draw(st.integers(1, 2))):
-        path = data.draw(st.sampled_from(paths(rec)[1:]))
+        path = data.draw(st.sampled_from(r.paths(rec)[1:]))
         parent: Any = rec
         for step in path[:-1]:
             parent = parent[step]
-        old = parent[path[-1]]
+        old = _at(original, path, parent[path[-1]])  # the well-typed value, not a mutant's
         value = data.draw(WRONG_VALUES.filter(lambda v, old=old: kind(v) != kind(old)))
         parent[path[-1]] = value
     try:

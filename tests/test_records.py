@@ -50,6 +50,7 @@ from loopwatch.testing.records import (
     queue_url,
     record,
 )
+from loopwatch.testing.records import paths as value_paths
 
 T0 = 1_791_208_800.0  # 2026-10-05T14:00:00Z
 FN = function_arn("thumbnailer")
@@ -736,25 +737,13 @@ RELEVANT = [
 ]
 
 
-def paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    """Every path to a value inside nested dicts and lists."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += paths(child, (*prefix, index))
-    return found
-
-
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_records_raise_only_malformed(data: st.DataObject) -> None:
     original = data.draw(st.sampled_from([*RELEVANT, *invictus_sample()]))
     rec = copy.deepcopy(original)
     for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(paths(rec)[1:] or [()]))
+        path = data.draw(st.sampled_from(value_paths(rec)[1:] or [()]))
         if not path:
             break
         parent: Any = rec

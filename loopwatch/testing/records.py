@@ -272,3 +272,16 @@ def write_log(path: Path, records: Sequence[Mapping[str, object]]) -> Path:
     body = orjson.dumps({"Records": list(records)})
     path.write_bytes(gzip.compress(body) if path.suffix == ".gz" else body)
     return path
+
+
+def paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every path to a value inside nested dicts and lists (``()`` the value itself): where a
+    property test may change a record."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += paths(child, (*prefix, index))
+    return found
