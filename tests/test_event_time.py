@@ -194,3 +194,36 @@ def test_composed_stories_cut_and_shuffled_give_the_union_of_their_verdicts(
         status = STORIES[kind][1]
         if status is not None:
             assert (frozenset({S.bucket(f"{kind}{i}"), S.fn(f"{kind}{i}")}), status) in union[0]
+
+
+def test_a_runaway_found_on_a_partial_window_is_taken_back_and_its_alert_says_so() -> None:
+    # Minute 1 arrives before most of minute 0: 64 then 256 looks like growth; the rest of
+    # minute 0 (then 192) shows no chain of doublings. Published JSON and the alert both say so.
+    from loopwatch.actions.alert import alert_for, payload
+    from loopwatch.detect.findings import finding_from_json, finding_json, standing_runaways
+
+    function = S.fn("resize")
+    start = T0 - T0 % 60
+    minute = [
+        [start + 60 * m + k * 60 / n for k in range(n)] for m, n in enumerate((192, 256, 512))
+    ]
+    early, rest = minute[0][:64], minute[0][64:]
+    chunks: list[list[f.Fact]] = [
+        [f.Invoked(t, function) for t in early],
+        [f.Invoked(t, function) for t in minute[1] + minute[2]],
+        [f.Invoked(t, function) for t in rest],
+    ]
+    config = DetectionConfig(rate_growth_windows=2)
+    engine = Engine(config)
+    driver = Driver(engine)
+    findings = [x for chunk in chunks for x in driver.feed(chunk).findings]
+    runaways = [x for x in findings if isinstance(x, RunawayFinding)]
+    assert [r.revised for r in runaways] == [False, True]
+    assert standing_runaways(findings) == []
+    again, _ = finding_from_json(finding_json(runaways[-1], ACCOUNT))
+    assert again == runaways[-1]
+    alert = payload(alert_for(runaways[-1], ACCOUNT))
+    assert alert["state"] == REVISED and "Revised" in str(alert["explanation"])
+    # In order there is nothing to take back: it never was runaway.
+    in_order = Driver(Engine(config)).feed([x for chunk in chunks for x in chunk]).findings
+    assert not [x for x in in_order if isinstance(x, RunawayFinding)]

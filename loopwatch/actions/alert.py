@@ -73,14 +73,20 @@ class Alert:
     def state(self) -> str:
         if self.event is not None:
             return self.event
-        return RUNAWAY if isinstance(self.finding, RunawayFinding) else self.finding.change
+        f = self.finding
+        if isinstance(f, RunawayFinding):
+            return REVISED if f.revised else RUNAWAY
+        return f.change
 
     @property
     def title(self) -> str:
         """ "Loop opened (active): bucket uploads → function thumb → bucket uploads"."""
         f = self.finding
         if isinstance(f, RunawayFinding):
-            return f"Runaway function {f.function.rsplit(':', 1)[-1]}: {f.rate_per_min:.0f}/min"
+            name = f.function.rsplit(":", 1)[-1]
+            if f.revised:
+                return f"Runaway function {name} revised: not runaway, counted with late records"
+            return f"Runaway function {name}: {f.rate_per_min:.0f}/min"
         if self.event == ACTED:
             return f"Loop still {f.status}, throttle due: {draw(f.cycle)}"
         return f"Loop {f.change} ({f.status}): {draw(f.cycle)}"
@@ -96,6 +102,8 @@ def idempotency_key(finding: Finding, account: str | None = None, event: str | N
     """
     if isinstance(finding, RunawayFinding):
         parts = [RUNAWAY, account or "", finding.function, repr(finding.detected_at)]
+        if finding.revised:
+            parts.append(REVISED)
     else:
         parts = ["loop", account or "", finding.incident, finding.change, repr(finding.first_seen)]
         if finding.change == REVISED:
@@ -143,7 +151,12 @@ def payload(alert: Alert) -> dict[str, object]:
             "guarded": None,
             "rate_per_min": round(f.rate_per_min, 1),
             "growth": None if f.growth is None else round(f.growth, 2),
-            "explanation": f"invocation rate {f.rate_per_min:.0f}/min ({f.reason})",
+            "explanation": (
+                "Revised: with the records that arrived later, its windows do not grow as a"
+                " runaway's do."
+                if f.revised
+                else f"invocation rate {f.rate_per_min:.0f}/min ({f.reason})"
+            ),
             "fix": "Find what invokes this function so often; throttle it by hand if it is a loop.",
             "confirmed": f.confirmed,
             "unknown": list(f.unknown),
