@@ -167,6 +167,7 @@ def test_bad_input_is_dead_lettered_counted_and_the_loop_still_found(
             lambda fs: any(f["status"] == "active" for f in fs),
             timeout=20,
         )
+        worker.wait_applied(kafka_broker)  # the loop may be active before the last message
         text = worker.get("/metrics")[1].decode()
     assert len(dead) == 3
     reasons = sorted(d["reason"] for d in dead)

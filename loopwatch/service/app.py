@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import faust
+from faust.exceptions import NotReady
 from faust.types import TP, EventT, StreamT
 
 from loopwatch.inventory.obtain import AWS, obtain
@@ -91,6 +92,7 @@ class LoopwatchService:
         self.record_key = key_from_settings(settings)
         """Signs findings and seals the state table's entries (``loopwatch.trust``)."""
         self._recovered = False
+        self._outputs_declared = False
         # The table's entries by account, as recovered: where accounts not in memory are read
         # from (rebuilt at each rebalance; an account leaves it once read).
         self._saved: dict[str, dict[bytes, bytes]] | None = None
@@ -157,9 +159,12 @@ class LoopwatchService:
 
     @property
     def ready(self) -> bool:
-        """Started, assigned, and the table recovered: messages are being processed."""
+        """Started, assigned, the table recovered and the output topics made: messages are
+        being processed, and a reader of findings finds the topic."""
         app = self.app
-        return bool(app.started and not app.rebalancing and self._recovered)
+        return bool(
+            app.started and not app.rebalancing and self._recovered and self._outputs_declared
+        )
 
     def input_partitions(self) -> set[TP]:
         """The assigned partitions of the input topics (not the table's changelog)."""
@@ -229,8 +234,15 @@ class LoopwatchService:
     async def _declare_outputs(self) -> None:
         # Faust creates a topic it only sends to on first send; readers (and the test that
         # waits for findings) should find it there from the start.
-        for name in (FINDINGS, DEADLETTER):
-            await self.topics[name].maybe_declare()
+        try:
+            for name in (FINDINGS, DEADLETTER):
+                await self.topics[name].maybe_declare()
+        except NotReady:
+            # Stopped before the producer started (a SIGTERM right after start): a topic
+            # not made now is made on its first send; the stop must not turn into a crash.
+            log.info("stopping before the output topics were made")
+            return
+        self._outputs_declared = True
 
     async def _tick(self) -> None:
         out = self.processor.tick(time.time())
