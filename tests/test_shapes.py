@@ -35,6 +35,7 @@ from loopwatch.testing.records import (
     iam_user,
     record,
 )
+from loopwatch.testing.records import paths as value_paths
 
 T0 = 1_791_208_800.0  # 2026-10-05T14:00:00Z
 FN = function_arn("router")
@@ -356,17 +357,6 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
 def test_every_shape_gives_facts() -> None:
     for rec in SHAPES:
         assert facts(rec), rec
@@ -377,7 +367,7 @@ def test_every_shape_gives_facts() -> None:
 def test_mutated_shapes_raise_only_malformed(data: st.DataObject) -> None:
     rec = copy.deepcopy(data.draw(st.sampled_from(SHAPES)))
     for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(rec)[1:]))
+        path = data.draw(st.sampled_from(value_paths(rec)[1:]))
         parent: Any = rec
         try:
             for step in path[:-1]:

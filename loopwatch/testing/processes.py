@@ -134,19 +134,14 @@ class UpProcess:
     def wait_for(self, text: str, timeout: float = 60.0) -> None:
         """Return once ``text`` is on stdout; TimeoutError (with both outputs) if the process
         exits or ``timeout`` passes first."""
-        deadline = time.monotonic() + timeout
-        while text not in self.stdout():
-            self.descendants()
-            if self.process.poll() is not None or time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"no {text!r} within {timeout}s (exit {self.process.poll()});"
-                    f" stdout:\n{self.stdout()[-3000:]}\nstderr:\n{self.stderr()[-3000:]}"
-                )
-            time.sleep(0.05)
+        self.wait_until(lambda: text in self.stdout(), f"{text!r} on stdout", timeout, every=0.05)
 
-    def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-        """Return once ``ready()`` is true (``what`` names it); TimeoutError (with both
-        outputs) if the process exits or ``timeout`` passes first."""
+    def wait_until(
+        self, ready: Callable[[], bool], what: str, timeout: float = 60.0, *, every: float = 0.1
+    ) -> None:
+        """Return once ``ready()`` is true (``what`` names it), looking every ``every``
+        seconds; TimeoutError (with both outputs) if the process exits or ``timeout`` passes
+        first."""
         deadline = time.monotonic() + timeout
         while not ready():
             self.descendants()
@@ -155,7 +150,7 @@ class UpProcess:
                     f"not {what} within {timeout}s (exit {self.process.poll()});"
                     f" stdout:\n{self.stdout()[-3000:]}\nstderr:\n{self.stderr()[-3000:]}"
                 )
-            time.sleep(0.1)
+            time.sleep(every)
 
     def descendants(self) -> set[int]:
         """Every process below it now; each one ever seen is also kept in ``seen``."""
