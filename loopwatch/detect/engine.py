@@ -24,7 +24,7 @@ counted; measuring after each fact would make loop gain a coin toss at small cou
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from math import inf
 from typing import Any
@@ -52,6 +52,7 @@ from loopwatch.events.facts import (
     Write,
 )
 from loopwatch.graph import Identities, ResourceGraph
+from loopwatch.graph.activity import Activity
 
 _NOTHING: tuple[Finding, ...] = ()
 STATE_VERSION = 2
@@ -311,7 +312,7 @@ class Engine:
                 continue
             self._remember(key, cycle)
             if since is not None:
-                self._touch_since(key, since)
+                self._touch(key, since, through=inf)
             else:
                 self._touch(key, time)
 
@@ -342,7 +343,7 @@ class Engine:
         and a late configuration must count everything seen so far (DESIGN §5)."""
         for key in list(keys):
             if key in self._cycles:
-                self._touch_since(key, time)
+                self._touch(key, time, through=inf)
 
     def _update(self, source: str, target: str, time: float) -> None:
         if source not in self._by_node:
@@ -352,19 +353,24 @@ class Engine:
             for key in ids:
                 self._touch(key, time)
 
-    def _touch(self, key: str, time: float) -> None:
-        """Measure cycle ``key`` at the point of ``time`` once its second is settled.
+    def _touch(self, key: str, time: float, *, through: float | None = None) -> None:
+        """Measure cycle ``key`` at the point of ``time`` once its second is settled, and at
+        its later points up to ``through``.
 
         A late fact (from a second before the newest one seen) is measured at its own second,
         as if it had come in order, and so is every later point of the cycle whose window holds
-        it: those were measured without it.
+        it: those were measured without it. A configuration that changed at ``time`` measures
+        every point after it (``through=inf``): what came after is measured in its light,
+        whatever order it arrived in.
         """
         second = int(time)
         self._pend(key, second)
-        if second + 1 <= self.now:  # a second before the newest one seen: late
+        if through is None and second + 1 <= self.now:  # a second before the newest: late
+            through = second + self.config.window
+        if through is not None:
             cycle = self._cycles.get(key)
             if cycle is not None:
-                for later in self._points(cycle, second, second + self.config.window):
+                for later in self._points(cycle, second, through):
                     self._pend(key, later)
         self._pending_second = float(second)
 
@@ -382,29 +388,25 @@ class Engine:
                 out.setdefault(key, []).append(second)
         return out
 
-    def _touch_since(self, key: str, time: float) -> None:
-        """Measure cycle ``key`` at ``time`` and at every point kept of it after ``time``: its
-        configuration changed then, and what came after is measured in its light whatever
-        order it arrived in."""
-        self._touch(key, time)
-        cycle = self._cycles.get(key)
-        if cycle is not None:
-            for later in self._points(cycle, time, inf):
-                self._pend(key, later)
-
     def _points(self, cycle: tuple[str, ...], after: float, until: float) -> set[int]:
         """The seconds in (``after``, ``until``] at which something on ``cycle``'s hops
         happened: where a measurement of it can differ from the one before."""
         points: set[int] = set()
+        for activity in self._observed(cycle):
+            points.update(activity.seconds_in(after, until))
+        return points
+
+    def _observed(self, cycle: tuple[str, ...]) -> Iterator[Activity]:
+        """What is observed on ``cycle``'s hops: each hop's writes and invocations."""
         graph = self.graph
         for node, nxt, _ in cycle_search.hops(cycle):
             edge = graph.edge(node, nxt)
             if edge is None:
                 continue
-            for activity in (edge.writes, edge.invocations):
-                if activity is not None:
-                    points.update(activity.seconds_in(after, until))
-        return points
+            if edge.writes is not None:
+                yield edge.writes
+            if edge.invocations is not None:
+                yield edge.invocations
 
     def _settle(self, before: int | None = None) -> None:
         """Measure the points pending (those of seconds before ``before``: all when None),
@@ -455,15 +457,8 @@ class Engine:
         incident = self.incidents.incidents.get(incident_id(cycle))
         if incident is not None and incident.open:
             return False
-        first = float("inf")
-        for node, nxt, _ in cycle_search.hops(cycle):
-            edge = self.graph.edge(node, nxt)
-            if edge is None:
-                continue
-            for activity in (edge.writes, edge.invocations):
-                if activity is not None:
-                    first = min(first, activity.first)
-        return first != float("inf") and int(time) < int(first)
+        first = min((activity.first for activity in self._observed(cycle)), default=inf)
+        return first != inf and int(time) < int(first)
 
     def _evidence(self, finding: LoopFinding) -> LoopFinding:
         """The finding with what acting on it needs (DESIGN §6): its mappings and rates."""

@@ -14,7 +14,7 @@ episode: it reopens it (``revised``) if it shows the cycle had not been quiet lo
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -261,7 +261,7 @@ class IncidentBook:
         else:
             i = bisect_left(points, second)
             if i == len(points) or points[i] != second:
-                insort(points, second)
+                points.insert(i, second)
         # Points no late record can reach any more only need to be remembered as "was active".
         if points[0] < points[-1] - self._keep - 1.0:
             drop = bisect_left(points, points[-1] - self._keep - 1.0)
