@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from hypothesis import strategies as st
 
-from loopwatch.detect import Finding, LoopFinding, RunawayFinding
-from loopwatch.detect.findings import ACTIVE, WITHDRAWN
+from loopwatch.detect import Finding, LoopFinding
+from loopwatch.detect.findings import ACTIVE, WITHDRAWN, finding_from_json, standing_runaways
 from loopwatch.detect.incidents import Incident
 from loopwatch.events.times import parse_time
 from loopwatch.testing.verdicts import ever_active
@@ -522,16 +522,12 @@ class Outcome:
     def of_replay(cls, loops: Iterable[LoopFinding], findings: Iterable[Finding]) -> Outcome:
         """From a replay's ``report.loops`` and every finding it gave (``on_finding``)."""
         said = list(findings)
-        runaway: dict[str, bool] = {}
-        for f in said:
-            if isinstance(f, RunawayFinding):
-                runaway[f.function] = not f.unknown
         return cls(
             frozenset(_loop(i.cycle, i.status, i.confirmed, i.open) for i in loops if _kept(i)),
             _ever_active(
                 [(f.cycle, f.change, f.status) for f in said if isinstance(f, LoopFinding)]
             ),
-            frozenset(runaway.items()),
+            _runaways(said),
         )
 
     @classmethod
@@ -540,10 +536,6 @@ class Outcome:
     ) -> Outcome:
         """From the findings a worker published (JSON, in topic order) and its incident book."""
         said = list(findings)
-        runaway: dict[str, bool] = {}
-        for f in said:
-            if f.get("kind") == "runaway":
-                runaway[str(f["function"])] = not f.get("unknown")
         return cls(
             frozenset(_loop(i.cycle, i.status, i.confirmed, i.open) for i in incidents if _kept(i)),
             _ever_active(
@@ -553,7 +545,7 @@ class Outcome:
                     if f.get("kind") == "loop"
                 ]
             ),
-            frozenset(runaway.items()),
+            _runaways(finding_from_json(dict(f))[0] for f in said if f.get("kind") == "runaway"),
         )
 
     def moved(self, accounts: Mapping[str, str]) -> Outcome:
@@ -586,6 +578,13 @@ class Outcome:
             frozenset(c for c in self.ever_active if any(map(nodes, c))),
             frozenset(r for r in self.runaway if nodes(r[0])),
         )
+
+
+def _runaways(findings: Iterable[Finding]) -> frozenset[tuple[str, bool]]:
+    """The runaway functions no revision took back, each with whether it is confirmed (as
+    last said)."""
+    confirmed = {r.function: r.confirmed for r in standing_runaways(findings)}
+    return frozenset(confirmed.items())
 
 
 def _ever_active(said: list[tuple[Cycle, str, str]]) -> frozenset[Cycle]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from loopwatch.detect.findings import LoopFinding
+from loopwatch.detect.findings import LoopFinding, finding_from_json, standing_runaways
 from loopwatch.detect.incidents import Incident
 
 Cycle = frozenset[str]
@@ -41,7 +41,12 @@ class Verdict:
         return cls(
             ever_active=_ever_active(loops),
             reported=frozenset(frozenset(f["cycle"]) for f in loops) - withdrawn,
-            runaway=_standing_runaways(findings),
+            runaway=frozenset(
+                r.function
+                for r in standing_runaways(
+                    finding_from_json(dict(f))[0] for f in findings if f.get("kind") == "runaway"
+                )
+            ),
             final={frozenset(i.cycle): (i.status, i.open) for i in incidents},
         )
 
@@ -66,12 +71,3 @@ def ever_active(said: Iterable[tuple[Iterable[str], str, str]]) -> frozenset[Cyc
             ever.add(cycle)  # the episode before this one stood active
         standing[cycle] = status
     return frozenset(ever | {c for c, status in standing.items() if status == "active"})
-
-
-def _standing_runaways(findings: Iterable[Mapping[str, Any]]) -> frozenset[str]:
-    """The functions whose latest runaway finding was not taken back (``revised``)."""
-    latest: dict[str, bool] = {}
-    for f in findings:
-        if f.get("kind") == "runaway":
-            latest[str(f["function"])] = f.get("revised") is True
-    return frozenset(fn for fn, revised in latest.items() if not revised)
