@@ -252,6 +252,14 @@ class Settings(BaseSettings):
         " time in `replay --act`), so late CloudTrail files can revise it first; alerts go out"
         " at once. 0: throttle at once. See docs/acting.md.",
     )
+    act_max_age_seconds: float = Field(
+        900.0,
+        gt=0,
+        le=7 * 86400,
+        description="A live finding whose records are older than this (event time against the"
+        " wall clock) alerts as history and is never throttled: a re-read or replayed topic"
+        " cannot act on the past. See docs/acting.md.",
+    )
     inventory: str = Field(
         "off",
         description="The configuration that predates the logs: off, aws (read each"
