@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.client
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -83,6 +86,41 @@ def test_views_need_the_bearer_token(
     assert running.get(path, {"Authorization": "Bearer wrong"})[0] == 401
     assert running.get(path, {"Authorization": TOKEN})[0] == 401  # the scheme is required
     assert running.get(path, AUTH)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"Bearer \xff\xfe", b"\xff", "Bearer s3cret-tökén".encode("latin-1")],
+    ids=["latin-1 bytes after the scheme", "one byte", "the token in latin-1"],
+)
+def test_an_authorization_header_of_any_bytes_is_refused_without_a_traceback(
+    worker: tuple[InProcessWorker, list[Any], float],
+    caplog: pytest.LogCaptureFixture,
+    value: bytes,
+) -> None:
+    running, _, _ = worker
+    status, body = raw_get(running.url, "/loops", [("Authorization", value)])
+    assert status == 401, body
+    assert orjson.loads(body) == {"error": "send Authorization: Bearer <LOOPWATCH_WEB_TOKEN>"}
+    # The same connection path still serves the right token: the refusal was an answer.
+    assert raw_get(running.url, "/loops", [("Authorization", f"Bearer {TOKEN}".encode())])[0] == 200
+    tracebacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]
+
+
+def raw_get(url: str, path: str, headers: list[tuple[str, bytes]]) -> tuple[int, bytes]:
+    """A GET whose header values go on the wire as the bytes given (urllib would encode them)."""
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname or "", where.port, timeout=5)
+    try:
+        connection.putrequest("GET", path)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def test_health_stays_open_for_probes(worker: tuple[InProcessWorker, list[Any], float]) -> None:

@@ -115,7 +115,8 @@ def register(service: LoopwatchService) -> None:
 
 def bearer_middleware(token: str) -> Any:
     """An aiohttp middleware answering 401 to a request without ``Authorization: Bearer
-    <token>``, except on OPEN_PATHS. The comparison takes constant time."""
+    <token>``, except on OPEN_PATHS; a header of any bytes, UTF-8 or not, is compared, never
+    an error. The comparison takes constant time."""
     expected = f"Bearer {token}".encode()
 
     @aiohttp_web.middleware
@@ -124,7 +125,10 @@ def bearer_middleware(token: str) -> Any:
     ) -> aiohttp_web.StreamResponse:
         if request.path in OPEN_PATHS:
             return await handler(request)
-        given = request.headers.get("Authorization", "").encode()
+        # aiohttp decodes header bytes that are not UTF-8 as lone surrogates, which a strict
+        # encode refuses (a 500 and a traceback per request): surrogateescape gives back the
+        # bytes sent, which match the token only if they are it.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):
             return aiohttp_web.json_response(
                 {"error": "send Authorization: Bearer <LOOPWATCH_WEB_TOKEN>"},
