@@ -15,6 +15,11 @@ over the record without ``sig``, as orjson writes it with sorted keys, after a c
 its own: the key order of the producer does not matter, and no other HMAC loopwatch makes (the
 webhook signature is over ``"<t>." + body``) can be passed off as one of these.
 
+These signatures are one of the few inputs loopwatch believes; docs/trust.md lists them all
+(CloudTrail's files, EventBridge envelopes that are CloudTrail's: ``loopwatch.events.envelopes``,
+the settings) and what is read only as data (message keys, anything else on the topics, every
+field of a record).
+
 This module sits at the top of the package because both ``actions`` (folding audit records
 into holds) and ``service`` (signing and checking on the topic) use it, and ``actions`` may not
 import ``service``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from loopwatch.events.envelopes import NOT_AWS_SOURCE, OTHER_ACCOUNT
 from loopwatch.events.notifications import ObjectRef, parse_notice
 from loopwatch.testing import records as r
 
@@ -55,6 +56,23 @@ def test_cloudtrail_records_on_the_queue_are_shipped_as_they_are() -> None:
     service_event = dict(envelope, **{"detail-type": "AWS Service Event via CloudTrail"})
     assert parse_notice(orjson.dumps(service_event)).records == (record,)
     assert parse_notice(orjson.dumps({"Records": [record]})).records == (record,)
+
+
+def test_a_service_event_is_shipped_as_its_record_only_when_cloudtrail_put_it() -> None:
+    # Shipped bare, its envelope gone: the worker could not tell, so the shipper does.
+    record = r.s3_self_loop(writes=1)[-1]
+    service_event = dict(
+        r.eventbridge(record), **{"detail-type": "AWS Service Event via CloudTrail"}
+    )
+    for forged, problem in (
+        (dict(service_event, source="evil.app", account="111111111111"), NOT_AWS_SOURCE),
+        (dict(service_event, source="evil.app"), NOT_AWS_SOURCE),
+        (dict(service_event, account="111111111111"), OTHER_ACCOUNT),
+    ):
+        notice = parse_notice(orjson.dumps(forged))
+        assert notice.problem == problem and not notice.records
+    api_call = dict(r.eventbridge(record), source="evil.app")  # judged by the worker, unwrapped
+    assert parse_notice(orjson.dumps(api_call)).records == (api_call,)
 
 
 def test_test_events_and_deletions_need_nothing() -> None:

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loopwatch.events.decode import decode
+from loopwatch.events.envelopes import NOT_AWS_SOURCE, OTHER_ACCOUNT
 from loopwatch.events.facts import (
     DESTINATION,
     EVENT_SOURCE_MAPPING,
@@ -30,6 +32,7 @@ from loopwatch.events.facts import (
     Write,
 )
 from loopwatch.events.records import MalformedRecord, parse
+from loopwatch.events.thin import Thin
 from loopwatch.testing.data import INVICTUS, INVICTUS_RECORDS, invictus_dir, shared_data_dir
 from loopwatch.testing.records import (
     ACCOUNT,
@@ -565,6 +568,46 @@ def test_caller_account_and_region_come_from_the_role_and_record() -> None:
 def test_eventbridge_envelope_is_its_detail() -> None:
     rec = record(SQS, "SendMessage", {"queueUrl": queue_url("jobs")}, identity=ROLE)
     assert parse(eventbridge(rec)) == parse(rec) == (rec["eventID"], (Write(T0, CALLER, QUEUE),))
+
+
+SOURCES = st.one_of(
+    st.sampled_from(["aws.sqs", "aws.s3", "aws.", "evil.app", "AWS.sqs", "aws", " aws.sqs", ""]),
+    st.text(max_size=12),
+    st.builds(lambda tail: "aws." + tail, st.text(max_size=8)),
+    st.none(),
+    st.integers(-(2**63), 2**64 - 1),  # what JSON carries here (orjson's range)
+)
+ACCOUNTS = st.one_of(
+    st.sampled_from([ACCOUNT, "111111111111", ACCOUNT + " ", "", None]),
+    st.text(max_size=12),
+    st.integers(-(2**63), 2**64 - 1),
+)
+
+
+@given(source=SOURCES, account=ACCOUNTS, drop=st.sampled_from(["", "source", "account"]))
+def test_an_envelope_is_its_record_only_when_cloudtrail_put_it(
+    source: object, account: object, drop: str
+) -> None:
+    rec = record(SQS, "SendMessage", {"queueUrl": queue_url("jobs")}, identity=ROLE)
+    envelope: dict[str, Any] = {**eventbridge(rec), "source": source, "account": account}
+    envelope.pop(drop, None)
+    source, account = envelope.get("source"), envelope.get("account")
+    if not (isinstance(source, str) and source.startswith("aws.")):
+        want: str | None = NOT_AWS_SOURCE
+    elif account != rec["recipientAccountId"]:
+        want = OTHER_ACCOUNT
+    else:
+        want = None
+    # The full value and the selective decoder's thin record are judged alike.
+    (thin,) = decode(orjson.dumps(envelope), selective=True).objects
+    assert isinstance(thin, Thin)
+    for value in (envelope, thin):
+        if want is None:
+            assert parse(value) == parse(rec)
+        else:
+            with pytest.raises(MalformedRecord) as raised:
+                parse(value)
+            assert str(raised.value) == want
 
 
 def test_invocation_event() -> None:

@@ -4,6 +4,7 @@
     {"Type": "Notification", "Message": "<the above>"}       through SNS    ─► objects
     {"source": "aws.s3", "detail-type": "Object Created"}     EventBridge    ─► objects
     {"detail-type": "AWS API Call via CloudTrail", ...}       EventBridge    ─► records
+    {"detail-type": "… via CloudTrail", "source": "aws.…"}    EventBridge    ─► its record
     {"Event": "s3:TestEvent", ...}                            S3, on setup   ─► nothing
     anything else                                                            ─► a problem
 
@@ -19,8 +20,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-_CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
-_VIA_CLOUDTRAIL = " via CloudTrail"
+from loopwatch.events.envelopes import CLOUDTRAIL_API_CALL, VIA_CLOUDTRAIL, provenance_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +97,15 @@ def _eventbridge(event: dict[str, Any]) -> Notice:
     kind, detail = event.get("detail-type"), event.get("detail")
     if not isinstance(detail, dict):
         return Notice(problem=f"an EventBridge {kind!r} event without a detail object")
-    if kind == _CLOUDTRAIL_API_CALL:
-        return Notice(records=(event,))  # the worker unwraps it, as it does in .jsonl files
-    if isinstance(kind, str) and kind.endswith(_VIA_CLOUDTRAIL):
-        # A service event (e.g. LambdaESMDisabled): its detail is the CloudTrail record.
+    if kind == CLOUDTRAIL_API_CALL:
+        # The worker unwraps it, as it does in .jsonl files, and checks it is CloudTrail's.
+        return Notice(records=(event,))
+    if isinstance(kind, str) and kind.endswith(VIA_CLOUDTRAIL):
+        # A service event (e.g. LambdaESMDisabled): its detail is the CloudTrail record, shipped
+        # bare, so whether CloudTrail put it there is decided here, by the worker's own rule.
+        problem = provenance_problem(event, detail)
+        if problem is not None:
+            return Notice(problem=problem)
         return Notice(records=(detail,))
     if event.get("source") != "aws.s3":
         return Notice(problem=f"an EventBridge {kind!r} event from {event.get('source')!r}")

@@ -2,7 +2,8 @@
 invocation events (DESIGN §3, §4).
 
     object ─┬─ CloudTrail record ───────► REGISTRY[eventName][eventSource](record)
-            ├─ EventBridge envelope ────► its ``detail``, a CloudTrail record
+            ├─ EventBridge envelope ────► its ``detail``, a CloudTrail record, when the
+            │                               envelope is CloudTrail's (``events.envelopes``)
             └─ {"kind": "lambda.invocation"} ► Invoked
 
 Nearly every real record is a management event nobody here cares about, so ``parse``
@@ -21,6 +22,7 @@ from typing import cast
 from loopwatch.events import arns
 from loopwatch.events.cloudtrail import REGISTRY, MalformedRecord
 from loopwatch.events.cloudtrail.base import JSON, Handler
+from loopwatch.events.envelopes import CLOUDTRAIL_API_CALL, provenance_problem
 from loopwatch.events.facts import Fact, Invoked
 from loopwatch.events.thin import Thin
 from loopwatch.events.times import parse_time
@@ -28,7 +30,6 @@ from loopwatch.events.times import parse_time
 __all__ = ["MalformedRecord", "account_of", "parse"]
 
 _NO_FACTS: tuple[Fact, ...] = ()
-_ENVELOPE = "AWS API Call via CloudTrail"
 _INVOCATION = "lambda.invocation"
 _lookup = REGISTRY.get
 
@@ -40,7 +41,8 @@ def parse(obj: object) -> tuple[str | None, tuple[Fact, ...]]:
     ``"invocation:<request_id>"``, or None when absent. A failed call (``errorCode``
     set) and a record of no interest give no facts.
 
-    Raises MalformedRecord (a ValueError) when ``obj`` is not an object; when a record
+    Raises MalformedRecord (a ValueError) when ``obj`` is not an object; when an EventBridge
+    envelope is not CloudTrail's (``loopwatch.events.envelopes``); when a record
     lacks a string ``eventTime``, ``eventSource`` or ``eventName``; when an invocation
     event lacks ``time`` or ``function`` or has an unparseable time; and when a relevant
     record lacks a field its facts need or has an unparseable ``eventTime``.
@@ -87,11 +89,16 @@ def _other(obj: object) -> tuple[str | None, tuple[Fact, ...]]:
     if rec.get("kind") == _INVOCATION:
         return _invocation(rec)
     detail = rec.get("detail")
-    if rec.get("detail-type") == _ENVELOPE and isinstance(detail, dict):
+    if rec.get("detail-type") == CLOUDTRAIL_API_CALL and isinstance(detail, dict):
         # One level only: an envelope inside an envelope is no CloudTrail record, and nesting
         # hundreds deep must not recurse hundreds deep.
         if "detail-type" in detail:
             raise MalformedRecord("an envelope inside an envelope")
+        # Anyone who may put events on a forwarding bus can write this detail-type: only the
+        # source and account EventBridge sets say CloudTrail put it there.
+        problem = provenance_problem(rec, detail)
+        if problem is not None:
+            raise MalformedRecord(problem)
         return parse(detail)
     for field in ("eventTime", "eventSource", "eventName"):
         if not isinstance(rec.get(field), str):
