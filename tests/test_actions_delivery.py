@@ -6,7 +6,10 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import pytest
 from pydantic import SecretStr
@@ -136,6 +139,54 @@ def test_retry_after_is_honoured_on_429(server: HTTPServer) -> None:
 
     assert len(seen) == 2 and len(rec.delivered) == 1
     assert seen[1] - seen[0] >= 0.95  # not the 10 ms backoff of FAST
+
+
+RETRY_AFTER = {
+    "/zero": "0",
+    "/past": format_datetime(datetime(2001, 1, 1, tzinfo=UTC), usegmt=True),
+    "/unreadable": "soon\x1b]0;pwned\x07",
+    "/hour": "3600",
+}
+
+
+def test_retry_after_neither_spins_nor_outlasts_the_deadline(
+    server: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    requests: Counter[tuple[str, str]] = Counter()
+
+    def limited(request: Request) -> Response:
+        requests[request.path, request.headers[IDEMPOTENCY_HEADER]] += 1
+        return Response("slow down", status=429, headers={"Retry-After": RETRY_AFTER[request.path]})
+
+    for path in RETRY_AFTER:
+        server.expect_request(path).respond_with_handler(limited)
+    # The deployment's backoff (0.5 s first delay), over 10 s.
+    policy = RetryPolicy.from_settings(Settings(alert_deadline_seconds=10.0))
+    assert policy.backoff == 0.5
+    alerts = [alert_for(finding()), alert_for(finding(change=ESCALATED))]
+    with caplog.at_level(logging.INFO, logger="loopwatch"):
+        rec = asyncio.run(send([server.url_for(p) for p in RETRY_AFTER], *alerts, policy=policy))
+
+    def per_alert(path: str) -> list[int]:
+        return [requests[path, a.key] for a in alerts]
+
+    assert len(rec.dead) == len(RETRY_AFTER) * len(alerts) and not rec.delivered
+    # 0 and a past date wait the first backoff delay: at most 20 requests in 10 s (not 11,545).
+    for path in ("/zero", "/past"):
+        assert all(10 <= n <= 20 for n in per_alert(path)), (path, per_alert(path))
+    # An unreadable value gets the usual exponential backoff.
+    assert all(2 <= n <= 8 for n in per_alert("/unreadable")), per_alert("/unreadable")
+    # An hour is past the deadline: dead-lettered after the one answer, not held for 10 s.
+    assert per_alert("/hour") == [1, 1]
+    hour = [d for d in rec.dead if d.attempts == 1]
+    assert len(hour) == 2 and all(d.elapsed < 5 for d in hour)
+    assert all("would pass the deadline" in d.last_error for d in hour)
+    # At most one line per request (a retry or a dead letter), and the unreadable header
+    # said once for its sink, not per attempt nor per alert.
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("loopwatch")]
+    unreadable = [line for line in ours if "Retry-After" in line]
+    assert len(unreadable) == 1 and "soon" in unreadable[0]
+    assert len(ours) <= sum(requests.values()) + 1
 
 
 def test_a_dead_receiver_is_dead_lettered_in_time_and_never_delays_another(

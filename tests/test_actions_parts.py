@@ -8,6 +8,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loopwatch.actions import Dispatcher, Hold, JsonFileLedger, RetryPolicy, alert_for, sink_for
 from loopwatch.actions.delivery import parse_retry_after
@@ -64,11 +66,26 @@ def test_hourly_limit_slides() -> None:
 
 
 def test_retry_after_forms() -> None:
-    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("7") == 7.0 and parse_retry_after(" 0 ") == 0.0
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     value = parse_retry_after(later)
     assert value is not None and 28 <= value <= 31
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    earlier = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
+    value = parse_retry_after(earlier)  # as said: the caller puts a floor under it
+    assert value is not None and -31 <= value <= -28
+    assert parse_retry_after(None) is None
+    for unreadable in ("soon", "", "-1", "1.5", "٣", "Wed, 21 Oct 2015 07:28:00"):
+        with pytest.raises(ValueError, match=r"seconds|date"):
+            parse_retry_after(unreadable)
+
+
+@given(st.text(max_size=60) | st.from_regex(r"\A\s*[0-9]{1,400}\s*\Z"))
+def test_retry_after_is_a_number_or_a_value_error(value: str) -> None:
+    try:
+        seconds = parse_retry_after(value)
+    except ValueError:
+        return
+    assert isinstance(seconds, float) and seconds == seconds  # a number, never NaN
 
 
 def test_a_full_backlog_dead_letters_at_once_without_blocking() -> None:

@@ -8,6 +8,12 @@
 The caller never waits: ``enqueue`` schedules tasks and returns. Each sink has its own gate
 (a few requests in flight) and its own backlog cap, so a dead receiver holds only its own
 alerts; every alert is done (delivered or dead-lettered) within ``deadline`` of enqueueing.
+
+A receiver's ``Retry-After`` is honoured within bounds: never shorter than the first backoff
+delay (``Retry-After: 0`` or a date already past would otherwise have the client spin, tens of
+thousands of requests and log lines in seconds), never longer than the deadline (such a retry
+is not made: the alert is dead-lettered at once). A value that is neither seconds nor an HTTP
+date gets the usual backoff, and is logged once per sink.
 """
 
 from __future__ import annotations
@@ -148,6 +154,7 @@ class Dispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._gates = {id(s): asyncio.Semaphore(self.policy.in_flight) for s in self.sinks}
         self._pending: Counter[int] = Counter()
+        self._unreadable_retry_after: set[int] = set()  # sinks already logged for one
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats: Counter[str] = Counter()
 
@@ -278,7 +285,7 @@ class Dispatcher:
                 if 200 <= status < 300:
                     return _Attempt(True, False, "", status)
                 if status == 429 or status >= 500:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    retry_after = self._retry_after(sink, response.headers.get("Retry-After"))
                     return _Attempt(False, True, f"HTTP {status}", status, retry_after)
                 return _Attempt(
                     False,
@@ -291,9 +298,25 @@ class Dispatcher:
         except aiohttp.ClientError as exc:
             return _Attempt(False, True, sink.scrub(f"{type(exc).__name__}: {exc}"))
 
+    def _retry_after(self, sink: Sink, value: str | None) -> float | None:
+        try:
+            return parse_retry_after(value)
+        except ValueError:
+            if id(sink) not in self._unreadable_retry_after:
+                self._unreadable_retry_after.add(id(sink))
+                log.warning(
+                    "%s answers with Retry-After %r, neither seconds nor an HTTP date: retrying"
+                    " with the usual backoff (said once for this sink)",
+                    sink.label,
+                    (value or "")[:100],
+                )
+            return None
+
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return retry_after
+            # The receiver's word, within bounds: 0 or a past date must not make the client
+            # spin, nor an hour hold an alert past its deadline (_deliver then gives up).
+            return min(max(retry_after, self.policy.backoff), self.policy.deadline)
         ceiling: float = min(self.policy.backoff_max, self.policy.backoff * 2.0 ** (attempts - 1))
         # Jitter spreads the retries of many alerts that failed together.
         return ceiling * self._rng.uniform(0.5, 1.0)
@@ -321,18 +344,18 @@ class Dispatcher:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent or
-    unreadable (then the usual backoff applies)."""
+    """``Retry-After`` as seconds from now, as the receiver said it: delta-seconds or an HTTP
+    date (a date past is a negative delay); None if absent. Raises ValueError when it is
+    neither (the caller bounds the delay either way: ``Dispatcher._delay``)."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
+    except (TypeError, ValueError, IndexError, OverflowError) as exc:
+        raise ValueError(f"not delta-seconds nor an HTTP date: {value[:100]!r}") from exc
     if when.tzinfo is None:
-        return None
-    delay: float = when.timestamp() - time.time()
-    return max(0.0, delay)
+        raise ValueError(f"an HTTP date without a time zone: {value[:100]!r}")
+    return when.timestamp() - time.time()
