@@ -65,7 +65,9 @@ def _settings(exc: BaseException) -> str | None:
         field = Settings.model_fields.get(name)
         value = error.get("input")
         shown = f"={value!r}" if isinstance(value, str | int | float) else ""
-        reason = error["msg"][0].lower() + error["msg"][1:] if error["msg"] else "invalid"
+        # A validator's own ValueError says it all; pydantic's "Value error, " adds nothing.
+        msg = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+        reason = msg[0].lower() + msg[1:] if msg else "invalid"
         fix = f"; give {expected_value(field)}" if field is not None else ""
         lines.append(f"bad setting {variable(name)}{shown}: {reason}{fix}")
     return "; ".join(lines)

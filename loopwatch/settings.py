@@ -10,6 +10,7 @@ field; ``loopwatch config --markdown`` writes it, and a test keeps it in step wi
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,6 +26,7 @@ from pydantic_settings import (
 
 from loopwatch.config import BOUNDS, DetectionConfig
 from loopwatch.errors import Problem
+from loopwatch.events import arns
 
 ENV_PREFIX = "LOOPWATCH_"
 ENV_FILE_VARIABLE = "LOOPWATCH_ENV_FILE"
@@ -50,6 +52,33 @@ def env_file() -> Path | None:
         return path
     path = Path(DEFAULT_ENV_FILE)
     return path if path.is_file() else None
+
+
+def list_items(text: str) -> list[str]:
+    """The items of a list setting: ``a,b`` (comma-separated, as documented) or a JSON list of
+    strings (``["a", "b"]``, as other tools write lists), each stripped; blank text is no items.
+
+    Raises ValueError for a malformed JSON list, an item that is not a string, or an empty
+    item (``a,,b``): a typo must not quietly shorten the list.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    items = _json_list(text) if text.startswith("[") else text.split(",")
+    for number, item in enumerate(items, 1):
+        if not item.strip():
+            raise ValueError(f"item {number} is empty")
+    return [item.strip() for item in items]
+
+
+def _json_list(text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"not a JSON list: {str(exc)[:80]}") from None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("not a JSON list of strings")
+    return value
 
 
 def default_data_dir() -> str:
@@ -183,8 +212,9 @@ class Settings(BaseSettings):
     )
 
     # -- actions: alerts and throttling (loopwatch.actions) ------------------------------------
-    # Lists are comma-separated in the environment (NoDecode: not JSON), as docker-compose.yml
-    # documents them. Webhook URLs are secrets too: a Slack incoming-webhook URL is its own key.
+    # Lists are comma-separated in the environment, as docker-compose.yml documents them, or
+    # JSON lists (NoDecode: list_items reads both). Webhook URLs are secrets too: a Slack
+    # incoming-webhook URL is its own key.
     alert_urls: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Webhook URLs, comma-separated: hooks.slack.com → Slack, others → signed JSON.",
@@ -229,7 +259,9 @@ class Settings(BaseSettings):
     )
     protected_functions: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Never throttled: function names or ARNs, fnmatch patterns allowed.",
+        description="Never throttled: function names or ARNs, comma-separated, fnmatch patterns"
+        " allowed; a qualifier (name:prod, …:$LATEST) protects its function. A pattern that can"
+        " match no function is refused.",
     )
     throttle_role_template: str | None = Field(
         None,
@@ -293,10 +325,18 @@ class Settings(BaseSettings):
 
     @field_validator("alert_urls", "protected_functions", "inventory_regions", mode="before")
     @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def _listed(cls, value: object) -> object:
+        return list_items(value) if isinstance(value, str) else value
+
+    @field_validator("protected_functions")
+    @classmethod
+    def _each_can_match(cls, patterns: list[str]) -> list[str]:
+        # A pattern that matches nothing protects nothing, silently: refuse it where it is set.
+        for pattern in patterns:
+            problem = arns.function_pattern_problem(pattern)
+            if problem is not None:
+                raise ValueError(f"{pattern!r} can match no function: {problem}")
+        return patterns
 
     @field_validator("web_token", mode="before")
     @classmethod

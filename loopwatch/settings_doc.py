@@ -34,7 +34,8 @@ _HEADER = """\
 Every `LOOPWATCH_*` setting, read from the environment or from a `.env` file in the working
 directory (`LOOPWATCH_ENV_FILE` names another). The environment wins over the file; the file
 over the default. `loopwatch config` prints the values in effect and where each came from,
-secrets masked. Lists are comma-separated.
+secrets masked. Lists are comma-separated (`a,b`) or JSON lists of strings (`["a", "b"]`); an
+empty item (`a,,b`) is refused.
 
 This file is generated from `loopwatch/settings.py`: run `loopwatch config --markdown >
 docs/settings.md` after changing a setting (a test fails until the two agree).
@@ -162,7 +163,7 @@ def _kind(annotation: Any) -> str:
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
         return _kind(args[0])
     if origin is list:
-        return "a comma-separated list"
+        return "a comma-separated list (or a JSON list of strings)"
     if annotation is bool:
         return "true or false"
     if annotation is int:

@@ -134,6 +134,26 @@ def test_a_bad_setting_names_the_variable_and_what_is_valid(
     )
 
 
+@pytest.mark.parametrize("args", COMMANDS_WITH_SETTINGS, ids=lambda a: a[0])
+def test_a_protected_list_that_protects_nothing_is_refused_by_every_command(
+    args: list[str],
+    loop_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LOOPWATCH_KAFKA_BROKER", f"127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("LOOPWATCH_PROTECTED_FUNCTIONS", "payment-processor;auth")
+    argv = [str(loop_dir) if a == "LOGS" else a for a in args]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2
+    assert one_line(err).startswith(
+        f"loopwatch {args[0]}: bad setting LOOPWATCH_PROTECTED_FUNCTIONS='payment-processor;auth':"
+        " 'payment-processor;auth' can match no function: ';' is in no function name or ARN"
+    )
+
+
 def test_a_setting_out_of_range_says_the_range(
     loop_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

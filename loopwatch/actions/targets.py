@@ -14,17 +14,30 @@ RateOf = Callable[[str], float | None]  # function ARN → invocations per minut
 
 
 def protected_by(function: str, patterns: Iterable[str]) -> str | None:
-    """The first pattern that protects ``function`` (an unqualified ARN), or None.
+    """The first pattern that protects ``function`` (an ARN, maybe qualified), or None.
 
     A pattern is matched, case-sensitively with fnmatch wildcards, against the function's
-    name and against its ARN: ``payments-*`` and ``arn:aws:lambda:*:111122223333:function:*``
-    both work.
+    name, its partial ARN (``<account>:function:<name>``) and its ARN: ``payments-*`` and
+    ``arn:aws:lambda:*:111122223333:function:*`` both work. Qualifiers name their function on
+    either side: ``payments:prod`` or ``…:function:payments:$LATEST`` protects ``payments``,
+    and a finding that names ``…:function:payments:7`` is protected by ``payments``.
     """
-    name = arns.name(function)
+    forms = _spellings(arns.unqualified_function(function))
     for pattern in patterns:
-        if fnmatchcase(name, pattern) or fnmatchcase(function, pattern):
+        bare = arns.unqualified_function(pattern)
+        if any(fnmatchcase(form, bare) for form in forms):
             return pattern
     return None
+
+
+def _spellings(function: str) -> tuple[str, ...]:
+    """An unqualified function's name, partial ARN and ARN (those it has)."""
+    parts = function.split(":")
+    if len(parts) == 7:
+        return parts[6], ":".join(parts[4:]), function
+    if len(parts) == 3:
+        return parts[2], function
+    return (function,)
 
 
 def choose(functions: Sequence[str], policy: str, rate_of: RateOf | None) -> list[str]:

@@ -3,9 +3,16 @@
 Every node of the graph is named by the ARN this module builds, so that a queue named by URL
 in SendMessage, by ARN in a mapping and by ARN in an invocation event is one node. Functions
 lose their alias or version; DynamoDB stream ARNs collapse onto their table.
+
+The same grammar judges the function patterns people write (``LOOPWATCH_PROTECTED_FUNCTIONS``):
+``function_pattern_problem`` says why a pattern can match no function, so a typo is refused
+where it is set instead of protecting nothing.
 """
 
 from __future__ import annotations
+
+import re
+import string
 
 FUNCTION = "function"
 BUCKET = "bucket"
@@ -34,6 +41,66 @@ def function_arn(name_or_arn: str, account: str, region: str) -> str:
     if len(parts) >= 3 and parts[1] == "function":  # <account>:function:<name>[:qualifier]
         return f"arn:aws:lambda:{region}:{parts[0]}:function:{parts[2]}"
     return f"arn:aws:lambda:{region}:{account}:function:{parts[0]}"
+
+
+def unqualified_function(name_or_arn: str) -> str:
+    """A function name, partial ARN (``<account>:function:<name>``) or ARN without its
+    qualifier (alias, version or ``$LATEST``), in the same spelling: ``thumb:prod`` → ``thumb``.
+    Patterns of them too: ``payments-*:prod`` → ``payments-*``."""
+    parts = name_or_arn.split(":")
+    if parts[0] == "arn":
+        keep = 7  # arn:<partition>:lambda:<region>:<account>:function:<name>
+    elif len(parts) >= 3 and parts[1] == FUNCTION:
+        keep = 3
+    else:
+        keep = 1
+    return ":".join(parts[:keep])
+
+
+FUNCTION_NAME_LIMIT = 64
+"""Characters of a Lambda function name: letters, digits, ``-`` and ``_``."""
+_NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_")
+_LATEST = ":$LATEST"
+_SHAPES = "a name, name:qualifier, <account>:function:<name> or a function ARN"
+
+
+def function_pattern_problem(pattern: str) -> str | None:
+    """Why the fnmatch ``pattern`` of a function name, partial ARN or ARN (maybe qualified)
+    can match no function, in a few words; None when it can. Wildcards are ``*``, ``?`` and
+    ``[...]`` of name characters; any other character must be one a name or ARN can hold."""
+    if not pattern:
+        return "it is empty"
+    body = pattern.removesuffix(_LATEST)
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "[":
+            end = body.find("]", index + 1)
+            if end < 0:
+                return "a '[' is never closed"
+            members = body[index + 1 : end].removeprefix("!")
+            if not members or not set(members) <= _NAME_CHARACTERS:
+                return f"{body[index : end + 1]!r} is no set of name characters"
+            index = end
+        elif char not in _NAME_CHARACTERS and char not in "*?:":
+            hint = " (separate items with ',')" if char == ";" else ""
+            return f"{char!r} is in no function name or ARN{hint}"
+        index += 1
+    unqualified = unqualified_function(pattern)
+    parts = unqualified.split(":")
+    name = parts[-1]
+    if not name or pattern.endswith(":"):
+        return "a name or qualifier is missing"
+    if len(re.sub(r"\[[^]]*\]", "?", name).replace("*", "")) > FUNCTION_NAME_LIMIT:
+        return f"a function name is at most {FUNCTION_NAME_LIMIT} characters"
+    if "*" in pattern or "?" in pattern:
+        return None  # a wildcard may stand for ':', so the parts need not be where they seem
+    arn = len(parts) == 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == FUNCTION
+    partial = len(parts) == 3 and parts[1] == FUNCTION
+    qualifiers = pattern.count(":") - unqualified.count(":")
+    if not (arn or partial or len(parts) == 1) or qualifiers > 1:
+        return f"not {_SHAPES}"
+    return None
 
 
 def bucket_arn(bucket: str) -> str:

@@ -274,14 +274,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
         value = getattr(settings, name)
         if value is None:
             continue
-        if isinstance(value, SecretStr):
-            text = value.get_secret_value()
-        elif isinstance(value, list | tuple | dict):
-            text = orjson.dumps(value).decode()
+        if isinstance(value, list | tuple):  # comma-separated, as the settings document
+            text = ",".join(_revealed(item) for item in value)
         else:
-            text = str(value)
+            text = _revealed(value)
         env[f"LOOPWATCH_{name.upper()}"] = text
     return env
+
+
+def _revealed(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 class WorkerProcess(_Web):
