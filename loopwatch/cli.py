@@ -125,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_USAGE
+    from loopwatch.logs import escape_last_resort
+
+    escape_last_resort()  # what a command logs holds names from records
     try:
         code: int = args.run(args)
     except BrokenPipeError:
@@ -483,7 +486,9 @@ def _replay(args: argparse.Namespace) -> int:
         )
     except (InventoryUnavailable, SnapshotError) as exc:
         # A named source that cannot be opened propagates: loopwatch.errors words it.
-        print(f"loopwatch replay: {exc}", file=sys.stderr)
+        from loopwatch.render.terminal import printable
+
+        print(f"loopwatch replay: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     if report.sources == 0 and "-" not in args.sources:
         raise NoLogFiles(args.sources)
@@ -514,15 +519,16 @@ def _act(settings: Settings, findings: list[Finding], mode: str) -> None:
     settings = settings.model_copy(update={"throttle_mode": mode})
     if not settings.alert_urls:
         print("loopwatch replay --act: no LOOPWATCH_ALERT_URLS: no alert is sent", file=sys.stderr)
+    from loopwatch.render.terminal import printable
+
     try:
         result = asyncio.run(act_offline(findings, settings))
     except Exception as exc:  # a bug in acting must not cost the report
-        print(
-            f"loopwatch replay --act: actions failed: {type(exc).__name__}: {exc}", file=sys.stderr
-        )
+        reason = printable(f"{type(exc).__name__}: {exc}")
+        print(f"loopwatch replay --act: actions failed: {reason}", file=sys.stderr)
         return
-    for line in result.lines():
-        print(line, file=sys.stderr)
+    for line in result.lines():  # names from records: escaped, like the report's
+        print(printable(line), file=sys.stderr)
 
 
 def _release(args: argparse.Namespace) -> int:

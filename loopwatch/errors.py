@@ -128,5 +128,8 @@ def report(command: str, exc: BaseException, stderr: Any) -> int | None:
     line = describe(exc)
     if line is None:
         return None
-    print(f"loopwatch {command}: {line}", file=stderr)
+    from loopwatch.render.terminal import printable
+
+    # A source's name can be an S3 key someone chose: escaped, as every text output is.
+    print(f"loopwatch {command}: {printable(line)}", file=stderr)
     return EXIT_USAGE

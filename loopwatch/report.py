@@ -18,7 +18,7 @@ from loopwatch.events import arns
 from loopwatch.events.intake import Counts
 from loopwatch.events.sources import SourceError
 from loopwatch.events.times import format_time
-from loopwatch.render.terminal import PLAIN_WIDTH, paint_status, wrap_line
+from loopwatch.render.terminal import PLAIN_WIDTH, paint_status, printable, wrap_line
 
 
 @dataclass(slots=True)
@@ -48,8 +48,9 @@ class Report:
         }
 
     def to_text(self, *, width: int = PLAIN_WIDTH, color: bool = False) -> str:
-        """The report for people, wrapped at ``width`` columns; ``color`` paints statuses
-        (for a terminal: ``loopwatch.render.terminal.text_style`` picks both)."""
+        """The report for people, wrapped at ``width`` columns, control characters from records
+        escaped (``printable``); ``color`` paints statuses (for a terminal:
+        ``loopwatch.render.terminal.text_style`` picks both)."""
         c = self.counts
         lines = [
             f"Read {c.read:,} records from {self.sources:,} sources: {c.used:,} used, {c.skipped:,} skipped,"
@@ -93,5 +94,6 @@ class Report:
                 f"{len(self.errors)} source problem{'s' if len(self.errors) != 1 else ''}:",
             ]
             lines += [f"  {e.source}: {e.reason}" for e in self.errors]
-        wrapped = [part for line in lines for part in wrap_line(line, width)]
+        # Names come from records: escaped before wrapping, so what is measured is what shows.
+        wrapped = [part for line in lines for part in wrap_line(printable(line), width)]
         return "\n".join(paint_status(line) if color else line for line in wrapped)

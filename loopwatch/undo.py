@@ -10,7 +10,8 @@ is set: the worker rebuilds its ledger from those records at start, and without 
 record it would list the hold again.
 
 A function whose reserved concurrency is no longer the 0 loopwatch set was changed by hand
-while held: it is not restored (exit 1, the hold kept) unless ``--force``.
+while held: it is not restored (exit 1, the hold kept) unless ``--force``. Names and reasons
+are printed with control characters escaped (``loopwatch.render.terminal.printable``).
 
 Exit status: 0 all asked for is restored (or listed); 1 something could not be restored
 (the reason is printed); 2 the ledger cannot be read, or the AWS credentials cannot work
@@ -36,6 +37,7 @@ from loopwatch.actions import (
 )
 from loopwatch.actions.outcomes import describe_value, iso
 from loopwatch.credentials import caller_account
+from loopwatch.render.terminal import printable
 from loopwatch.trust import key_from_settings
 
 if TYPE_CHECKING:
@@ -69,7 +71,8 @@ def run_release(
     if incident is not None:
         report = release_incident(incident, ledger, access, identity=who, force=force)
         if not report.outcomes:
-            print(f"loopwatch release: loopwatch holds nothing for incident {incident}", file=err)
+            said = printable(f"loopwatch release: loopwatch holds nothing for incident {incident}")
+            print(said, file=err)
             return EXIT_FAILED
     else:
         assert function is not None
@@ -94,11 +97,11 @@ def run_actions(settings: Settings, out: TextIO, err: TextIO, *, as_json: bool =
         return EXIT_OK
     for h in holds:
         mappings = f"; disabled mappings {', '.join(h.mappings)}" if h.mappings else ""
-        print(
+        line = (
             f"{h.function}  incident {h.incident or '-'}  {describe_value(h.previous)}"
-            f"  since {iso(h.since)}  by {h.by}{mappings}",
-            file=out,
+            f"  since {iso(h.since)}  by {h.by}{mappings}"
         )
+        print(printable(line), file=out)  # names from records: escaped
     print(f"{len(holds)} held; undo with `loopwatch release FUNCTION`.", file=out)
     return EXIT_OK
 
@@ -114,7 +117,7 @@ def _ledger(settings: Settings, err: TextIO) -> JsonFileLedger | None:
 def _print(report: ReleaseReport, out: TextIO, err: TextIO) -> None:
     for outcome in report.outcomes:
         stream = out if outcome.result in ("released", "gone") else err
-        print(f"{outcome.result} {outcome.function}: {outcome.reason}", file=stream)
+        print(printable(f"{outcome.result} {outcome.function}: {outcome.reason}"), file=stream)
 
 
 def _publish(settings: Settings, report: ReleaseReport, err: TextIO) -> None:

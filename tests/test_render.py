@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loopwatch.cli import main
 from loopwatch.render import cycle_svg, render_dot, render_html
-from loopwatch.render.terminal import PLAIN_WIDTH, text_style, wrap_line
+from loopwatch.render.terminal import PLAIN_WIDTH, printable, text_style, wrap_line
 from loopwatch.render.view import read_document
 from loopwatch.replay import replay
 from loopwatch.testing.browser import texts_by
@@ -277,3 +279,27 @@ def test_colour_only_for_a_terminal_without_no_color(monkeypatch: pytest.MonkeyP
     assert (text_style(FakeTerminal()).width, text_style(FakeTerminal()).color) == (72, True)
     monkeypatch.setenv("NO_COLOR", "1")
     assert text_style(FakeTerminal()).color is False
+
+
+# What a terminal obeys: C0, DEL, C1, and the bidirectional overrides and isolates.
+OBEYED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@given(
+    st.text() | st.lists(st.sampled_from(["a", "é", "→", "\x1b", "\x9b", "\n", "\\"])).map("".join)
+)
+def test_printable_leaves_nothing_a_terminal_obeys_and_changes_nothing_else(text: str) -> None:
+    shown = printable(text)
+    assert not OBEYED.search(shown)
+    if not OBEYED.search(text):
+        assert shown == text  # names in any script are left as they are
+    # Each control becomes its escape, whose characters are all printable ASCII.
+    assert len(shown) - len(text) == sum(len(printable(c)) - 1 for c in text if OBEYED.match(c))
+    kept = printable(text, keep="\n")
+    assert kept.count("\n") == text.count("\n") and kept.replace("\n", "\\n") == shown
+
+
+def test_printable_shows_each_control_as_its_escape() -> None:
+    assert printable("a\x1b]0;t\x07\x1b[2J\x9b\x7f\u202e\t\n\r") == (
+        r"a\x1b]0;t\x07\x1b[2J\x9b\x7f\u202e\t\n\r"
+    )

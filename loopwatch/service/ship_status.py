@@ -18,6 +18,7 @@ from typing import TextIO
 
 from loopwatch.events.sources import SourceError
 from loopwatch.progress import Progress
+from loopwatch.render.terminal import printable
 
 SUMMARY_SECONDS = 60.0
 MAX_KEPT_ERRORS = 100
@@ -127,6 +128,7 @@ class ShipStatus:
             self._bar = None
 
     def _line(self, text: str) -> None:
+        text = printable(text)  # sources are S3 keys and file names someone chose
         if self._bar is not None:
             self._bar.note(text)
         else:

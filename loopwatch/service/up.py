@@ -24,6 +24,7 @@ from typing import Any, TextIO, TypeVar
 import orjson
 
 from loopwatch.detect.explain import draw
+from loopwatch.render.terminal import printable
 
 # Imported with this module, not once running: Faust takes seconds to import, and a stop signal
 # that comes then should find nothing started yet (and nothing started be kept waiting).
@@ -244,9 +245,15 @@ async def _print_findings(
 
 
 def _line(finding: dict[str, Any]) -> str:
+    """A finding for people; names from records escaped, so only its own newlines break it."""
     if finding.get("kind") == "runaway":
-        return f"RUNAWAY  {finding['function']}: {finding['rate_per_min']:.0f}/min at {finding['detected_at']}"
-    text = f"{finding['change'].upper():<9} {finding['status']:<7} {draw(tuple(finding['cycle']))}  (event time {finding['time']})"
+        return printable(
+            f"RUNAWAY  {finding['function']}: {finding['rate_per_min']:.0f}/min at {finding['detected_at']}"
+        )
+    text = printable(
+        f"{finding['change'].upper():<9} {finding['status']:<7} {draw(tuple(finding['cycle']))}  (event time {finding['time']})"
+    )
     if finding["change"] != "resolved" and finding["status"] == "active":
-        text += f"\n          why  {finding['explanation']}\n          fix  {finding['fix']}"
+        why, fix = printable(str(finding["explanation"])), printable(str(finding["fix"]))
+        text += f"\n          why  {why}\n          fix  {fix}"
     return text
