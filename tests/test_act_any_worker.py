@@ -18,6 +18,7 @@ from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import reserved_concurrency
 from loopwatch.testing.relay import RelayLoop, mapping_state, relay_loop
 from loopwatch.testing.worker import (
+    fresh_time,
     read_all,
     read_until,
     wait_handled,
@@ -41,7 +42,7 @@ def assert_only_the_busiest_was_stopped(aws: MotoServer, loop: RelayLoop) -> Non
 def test_two_workers_in_a_group_either_can_throttle_the_busiest_and_disable_its_mapping(
     kafka_broker: Broker, aws: MotoServer, tmp_path: Path
 ) -> None:
-    loop = relay_loop(aws)
+    loop = relay_loop(aws, start=fresh_time())  # live: records fresh enough to act on
     r.write_log(tmp_path / "logs" / "relay.json", loop.records)
     settings = worker_settings(
         kafka_broker,

@@ -27,7 +27,13 @@ from loopwatch.testing.aws import REGION, MotoServer, moto_server
 from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
-from loopwatch.testing.worker import read_all, read_until, running_worker, worker_settings
+from loopwatch.testing.worker import (
+    fresh_start,
+    read_all,
+    read_until,
+    running_worker,
+    worker_settings,
+)
 from loopwatch.topology import resolve_topology, write_simulation
 
 SECRET = "e2e-secret"
@@ -77,7 +83,9 @@ def test_sqs_loop_alerts_once_when_active_throttles_and_release_restores(
         ledger_path=str(ledger_path),
     )
     findings_topic = settings.topic("findings")
-    sim = write_simulation(resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT)
+    sim = write_simulation(
+        resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT, start=fresh_start()
+    )  # live: records fresh enough to act on
 
     def audits(values: list[Any]) -> list[Any]:
         return [v for v in values if v.get("kind") == "audit"]

@@ -43,7 +43,7 @@ from loopwatch.testing.aws import MotoServer, moto_server
 from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency, reset
-from loopwatch.testing.worker import read_until, running_worker, worker_settings
+from loopwatch.testing.worker import fresh_start, read_until, running_worker, worker_settings
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import RecordKey, check, seal
 
@@ -156,7 +156,10 @@ def test_a_held_verdict_is_throttled_after_act_after_and_released_when_revised(
     async def send(topic: str, key: bytes | None, value: bytes) -> None:
         published.append((topic, key, value))
 
-    live = LiveActions(settings, send, ledger=ledger, access=emulator_access(aws))
+    # The findings' records are read a minute later: fresh (LOOPWATCH_ACT_MAX_AGE_SECONDS).
+    live = LiveActions(
+        settings, send, ledger=ledger, access=emulator_access(aws), clock=lambda: 1070.0
+    )
 
     def message(finding: LoopFinding) -> bytes:
         return seal(finding_json(finding, ACCOUNT), KEY)
@@ -309,7 +312,9 @@ def test_a_worker_alerts_at_once_and_throttles_when_the_verdict_held(
         act_after_seconds=2,
         ledger_path=str(tmp_path / "ledger.json"),
     )
-    sim = write_simulation(resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT)
+    sim = write_simulation(
+        resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT, start=fresh_start()
+    )  # live: records fresh enough to act on
     point_at(aws, monkeypatch)  # the worker's boto3 default chain
     with running_worker(settings, kafka_broker) as worker:
         asyncio.run(ship([str(sim.out_dir)], settings))

@@ -170,7 +170,14 @@ def test_the_agent_acts_once_per_finding_and_publishes_its_audit(server: MotoSer
         settings = Settings(
             throttle_mode="enforce", state_secret=KEY.secret.decode(), act_after_seconds=0
         )
-        live = LiveActions(settings, send, ledger=ledger, access=emulator_access(server))
+        # Read a minute after its records: fresh enough to act on (LOOPWATCH_ACT_MAX_AGE_SECONDS).
+        live = LiveActions(
+            settings,
+            send,
+            ledger=ledger,
+            access=emulator_access(server),
+            clock=lambda: LOOP.time + 60,
+        )
         value = seal(finding_json(LOOP, ACCOUNT), KEY)
         async with Actions.from_settings(
             settings, ledger=ledger, access=emulator_access(server)

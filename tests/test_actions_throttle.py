@@ -20,7 +20,15 @@ from loopwatch.actions import (
 )
 from loopwatch.actions import outcomes as o
 from loopwatch.actions.aws import AwsFailure, call
-from loopwatch.detect.findings import ACTIVE, LATENT, OPENED, RESOLVED, LoopFinding, RunawayFinding
+from loopwatch.detect.findings import (
+    ACTIVE,
+    ESCALATED,
+    LATENT,
+    OPENED,
+    RESOLVED,
+    LoopFinding,
+    RunawayFinding,
+)
 from loopwatch.testing.aws import REGION, MotoServer, moto_server
 from loopwatch.testing.lambdas import (
     create_function,
@@ -201,7 +209,8 @@ def test_throttling_is_idempotent_and_already_zero_is_recorded_as_held(aws: Moto
     t = throttler(aws, ledger)
 
     first = t.throttle(loop(thumb, zero), ACCOUNT)
-    again = t.throttle(loop(thumb, zero, incident="inc-1"), ACCOUNT)
+    # Another incident through the same functions: each function is already held.
+    again = t.throttle(loop(thumb, zero, incident="inc-2"), ACCOUNT)
 
     assert [x.result for x in first.outcomes] == [o.THROTTLED, o.HELD]
     assert "already 0" in first.outcomes[1].reason
@@ -212,6 +221,28 @@ def test_throttling_is_idempotent_and_already_zero_is_recorded_as_held(aws: Moto
     assert reserved_concurrency(aws, thumb) == 0
     release(thumb, ledger, emulator_access(aws))
     assert reserved_concurrency(aws, thumb) == 25
+
+
+def test_an_incident_is_acted_on_once_even_after_its_release(aws: MotoServer) -> None:
+    thumb = create_function(aws, "thumb-once", reserved=25)
+    ledger = MemoryLedger()
+    t = throttler(aws, ledger)
+
+    assert [x.result for x in t.throttle(loop(thumb), ACCOUNT).outcomes] == [o.THROTTLED]
+    repeat = t.throttle(loop(thumb, change=ESCALATED), ACCOUNT)
+    assert repeat.outcomes == () and "already throttled this incident" in repeat.summary
+
+    release(thumb, ledger, emulator_access(aws), identity="alice@desk")
+    assert reserved_concurrency(aws, thumb) == 25
+    after = t.throttle(loop(thumb), ACCOUNT)  # the same genuine finding, read again
+
+    assert after.outcomes == () and after.audit == ()
+    assert "released at" in after.summary and "alice@desk" in after.summary
+    assert reserved_concurrency(aws, thumb) == 25
+    # Another incident through the same function is new evidence: it is acted on.
+    other = t.throttle(loop(thumb, incident="inc-other"), ACCOUNT)
+    assert [x.result for x in other.outcomes] == [o.THROTTLED]
+    assert reserved_concurrency(aws, thumb) == 0
 
 
 def test_a_missing_function_gives_a_clear_reason(aws: MotoServer) -> None:

@@ -30,7 +30,7 @@ from loopwatch.testing.aws import REGION, MotoServer, moto_server
 from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
-from loopwatch.testing.worker import read_until, running_worker, worker_settings
+from loopwatch.testing.worker import fresh_start, read_until, running_worker, worker_settings
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import BAD_SIGNATURE, UNSIGNED, RecordKey, check, key_from_settings, seal
 
@@ -110,21 +110,25 @@ def test_forged_records_change_no_hold_act_on_nothing_and_the_real_loop_is_still
     assert key is not None
     findings_topic, deadletter_topic = settings.topic("findings"), settings.topic("deadletter")
     kafka_broker.create_topics({settings.topic(name): settings.partitions for name in ALL})
-    kafka_broker.produce(
-        findings_topic,
-        [
-            (FUNCTION.encode(), orjson.dumps(forged_hold())),
-            (FUNCTION.encode(), seal(forged_hold(), ANOTHER_KEY)),
-            (b"forged-incident", orjson.dumps(forged_loop())),
-            (b"forged-incident", seal(forged_loop(), ANOTHER_KEY)),
-        ],
-    )
-    sim = write_simulation(resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT)
+    forgeries = [
+        (FUNCTION.encode(), orjson.dumps(forged_hold())),
+        (FUNCTION.encode(), seal(forged_hold(), ANOTHER_KEY)),
+        (b"forged-incident", orjson.dumps(forged_loop())),
+        (b"forged-incident", seal(forged_loop(), ANOTHER_KEY)),
+    ]
+    # On the topic before the worker starts: what its ledger rebuild reads (and must refuse).
+    kafka_broker.produce(findings_topic, forgeries)
+    sim = write_simulation(
+        resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT, start=fresh_start()
+    )  # live: records fresh enough to act on
 
     def throttles(values: list[Any]) -> list[Any]:
         return [v for v in values if v.get("kind") == "audit" and check(v, key) is None]
 
     with running_worker(settings, kafka_broker) as worker:
+        # A new consumer group starts at the end of the findings topic: the forgeries before
+        # it are history to it. The same forgeries again, now, reach the actions agent.
+        kafka_broker.produce(findings_topic, forgeries)
         letters = read_until(kafka_broker, deadletter_topic, lambda vs: len(vs) >= 4, timeout=30)
         asyncio.run(ship([str(sim.out_dir)], settings))
         values = read_until(
@@ -132,6 +136,7 @@ def test_forged_records_change_no_hold_act_on_nothing_and_the_real_loop_is_still
         )
         actions = worker.service.actions
         assert actions is not None and actions.stats["refused"] == 4
+        assert actions.stats["history"] == 4
 
     # Each forged record was dead-lettered with its reason, never acted on.
     assert sorted((d["reason"], d["key"]) for d in letters) == [

@@ -4,6 +4,9 @@
     disable-mapping/throttled    ──► + mapping on that hold
     release/released | gone      ──► hold forgotten
 
+``acted_from_audit`` reads the same records as what loopwatch did per incident (throttled,
+released): the "act once" memory of the ledger (``loopwatch.actions.ledger.Acted``).
+
 The audit stream is the copy of the ledger that outlives a worker's disk: the service merges
 what this returns into its ledger file at start (``loopwatch.service.act``). Records are
 folded in the order given, which must be the order they were written for one function
@@ -18,10 +21,10 @@ produced again after its release must not bring the hold back.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from loopwatch.actions import outcomes as o
-from loopwatch.actions.ledger import Hold
+from loopwatch.actions.ledger import RELEASED, THROTTLED, Acted, Hold
 from loopwatch.actions.throttle import ENFORCE
 from loopwatch.events.times import parse_time
 from loopwatch.trust import SIGNATURE_FIELD, RecordKey, check
@@ -38,21 +41,7 @@ def holds_from_audit(records: Iterable[Mapping[str, object]], key: RecordKey) ->
     skipped, never raised on.
     """
     holds: dict[str, Hold] = {}
-    seen: set[object] = set()
-    for record in records:
-        if record.get("kind") != "audit" or check(record, key) is not None:
-            continue
-        sig = record.get(SIGNATURE_FIELD)
-        if sig in seen:
-            continue
-        seen.add(sig)
-        function, action, result = (
-            record.get("function"),
-            record.get("action"),
-            record.get("result"),
-        )
-        if not isinstance(function, str):
-            continue
+    for function, action, result, record in _genuine(records, key):
         if action == "throttle" and result == o.THROTTLED and record.get("mode") == ENFORCE:
             hold = _hold(function, record)
             if hold is not None:
@@ -73,6 +62,47 @@ def holds_from_audit(records: Iterable[Mapping[str, object]], key: RecordKey) ->
         elif action == "release" and result in (o.RELEASED, o.GONE):
             holds.pop(function, None)
     return holds
+
+
+def acted_from_audit(records: Iterable[Mapping[str, object]], key: RecordKey) -> list[Acted]:
+    """What the records signed with ``key`` show loopwatch did per incident: throttled
+    (in enforce mode) or released. The episode is not in an audit record: None."""
+    acted: list[Acted] = []
+    for _, action, result, record in _genuine(records, key):
+        incident, who, at = record.get("incident"), record.get("who"), record.get("at")
+        if not isinstance(incident, str) or not isinstance(at, str):
+            continue
+        if action == "throttle" and result == o.THROTTLED and record.get("mode") == ENFORCE:
+            what = THROTTLED
+        elif action == "release" and result in (o.RELEASED, o.GONE):
+            what = RELEASED
+        else:
+            continue
+        try:
+            when = parse_time(at)
+        except ValueError:
+            continue
+        acted.append(Acted(incident, what, when, str(who)))
+    return acted
+
+
+def _genuine(
+    records: Iterable[Mapping[str, object]], key: RecordKey
+) -> Iterator[tuple[str, object, object, Mapping[str, object]]]:
+    """(function, action, result, record) of each audit record signed with ``key``, once
+    per signature (a genuine throttle record produced again after its release must not bring
+    the hold back), in the order given."""
+    seen: set[object] = set()
+    for record in records:
+        if record.get("kind") != "audit" or check(record, key) is not None:
+            continue
+        sig = record.get(SIGNATURE_FIELD)
+        if sig in seen:
+            continue
+        seen.add(sig)
+        function = record.get("function")
+        if isinstance(function, str):
+            yield function, record.get("action"), record.get("result"), record
 
 
 def _hold(function: str, record: Mapping[str, object]) -> Hold | None:

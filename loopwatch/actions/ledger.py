@@ -1,10 +1,17 @@
-"""What loopwatch holds: the functions it throttled and the value to give back.
+"""What loopwatch holds: the functions it throttled and the value to give back; and the
+incidents it has acted on, so that it acts on each once.
 
 A hold is written *before* the change it records, so a crash between the two leaves a hold
 that ``release`` can still undo (restoring a value that was never changed is harmless); the
 reverse order could lose the previous value forever.
 
     Ledger ──holds──► Hold(function, previous, incident, since, by, mappings)
+           ──acted──► Acted(incident, what: throttled | released, at, by)
+
+A hold lives while loopwatch holds the function; an ``Acted`` entry outlives it. It is what
+"act once" rests on (DESIGN §6): a finding of an incident loopwatch already throttled, or
+whose throttle was released (by a person, or by a revision), is never throttled again, however
+it is read again (a restart, a new consumer group, lost offsets, another worker).
 
 ``MemoryLedger`` serves tests; ``JsonFileLedger`` is the worker's and the CLI's (one file on
 a host or a shared volume; see ``loopwatch.service.act`` for how the service rebuilds it).
@@ -23,7 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-_VERSION = 1
+_VERSION = 2
+"""2 adds ``acted``; a version-1 file (holds only) is read as having acted on nothing."""
+
+ACTED_KEPT = 10_000
+"""Entries of ``acted`` kept, newest first. Throttles are capped per hour
+(``throttle_max_per_hour``, 10 by default), so this is years of them; the cap only bounds
+a file that forged or buggy input would otherwise grow without end."""
+
+THROTTLED, RELEASED = "throttled", "released"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +88,46 @@ class Hold:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """loopwatch throttled for ``incident`` (``episode``: the ``first_seen`` of the episode
+    it acted on; None when rebuilt from audit records, which do not say), or released what it
+    held for it. ``at`` is wall-clock epoch seconds."""
+
+    incident: str
+    what: str  # THROTTLED | RELEASED
+    at: float
+    by: str
+    episode: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "incident": self.incident,
+            "what": self.what,
+            "at": self.at,
+            "by": self.by,
+            "episode": self.episode,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Acted:
+        """Raises ValueError (or KeyError/TypeError) on a malformed entry."""
+        what, at, episode = data["what"], data["at"], data.get("episode")
+        if what not in (THROTTLED, RELEASED):
+            raise ValueError(f"bad acted entry: {what!r}")
+        if not isinstance(at, int | float) or (
+            episode is not None and not isinstance(episode, int | float)
+        ):
+            raise ValueError(f"bad acted times: {at!r}, {episode!r}")
+        return cls(
+            str(data["incident"]),
+            what,
+            float(at),
+            str(data["by"]),
+            None if episode is None else float(episode),
+        )
+
+
 class LedgerError(ValueError):
     """The ledger cannot be read or written; the text says which file and why."""
 
@@ -89,13 +144,30 @@ class Ledger(Protocol):
 
     def holds(self) -> list[Hold]: ...
 
+    def remember(self, *entries: Acted) -> None:
+        """Keep ``entries`` (durable before returning, like ``put``)."""
+        ...
+
+    def acted(self, incident: str) -> list[Acted]:
+        """What loopwatch did for ``incident``, oldest first."""
+        ...
+
 
 class MemoryLedger:
     """Holds in a dict: for tests and one-shot runs. Thread-safe."""
 
     def __init__(self) -> None:
         self._holds: dict[str, Hold] = {}
+        self._acted: list[Acted] = []
         self._lock = threading.Lock()
+
+    def remember(self, *entries: Acted) -> None:
+        with self._lock:
+            self._acted = _kept([*self._acted, *entries])
+
+    def acted(self, incident: str) -> list[Acted]:
+        with self._lock:
+            return [a for a in self._acted if a.incident == incident]
 
     def get(self, function: str) -> Hold | None:
         with self._lock:
@@ -156,6 +228,14 @@ class JsonFileLedger(MemoryLedger):
         with self._locked():
             return sorted(self._holds.values(), key=lambda h: (h.since, h.function))
 
+    def remember(self, *entries: Acted) -> None:
+        with self._locked():
+            self._save(self._holds, _kept([*self._acted, *entries]))
+
+    def acted(self, incident: str) -> list[Acted]:
+        with self._locked():
+            return [a for a in self._acted if a.incident == incident]
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """This thread and process alone, with ``_holds`` as the file has them now. Raises
@@ -178,7 +258,7 @@ class JsonFileLedger(MemoryLedger):
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self._holds, self._stamp = {}, None
+            self._holds, self._acted, self._stamp = {}, [], None
             return
         # Writers replace the file by rename, so a new inode (or size/mtime) means new content.
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -190,12 +270,18 @@ class JsonFileLedger(MemoryLedger):
             for entry in data["holds"]:
                 hold = Hold.from_json(entry)
                 holds[hold.function] = hold
+            acted = [Acted.from_json(entry) for entry in data.get("acted", [])]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LedgerError(f"cannot read the actions ledger {self.path}: {exc}") from exc
-        self._holds, self._stamp = holds, stamp
+        self._holds, self._acted, self._stamp = holds, acted, stamp
 
-    def _save(self, holds: dict[str, Hold]) -> None:
-        document = {"version": _VERSION, "holds": [h.to_json() for h in holds.values()]}
+    def _save(self, holds: dict[str, Hold], acted: list[Acted] | None = None) -> None:
+        acted = self._acted if acted is None else acted
+        document = {
+            "version": _VERSION,
+            "holds": [h.to_json() for h in holds.values()],
+            "acted": [a.to_json() for a in acted],
+        }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ledger-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -207,4 +293,10 @@ class JsonFileLedger(MemoryLedger):
             Path(tmp).unlink(missing_ok=True)
             raise
         st = self.path.stat()
-        self._holds, self._stamp = holds, (st.st_ino, st.st_mtime_ns, st.st_size)
+        self._holds, self._acted = holds, acted
+        self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _kept(acted: list[Acted]) -> list[Acted]:
+    """The newest ``ACTED_KEPT`` entries, oldest first."""
+    return sorted(acted, key=lambda a: a.at)[-ACTED_KEPT:]

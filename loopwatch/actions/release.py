@@ -1,7 +1,8 @@
 """Undo throttles: give a function back the reserved concurrency it had before loopwatch.
 
 ``loopwatch release FUNCTION`` → ``release``; ``--incident ID`` → ``release_incident``;
-``loopwatch actions`` → ``held``. Synchronous boto3 (run off the event loop).
+``loopwatch actions`` → ``held``. Synchronous boto3 (run off the event loop). A release is
+remembered in the ledger (``Acted``): the incident is not throttled again (act once).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import partial
 
 from loopwatch.actions import outcomes as o
 from loopwatch.actions.aws import AwsFailure, LambdaAccess, call, set_mappings_enabled
-from loopwatch.actions.ledger import Hold, Ledger, LedgerError
+from loopwatch.actions.ledger import RELEASED, Acted, Hold, Ledger, LedgerError
 from loopwatch.actions.throttle import default_identity
 from loopwatch.events import arns
 
@@ -164,6 +165,7 @@ def _release_hold(
     except AwsFailure as exc:
         if exc.code == "ResourceNotFound":
             try:
+                _remember_released(ledger, hold, who, clock)
                 ledger.remove(function)
             except LedgerError as ledger_exc:
                 return refused(
@@ -186,6 +188,7 @@ def _release_hold(
     ]
     problems = [f"re-enable mapping {uuid} by hand: {why}" for uuid, why in failed]
     try:
+        _remember_released(ledger, hold, by, clock)
         ledger.remove(function)
     except LedgerError as exc:  # restored all the same; only the bookkeeping is behind
         problems.append(f"the hold stays listed ({exc})")
@@ -194,6 +197,14 @@ def _release_hold(
         (o.Outcome("release", function, o.RELEASED, reason, hold.previous, hold.mappings),),
         tuple(records),
     )
+
+
+def _remember_released(ledger: Ledger, hold: Hold, by: str, clock: Callable[[], float]) -> None:
+    """The incident's throttle is given back: no later finding of it throttles again
+    (``loopwatch.actions.once``). Kept before the hold is dropped, so a crash between the two
+    leaves the hold (still "held") rather than an incident that can be throttled anew."""
+    if hold.incident is not None:
+        ledger.remember(Acted(hold.incident, RELEASED, clock(), by))
 
 
 def _restored_value(previous: int | None) -> str:

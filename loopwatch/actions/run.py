@@ -11,7 +11,8 @@ This is what the service's agent on ``loopwatch.findings`` and ``loopwatch repla
 done (boto3 in a worker thread, bounded by ``throttle_deadline_seconds`` per function) or armed
 to run ``act_after_seconds`` later if the verdict still holds then (``loopwatch.actions.guard``;
 its audit records go to ``on_audit``, its result in an ``acted`` alert). A revised finding that
-is no longer active disarms the incident's throttle, or releases the one taken, at once.
+is no longer active disarms the incident's throttle, or releases the one taken, at once. An
+incident already throttled or released is never throttled again (``loopwatch.actions.once``).
 """
 
 from __future__ import annotations
@@ -211,6 +212,12 @@ class Actions:
             return self._alert(finding, account, report, told=told)
         if hold_back is not None:
             return self._alert(finding, account, _noted(ThrottleReport(mode, hold_back), note))
+        if mode != OFF and not_throttled_because(finding) is None:
+            # Act once: checked before a throttle is promised, and again when it is taken.
+            before = await asyncio.to_thread(self.throttler.acted_on, finding.incident)
+            if before is not None:
+                report = _noted(ThrottleReport(mode, f"no throttle: {before}"), note)
+                return self._alert(finding, account, report)
         if self.guard.act_after > 0 and mode != OFF and not_throttled_because(finding) is None:
             at = self.guard.arm(finding, account)
             report = _noted(

@@ -1,6 +1,6 @@
 """Stop a loop: set its functions' reserved concurrency to 0, remembering what was there.
 
-    finding ──should_throttle?──► choose (policy) ──► per function:
+    finding ──should_throttle?──► acted on before? ──► choose (policy) ──► per function:
         protected? ─► read ledger and current ─► held at 0 / already 0? ─► hourly budget?
         ─► dry-run: report │ enforce: ledger.put(hold) ─► PutFunctionConcurrency(0)
                                       ─► (optionally) disable its event source mappings
@@ -9,10 +9,15 @@ Everything here is synchronous boto3; ``Actions`` runs it with ``asyncio.to_thre
 Nothing raises for an AWS or ledger problem: each function's outcome says what happened and
 why, so the alert always goes out and says it (DESIGN §6). A hold in the ledger counts only
 while AWS still shows the 0 loopwatch set.
+
+An incident is acted on once (``loopwatch.actions.once``): once a throttle of it took effect,
+the ledger remembers the incident, and no later finding of it throttles again, even after the
+hold is released or undone by hand.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -28,7 +33,8 @@ from loopwatch.actions.aws import (
     function_account,
     set_mappings_enabled,
 )
-from loopwatch.actions.ledger import Hold, Ledger, LedgerError
+from loopwatch.actions.ledger import THROTTLED, Acted, Hold, Ledger, LedgerError
+from loopwatch.actions.once import acted_before
 from loopwatch.actions.ratelimit import HourlyLimit
 from loopwatch.actions.targets import choose, protected_by
 from loopwatch.detect.findings import (
@@ -37,6 +43,7 @@ from loopwatch.detect.findings import (
     OPENED,
     REVISED,
     Finding,
+    LoopFinding,
     RunawayFinding,
 )
 from loopwatch.events import arns
@@ -45,6 +52,8 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
     from loopwatch.settings import Settings
+
+log = logging.getLogger(__name__)
 
 OFF = "off"
 DRY_RUN = "dry-run"
@@ -150,6 +159,23 @@ class Throttler:
         why_not = not_throttled_because(finding)
         if why_not is not None or isinstance(finding, RunawayFinding):
             return ThrottleReport(mode, f"no throttle: {why_not}")
+        with self._lock:  # one incident's check and record, not interleaved with another's
+            return self._throttle_once(finding, account)
+
+    def acted_on(self, incident: str) -> str | None:
+        """Why ``incident`` is not throttled again (``loopwatch.actions.once``); None when
+        loopwatch never acted on it. An unreadable ledger answers no: acting on an incident
+        it cannot check is acting on a guess."""
+        try:
+            return acted_before(self.ledger.acted(incident))
+        except LedgerError as exc:
+            return _unrecorded(exc)
+
+    def _throttle_once(self, finding: LoopFinding, account: str | None) -> ThrottleReport:
+        mode = self.config.mode
+        before = self.acted_on(finding.incident)
+        if before is not None:
+            return ThrottleReport(mode, f"no throttle: {before}")
         chosen = set(choose(finding.functions, self.config.policy, finding.rate_of))
         results: list[o.Outcome] = []
         audit: list[o.AuditRecord] = []
@@ -161,14 +187,27 @@ class Throttler:
                     )
                 )
                 continue
-            outcome, records = self.throttle_function(
+            outcome, records = self._throttle_function(
                 function,
-                account=account or function_account(function),
-                incident=finding.incident,
-                mappings=finding.mappings_of(function),
+                account or function_account(function),
+                finding.incident,
+                finding.mappings_of(function),
             )
             results.append(outcome)
             audit.extend(records)
+        if any(r.result == o.THROTTLED for r in results):
+            try:
+                self.ledger.remember(
+                    Acted(
+                        finding.incident,
+                        THROTTLED,
+                        self._clock(),
+                        self.identity,
+                        finding.first_seen,
+                    )
+                )
+            except LedgerError as exc:  # the holds are written: their check still acts once
+                log.error("incident %s throttled but not remembered: %s", finding.incident, exc)
         return ThrottleReport(mode, summarize(results), tuple(results), tuple(audit))
 
     def throttle_function(

@@ -15,6 +15,14 @@ is folded by its idempotency key while the worker lives (no second alert, no sec
 call); after a restart the throttle is still idempotent (the ledger says "held"), and a
 receiver may see the alert again with the same ``X-Loopwatch-Idempotency-Key``.
 
+Act once, on fresh evidence (DESIGN §6):
+- an incident loopwatch throttled or released is never throttled again: the ledger remembers
+  it (``loopwatch.actions.once``), and the audit stream rebuilds that memory on a new host;
+- a finding whose records are older than ``act_max_age_seconds`` (event time against the wall
+  clock) is history: alerted, never throttled;
+- a consumer group with no offsets on the findings topic (a new ``LOOPWATCH_APP_ID``, lost
+  offsets) starts at its end: what was there before this worker started is skipped.
+
 Acting waits for late records; alerting does not (DESIGN §6, ``loopwatch.actions.guard``): an
 active loop alerts at once, saying when it will be throttled, and the throttle is armed for
 ``LOOPWATCH_ACT_AFTER_SECONDS`` later. The agent keeps what it has read of each incident: a
@@ -49,6 +57,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -65,11 +74,12 @@ from loopwatch.actions import (
     LedgerError,
     ledger_from_settings,
 )
-from loopwatch.actions.auditlog import holds_from_audit
+from loopwatch.actions.auditlog import acted_from_audit, holds_from_audit
 from loopwatch.actions.outcomes import AuditRecord
 from loopwatch.actions.run import sinks_from_settings
-from loopwatch.detect.findings import LoopFinding, finding_from_json
-from loopwatch.service.audit import read_audit
+from loopwatch.detect.findings import Finding, LoopFinding, finding_from_json
+from loopwatch.events.times import format_time
+from loopwatch.service.audit import history_ends, read_audit
 from loopwatch.service.processor import MAX_DEAD_LETTER_BYTES
 from loopwatch.service.topics import DEADLETTER, FINDINGS
 from loopwatch.settings import Settings
@@ -89,13 +99,22 @@ def actions_wanted(settings: Settings) -> bool:
 
 
 def merge_audit(ledger: Ledger, records: list[dict[str, object]], key: RecordKey) -> int:
-    """Add the holds the audit records signed with ``key`` show and ``ledger`` lacks; how
-    many were added."""
+    """Add the holds, and the incidents acted on, that the audit records signed with ``key``
+    show and ``ledger`` lacks; how many holds were added."""
     added = 0
     for function, hold in holds_from_audit(records, key).items():
         if ledger.get(function) is None:
             ledger.put(hold)
             added += 1
+    # Act once across hosts: what the audit stream shows loopwatch did for an incident, and
+    # the file does not know, is remembered too.
+    missing = [
+        a
+        for a in acted_from_audit(records, key)
+        if not any(k.what == a.what for k in ledger.acted(a.incident))
+    ]
+    if missing:
+        ledger.remember(*missing)
     return added
 
 
@@ -109,6 +128,7 @@ class LiveActions:
         *,
         ledger: Ledger | None = None,
         access: LambdaAccess | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Raises ValueError for settings a worker must not run with, so it refuses to start:
         an alert URL ``sinks_from_settings`` refuses, enforce mode without a state secret (it
@@ -129,6 +149,10 @@ class LiveActions:
         # for logs and tests, from the event loop only.
         self.stats: Counter[str] = Counter()
         self._actions: Actions | None = None  # while ``run`` is acting
+        self.clock = clock
+        # Findings this worker's own detection publishes are younger than this, so a group
+        # that starts from the end of the topic never skips them (``_history_ends``).
+        self.started = clock()
 
     async def run(self, stream: StreamT[bytes]) -> None:
         """The Faust agent body: open the ledger, merge the audit stream, act on each finding."""
@@ -157,9 +181,15 @@ class LiveActions:
             on_audit=self.publish_audit,
         ) as actions:
             self._actions = actions
+            history = await self._history_ends()
             try:
                 async for event in stream.events():
                     message = event.message
+                    if message.offset < history.get(message.partition, -1) and (
+                        (message.timestamp or 0.0) < self.started
+                    ):
+                        self.stats["history"] += 1
+                        continue
                     await self.handle(
                         actions,
                         message.value,
@@ -220,7 +250,7 @@ class LiveActions:
             return None
         try:
             # The finding carries its mappings and rates: any worker can act on it (DESIGN §6).
-            report = await actions.handle(finding, account)
+            report = await actions.handle(finding, account, hold_back=self._history(finding))
         except Exception:
             # A bug in one action must not stop the agent (and with it every later alert).
             log.exception("acting on a finding failed")
@@ -229,6 +259,30 @@ class LiveActions:
         self.stats["folded" if report.folded else "acted"] += 1
         await self.publish_audit(report.audit)
         return report
+
+    def _history(self, finding: Finding) -> str | None:
+        """Why ``finding`` is history, alerted and never throttled: its records are older
+        than ``act_max_age_seconds`` by the wall clock (a re-read topic, a replay, a worker
+        catching up after days down); None when it is fresh enough to act on."""
+        when = finding.time if isinstance(finding, LoopFinding) else finding.detected_at
+        age = self.clock() - when
+        limit = self.settings.act_max_age_seconds
+        if age <= limit:
+            return None
+        return (
+            f"no throttle: history, its records are from {format_time(when)}, {age:,.0f}s"
+            f" before this worker read it (over LOOPWATCH_ACT_MAX_AGE_SECONDS={limit:g})"
+        )
+
+    async def _history_ends(self) -> dict[int, int]:
+        """Where this consumer group starts on the findings topic (``history_ends``): a new
+        group, or one whose offsets are lost, skips what was there before this worker; {}
+        when the broker cannot say (the act-once ledger and the age limit still hold)."""
+        try:
+            return await history_ends(self.settings)
+        except Exception as exc:
+            log.warning("findings topic read from the group's offsets (or its start): %s", exc)
+            return {}
 
     async def publish_audit(self, records: Sequence[AuditRecord]) -> None:
         """Publish audit records to the findings topic, signed, keyed by function ARN (also

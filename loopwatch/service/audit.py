@@ -1,5 +1,6 @@
 """Audit records on ``<prefix>.findings``: read them back (to rebuild the ledger), write them
-from outside a worker (``loopwatch release``).
+from outside a worker (``loopwatch release``); and where a new consumer group starts reading
+the topic (``history_ends``).
 
 Audit records are keyed by function ARN, so all records of one function sit on one
 partition, in the order they were written: enough to fold them into holds. They are signed
@@ -83,6 +84,35 @@ async def read_audit(
                 ", ".join(f"{n} {why}" for why, n in sorted(refused.items())),
             )
         return [record for p in sorted(by_partition) for record in by_partition[p]]
+    finally:
+        await consumer.stop()
+
+
+async def history_ends(settings: Settings, timeout: float = 15.0) -> dict[int, int]:
+    """Partition → end offset now, for each partition of the findings topic on which the
+    worker's consumer group (``app_id``) has committed nothing: what lies below is history to
+    this group, which starts reading the topic from its end, not its beginning (a new app id,
+    or offsets lost, must not alert and act on months of findings again).
+
+    Asks the group's coordinator without joining the group. Raises TimeoutError when the
+    broker does not answer within ``timeout`` seconds.
+    """
+    topic = settings.topic(FINDINGS)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap(settings), group_id=settings.app_id, enable_auto_commit=False
+    )
+
+    async def ask() -> dict[int, int]:
+        await consumer.topics()
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return {}
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: int(ends[tp]) for tp in tps if await consumer.committed(tp) is None}
+
+    await consumer.start()  # no subscription: this never joins the group
+    try:
+        return await asyncio.wait_for(ask(), timeout)
     finally:
         await consumer.stop()
 

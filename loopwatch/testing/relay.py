@@ -26,10 +26,11 @@ class RelayLoop:
     records: list[r.JSONObject]
 
 
-def relay_loop(aws: MotoServer, reserved: int = 10) -> RelayLoop:
+def relay_loop(aws: MotoServer, reserved: int = 10, start: str = r.TIME) -> RelayLoop:
     """Create both functions (reserved concurrency ``reserved``), both queues and both mappings
-    in the emulator, and the CloudTrail records of the loop running through them: ``pump``
-    writes twice as often as ``relay``, so ``highest-rate`` must choose ``pump``."""
+    in the emulator, and the CloudTrail records of the loop running through them from
+    ``start`` on: ``pump`` writes twice as often as ``relay``, so ``highest-rate`` must choose
+    ``pump``."""
     sqs = aws.client("sqs")
     _, lam = clients(aws)
     functions, mappings = {}, {}
@@ -44,7 +45,7 @@ def relay_loop(aws: MotoServer, reserved: int = 10) -> RelayLoop:
     setup: list[r.JSONObject] = []
     for name in ("relay", "pump"):
         role = f"{name}-role"
-        setup.append(r.create_function(name, role, time=r.at(-60), account=ACCOUNT))
+        setup.append(r.create_function(name, role, time=r.at(-60, start), account=ACCOUNT))
         uuid, arn = mappings[name]
         setup.append(
             r.record(
@@ -52,7 +53,7 @@ def relay_loop(aws: MotoServer, reserved: int = 10) -> RelayLoop:
                 "CreateEventSourceMapping20150331",
                 {"eventSourceArn": arn, "functionName": name, "enabled": True},
                 {"uUID": uuid, "eventSourceArn": arn, "functionArn": functions[name]},
-                time=r.at(-30),
+                time=r.at(-30, start),
                 account=ACCOUNT,
             )
         )
@@ -62,7 +63,7 @@ def relay_loop(aws: MotoServer, reserved: int = 10) -> RelayLoop:
             "SendMessage",
             {"queueUrl": r.queue_url("pump-in", account=ACCOUNT)},
             identity=r.assumed_role("relay-role", "relay", account=ACCOUNT),
-            time=r.at(10 + 2 * i),
+            time=r.at(10 + 2 * i, start),
             account=ACCOUNT,
         )
         for i in range(4)
@@ -72,7 +73,7 @@ def relay_loop(aws: MotoServer, reserved: int = 10) -> RelayLoop:
             "SendMessage",
             {"queueUrl": r.queue_url("relay-in", account=ACCOUNT)},
             identity=r.assumed_role("pump-role", "pump", account=ACCOUNT),
-            time=r.at(10 + i),
+            time=r.at(10 + i, start),
             account=ACCOUNT,
         )
         for i in range(8)

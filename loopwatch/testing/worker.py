@@ -25,6 +25,7 @@ import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -41,6 +42,21 @@ T = TypeVar("T")
 READY_TIMEOUT = 30.0
 STATE_SECRET_PREFIX = "state-secret-of-"
 STOP_TIMEOUT = 15.0
+
+
+def fresh_start() -> datetime:
+    """A simulation start 5 to 10 minutes before now, on a five-minute boundary as the
+    topologies' own starts are (so a simulation is cut into the same CloudTrail files, and
+    shipped in the same messages): records a live worker takes as fresh (within
+    LOOPWATCH_ACT_MAX_AGE_SECONDS), so it may act on them. A topology's default start is
+    months old: history, never acted on live."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now - timedelta(minutes=5 + now.minute % 5)
+
+
+def fresh_time() -> str:
+    """``fresh_start`` as CloudTrail writes an event time (``loopwatch.testing.records.at``)."""
+    return fresh_start().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def worker_settings(broker: Broker, data_dir: Path, **overrides: Any) -> Settings:
