@@ -44,8 +44,13 @@ class OfflineResult:
             if report.folded or not isinstance(finding, LoopFinding):
                 continue
             sent = sum(1 for d in self.delivered if d.alert.key == alert.key)
+            told = (
+                f"sent to {sent} sink(s)"
+                if report.alerted
+                else "not alerted: not active (LOOPWATCH_ALERT_LATENT=true alerts latent loops)"
+            )
             out.append(
-                f"alert {alert.state} {draw(finding.cycle)}: sent to {sent} sink(s)"
+                f"alert {alert.state} {draw(finding.cycle)}: {told}"
                 f"; throttle ({report.throttle.mode}): {report.throttle.summary}"
             )
         for letter in self.dead:
