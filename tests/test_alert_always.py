@@ -6,6 +6,7 @@ again once its ledger is fixed. A real local receiver, moto and the real broker.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,10 +181,12 @@ def test_an_emulator_that_is_down_is_in_the_alert_and_the_report_still_prints(
 
 
 def signed_loop(incident: str, key: RecordKey) -> tuple[bytes, bytes]:
-    """A finding as detection publishes it: an active, confirmed loop through `worker`."""
+    """A finding as detection publishes it: an active, confirmed loop through `worker`, its
+    records a minute old (fresh enough to act on: LOOPWATCH_ACT_MAX_AGE_SECONDS)."""
+    t = float(int(time.time()) - 60)
     loop = LoopFinding(
         incident, OPENED, ACTIVE, ("arn:aws:sqs:us-east-1:123456789012:jobs", FUNCTION),
-        (FUNCTION,), 1000.0, 1009.0, 1009.0, 3, 1.0, False,
+        (FUNCTION,), t - 9, t, t, 3, 1.0, False,
         "function worker sends to queue jobs, which invokes it", "send results elsewhere",
     )  # fmt: skip
     return incident.encode(), seal(finding_json(loop, ACCOUNT), key)

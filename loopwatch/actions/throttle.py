@@ -164,12 +164,12 @@ class Throttler:
 
     def acted_on(self, incident: str) -> str | None:
         """Why ``incident`` is not throttled again (``loopwatch.actions.once``); None when
-        loopwatch never acted on it. An unreadable ledger answers no: acting on an incident
-        it cannot check is acting on a guess."""
+        loopwatch never acted on it, or the ledger cannot be read: then each function's
+        throttle fails on the same ledger, changes nothing, and its outcome says why."""
         try:
             return acted_before(self.ledger.acted(incident))
-        except LedgerError as exc:
-            return _unrecorded(exc)
+        except LedgerError:
+            return None
 
     def _throttle_once(self, finding: LoopFinding, account: str | None) -> ThrottleReport:
         mode = self.config.mode
