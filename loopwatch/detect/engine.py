@@ -84,18 +84,6 @@ class Engine:
         self._next_tick = float("-inf")
         self._next_sweep = float("-inf")
         self._sweep_every = self.config.horizon / 12
-        self._handlers: dict[type[Any], Callable[[Any], None]] = {
-            Write: self._write,
-            Invoked: self._invoked,
-            FunctionDeclared: self._declared,
-            StateMachineDeclared: self._machine_declared,
-            FunctionDeleted: self._deleted,
-            FunctionsListed: self._functions_listed,
-            TriggerAdded: self._trigger_added,
-            BucketTriggersReplaced: self._bucket_replaced,
-            TriggerEnabled: self._trigger_enabled,
-            TriggerRemoved: self._trigger_removed,
-        }
 
     # -- public --------------------------------------------------------------------------------
 
@@ -115,7 +103,7 @@ class Engine:
             self.now = time
             if time >= self._next_tick:
                 self._maintain(time)
-        self._handlers[type(fact)](fact)
+        _HANDLERS[type(fact)](self, fact)
         if not self._out:
             return _NOTHING
         out, self._out = self._out, []
@@ -135,6 +123,13 @@ class Engine:
             self._maintain(now)
         out, self._out = self._out, []
         return out
+
+    @property
+    def waiting(self) -> bool:
+        """Whether event time passing with no fact can still find something: points wait to be
+        measured, or an incident is open (it resolves once quiet). Otherwise ``advance`` only
+        moves the clock and expires what went unused, which a later ``advance`` does as well."""
+        return bool(self._pending) or self.incidents.any_open
 
     def open_incidents(self) -> list[Incident]:
         return [i for i in self.incidents.incidents.values() if i.open]
@@ -500,6 +495,23 @@ class Engine:
             self._recheck(
                 list(self._cycles), now, "its hops went unused past the horizon", configured=False
             )
+
+
+# The handler of each kind of fact. One table for every engine, not bound methods per engine:
+# those would make each engine a reference cycle, freed only by the cyclic collector (which a
+# worker runs rarely: ``fast_faust.tune_gc``), not as soon as a worker evicts its account.
+_HANDLERS: dict[type[Any], Callable[[Engine, Any], None]] = {
+    Write: Engine._write,
+    Invoked: Engine._invoked,
+    FunctionDeclared: Engine._declared,
+    StateMachineDeclared: Engine._machine_declared,
+    FunctionDeleted: Engine._deleted,
+    FunctionsListed: Engine._functions_listed,
+    TriggerAdded: Engine._trigger_added,
+    BucketTriggersReplaced: Engine._bucket_replaced,
+    TriggerEnabled: Engine._trigger_enabled,
+    TriggerRemoved: Engine._trigger_removed,
+}
 
 
 def _finite(value: float) -> float | None:

@@ -191,6 +191,10 @@ class IncidentBook:
         if incident is not None and incident.open:
             incident.last_activity = max(incident.last_activity, time)
 
+    @property
+    def any_open(self) -> bool:
+        return bool(self._open)
+
     def resolve_quiet(self, now: float) -> list[LoopFinding]:
         """Close incidents whose cycle has not run for the quiet period."""
         quiet = [i for i in self._open.values() if now - i.last_activity >= self._quiet]

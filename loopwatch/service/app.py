@@ -29,7 +29,7 @@ from loopwatch.service.act import LiveActions, actions_wanted
 from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import INPUTS, SETTLE_AFTER, Output, Processor
-from loopwatch.service.state import saved_by_account, table_account
+from loopwatch.service.state import keys_by_account, table_account
 from loopwatch.service.topics import ALL, DEADLETTER, FINDINGS, bootstrap
 from loopwatch.settings import Settings
 from loopwatch.trust import key_from_settings, open_entry, seal_entry
@@ -82,8 +82,8 @@ class LoopwatchService:
 
     The in-memory accounts are the working state; the ``account-state`` table (each account
     as parts, ``loopwatch.service.state``) is their durable copy, written by the snapshot
-    policy of the processor, on revocation and on shutdown, and read when an account is first
-    seen after a (re)start.
+    policy of the processor, on eviction, revocation and shutdown, and read when a message
+    comes for an account not in memory (first seen since a (re)start, or evicted).
     """
 
     def __init__(self, settings: Settings, overrides: Mapping[str, Any] | None = None) -> None:
@@ -93,9 +93,11 @@ class LoopwatchService:
         """Signs findings and seals the state table's entries (``loopwatch.trust``)."""
         self._recovered = False
         self._outputs_declared = False
-        # The table's entries by account, as recovered: where accounts not in memory are read
-        # from (rebuilt at each rebalance; an account leaves it once read).
-        self._saved: dict[str, dict[bytes, bytes]] | None = None
+        # The table's keys by account (as ``table_account`` spells it): where an account not in
+        # memory (evicted, or saved before this worker started) is read from without reading
+        # every entry. Rebuilt from the recovered table at each rebalance, kept in step by
+        # ``_write``; an entry refused as not sealed by this deployment leaves it.
+        self._keys: dict[str, set[bytes]] | None = None
         # Faust with its per-message overhead trimmed (see fast_faust.py), unless turned off.
         fast = settings.fast_path
         # Either way a commit waits for the producer buffer ahead of it (CommitConsumer).
@@ -274,12 +276,14 @@ class LoopwatchService:
         # Sent by Faust's table recovery once the changelog is read back: the table is whole.
         self._recovered = True
         partitions = {tp.partition for tp in self.input_partitions()}
-        saved = self._saved = self._saved_accounts()
-        loaded = self.processor.load(saved.items(), partitions, time.time())
-        for account in self.processor.accounts:
-            saved.pop(table_account(account), None)
+        keys = self._keys = keys_by_account(self.table.data.keys())
+        held = {table_account(account) for account in self.processor.accounts}
+        refused = self.metrics.state_refused
+        saved = ((account, self._entries(account)) for account in list(keys) if account not in held)
+        loaded = self.processor.load(saved, partitions, time.time())
+        self._warn_refused(self.metrics.state_refused - refused)
         if loaded:
-            log.info("loaded %d saved accounts after rebalance", loaded)
+            log.info("loaded %d saved accounts with incidents open after rebalance", loaded)
 
     async def _on_shutdown(self, sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
         # The consumer has stopped; Faust flushes the producer right after this signal.
@@ -290,48 +294,62 @@ class LoopwatchService:
     # -- output ----------------------------------------------------------------------------------
 
     def _restore(self, account: str) -> dict[bytes, bytes]:
-        if self._saved is None:
-            self._saved = self._saved_accounts()
-        return self._saved.pop(table_account(account), {})
+        refused = self.metrics.state_refused
+        entries = self._entries(table_account(account))
+        self._warn_refused(self.metrics.state_refused - refused)
+        return entries
 
-    def _saved_accounts(self) -> dict[str, dict[bytes, bytes]]:
-        """The table's entries by account, each opened with the record key: an entry no worker
-        of this deployment sealed is left out, as if it were not there (logged, counted)."""
-        opened: list[tuple[bytes, bytes]] = []
-        refused = 0
-        for key, stored in self.table.data.items():
-            if not isinstance(key, bytes) or not isinstance(stored, bytes):
-                continue
-            value = open_entry(key, stored, self.record_key)
-            if value is None:
-                refused += 1
+    def _index(self) -> dict[str, set[bytes]]:
+        if self._keys is None:
+            self._keys = keys_by_account(self.table.data.keys())
+        return self._keys
+
+    def _entries(self, account: str) -> dict[bytes, bytes]:
+        """The table's entries of ``account`` (as ``table_account`` spells it), each opened
+        with the record key: an entry no worker of this deployment sealed is left out, as if
+        it were not there (counted, and never read again until the next rebalance)."""
+        keys = self._index().get(account)
+        if not keys:
+            return {}
+        data, entries = self.table.data, {}
+        for key in list(keys):
+            stored = data.get(key)
+            value = open_entry(key, stored, self.record_key) if isinstance(stored, bytes) else None
+            if value is None:  # refused (or gone): not read again
+                keys.discard(key)
+                if stored is not None:
+                    self.metrics.state_refused += 1
             else:
-                opened.append((key, value))
+                entries[key] = value
+        return entries
+
+    def _warn_refused(self, refused: int) -> None:
         if refused:
             log.warning(
                 "%d account-state entries are not sealed with this deployment's state secret:"
                 " ignored (written by something else, or under another secret)",
                 refused,
             )
-            self.metrics.state_refused += refused
-        return saved_by_account(opened)
 
     def _write(self, out: Output) -> list[Awaitable[Any]]:
         """Send the snapshots' writes, in order; each one's delivery, to wait for."""
         # Explicit partition: outside an agent (timer, rebalance, shutdown) there is no current
         # event for ``table[key] = value`` to take it from. The local copy is updated too. The
         # order of the writes is kept: it is what makes a torn snapshot harmless.
-        send, data = self.table.send_changelog, self.table.data
+        send, data, index = self.table.send_changelog, self.table.data, self._index()
         sent: list[Awaitable[Any]] = []
         for snapshot in out.snapshots:
+            keys = index.setdefault(table_account(snapshot.account), set())
             for key, value in snapshot.writes:
                 if value is None:
                     sent.append(send(snapshot.partition, key, None))
                     data.pop(key, None)
+                    keys.discard(key)
                 else:
                     sealed = seal_entry(key, value, self.record_key)
                     sent.append(send(snapshot.partition, key, sealed))
                     data[key] = sealed
+                    keys.add(key)
         return sent
 
     async def _send_one(self, name: str, key: bytes | None, value: bytes) -> None:

@@ -54,6 +54,12 @@ class Metrics:
     ``tick``, ``agent``: each is a bug to report, never bad input alone."""
     state_refused: int = 0
     """Entries of the account-state table not sealed with this deployment's secret, ignored."""
+    evictions: int = 0
+    """Accounts evicted from memory, idle past the horizon (their state stays in the table)."""
+    restores: int = 0
+    """Accounts read back from the table for a message (evicted, or saved before a start)."""
+    timer_visits: int = 0
+    """Accounts the wall-clock timer looked at: only those with something due."""
     findings: Counter[str] = field(default_factory=Counter)
     """Findings published, by ``loop_opened`` / ``loop_escalated`` / ``loop_resolved`` / ``runaway``."""
     newest_event_time: float | None = None
@@ -130,6 +136,21 @@ class _Collector(Collector):
         )
         refused.add_metric([], m.state_refused)
         yield refused
+        yield _total(
+            "loopwatch_accounts_evicted",
+            "Accounts evicted from memory, idle past the horizon (their state stays in the table).",
+            m.evictions,
+        )
+        yield _total(
+            "loopwatch_accounts_restored",
+            "Accounts read back from the table for a message (evicted, or saved before a start).",
+            m.restores,
+        )
+        yield _total(
+            "loopwatch_timer_visits",
+            "Accounts the wall-clock timer looked at (only those with something due).",
+            m.timer_visits,
+        )
         yield GaugeMetricFamily(
             "loopwatch_processing_lag_seconds",
             "Wall clock minus the newest event time seen.",
@@ -150,8 +171,16 @@ class _Collector(Collector):
                 value=scrape.input_lag,
             )
         yield GaugeMetricFamily(
-            "loopwatch_accounts", "Accounts whose state this worker holds.", value=scrape.accounts
+            "loopwatch_accounts",
+            "Accounts whose state this worker holds in memory (idle ones are evicted).",
+            value=scrape.accounts,
         )
+
+
+def _total(name: str, help_: str, value: int) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, help_)
+    family.add_metric([], value)
+    return family
 
 
 def _counter(name: str, help_: str, label: str, values: Counter[str]) -> CounterMetricFamily:

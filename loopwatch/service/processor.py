@@ -13,6 +13,16 @@ finding (an opened or escalated incident is durable before its offset is committ
 restart never opens it twice), and otherwise at most every ``snapshot_interval`` seconds. A
 crash loses at most that interval's counts, never an incident state change. A snapshot sends
 only the parts of the state that changed since the last one (``loopwatch.service.state``).
+
+Memory and the timer: an account is held in memory while it has a use there. Its clock runs on
+the wall clock only while something waits for event time (an open incident to resolve once
+quiet, points to measure): those accounts are ``watched``, visited at every tick; the others
+are visited only when a deadline comes (a snapshot due, the horizon passed), so an idle worker
+with many accounts costs nothing per tick. An account idle for ``horizon`` seconds of wall time
+with nothing waiting is evicted: its state stays in the table (written first if it changed), and
+a later message restores it from there. Either way, before a message is applied, the wall time
+since the account's last message passes on its clock (``_catch_up``), as the tick would have let
+it pass: a held, an idle and an evicted account take the same message to the same findings.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from loopwatch.detect.router import UNKNOWN_ACCOUNT, account_key
 from loopwatch.events.decode import MAX_DECODED_BYTES, decode
 from loopwatch.inventory.obtain import facts_for
 from loopwatch.service.accounts import AccountState
+from loopwatch.service.deadlines import Deadlines
 from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.state import StateWriter, Write, restore
@@ -94,6 +105,15 @@ class Tracked:
     """A message came since the last flush: the flush may change counts worth saving."""
 
 
+class Evicted(NamedTuple):
+    """Where an evicted account's clock stood (its state is in the table): enough to let the
+    wall time since its last message pass when a message brings it back."""
+
+    partition: int
+    last_message: float
+    event_time: float
+
+
 Restore = Callable[[str], Mapping[bytes, bytes]]
 """An account's entries in the table (empty when it has none)."""
 
@@ -123,9 +143,22 @@ class Processor:
         self.max_decoded_bytes = max_decoded_bytes
         self.max_dead_letter_bytes = max_dead_letter_bytes
         self.inventory = inventory
+        self.horizon = config.horizon
+        """Wall-clock seconds without a message after which an account with nothing waiting
+        is evicted: the detection horizon, past which its observed hops have expired too."""
         self.accounts: dict[str, Tracked] = {}
+        """The accounts held in memory."""
         self.unsettled: set[str] = set()
         """The accounts whose ``Tracked.unsettled`` is set: what ``settle_quiet`` looks at."""
+        self.watched: set[str] = set()
+        """The accounts whose engine is ``waiting`` (or whose settle failed): every tick
+        visits them."""
+        self.snapshots_due = Deadlines()
+        """When each dirty account's snapshot interval is over."""
+        self.evictions_due = Deadlines()
+        """When each account not watched reaches the horizon (unless a message came since)."""
+        self.evicted: dict[str, Evicted] = {}
+        """The accounts evicted from memory, whose state is in the table."""
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -186,6 +219,7 @@ class Processor:
         # ``account_key``, as replay routes each record); a message without one, by its first.
         account = where.key or (account_key(objects[0]) if objects else UNKNOWN_ACCOUNT)
         tracked = self._tracked(out, account, where.partition, now)
+        findings = self._catch_up(tracked, now)
         tracked.last_message = now
         state = tracked.state
         applied = state.apply(objects, topic, where.partition, where.offset, now)
@@ -201,28 +235,32 @@ class Processor:
             metrics.saw_event_time(engine_now)
         tracked.dirty = tracked.unsettled = True
         self.unsettled.add(account)
-        findings = applied.findings
+        findings.extend(applied.findings)
         if findings:
             self._publish(out, account, findings, now)
         if findings or now - tracked.last_snapshot >= self.snapshot_interval:
             out.snapshots.append(self._snapshot(account, tracked, now))
 
     def tick(self, now: float) -> Output:
-        """The wall-clock timer: settle idle accounts' open second, let quiet accounts' time
-        pass, save.
+        """The wall-clock timer: settle idle accounts' open second, let time pass for the
+        accounts that wait on it, save, evict.
 
         An account without a message for SETTLE_AFTER seconds has its open second measured
-        (its last traversal is not held back waiting for a later record); after IDLE_AFTER
-        seconds it is advanced to its last event time plus the wall time since its last
-        message, so the incidents of a stream gone quiet resolve. Dirty accounts are saved once
-        their snapshot interval has passed. Never raises: an account whose tick fails is
-        counted and logged, and the others go on.
+        (its last traversal is not held back waiting for a later record). A watched account
+        (its engine is ``waiting``: an open incident) idle for IDLE_AFTER seconds is advanced
+        to its last event time plus the wall time since its last message, so the incidents of
+        a stream gone quiet resolve. Dirty accounts are saved once their snapshot interval has
+        passed; accounts idle past the horizon with nothing waiting are evicted. Only the
+        accounts with something due are looked at. Never raises: an account whose tick fails
+        is counted and logged, and the others go on.
         """
         out = Output()
         if self.inventory is not None and self.inventory.reads_aws:
             self._configure(out, now)
-        for account, tracked in self.accounts.items():
-            self._tick_safely(out, account, tracked, now)
+        visited = self._settle_due(out, now)
+        due = {*self.watched, *self.snapshots_due.due(now), *self.evictions_due.due(now)}
+        for account in sorted(due - visited):
+            self._visit(out, account, now)
         return out
 
     def settle_quiet(self, now: float) -> Output:
@@ -231,15 +269,63 @@ class Processor:
         not up to a whole tick later (produce→finding). Only accounts with a message since
         their last settle are looked at, so it costs nothing while accounts are quiet."""
         out = Output()
+        self._settle_due(out, now)
+        return out
+
+    def _settle_due(self, out: Output, now: float) -> set[str]:
+        """Visit the unsettled accounts whose last message is SETTLE_AFTER old; those visited."""
+        visited = set()
         for account in list(self.unsettled):
             tracked = self.accounts.get(account)
             if tracked is None or not tracked.unsettled:  # forgotten (revoked), or settled
                 self.unsettled.discard(account)
-                continue
-            due = now - tracked.last_message >= SETTLE_AFTER
-            if due and not self._tick_safely(out, account, tracked, now):
-                self.unsettled.discard(account)  # not every few ms: the tick tries again
-        return out
+            elif now - tracked.last_message >= SETTLE_AFTER:
+                self.unsettled.discard(account)  # failed: watched, the tick tries again
+                self._visit(out, account, now)
+                visited.add(account)
+        return visited
+
+    def _visit(self, out: Output, account: str, now: float) -> None:
+        """One account's tick, then when the timer is to look at it next (or its eviction)."""
+        tracked = self.accounts.get(account)
+        if tracked is None:  # evicted or forgotten since it was scheduled
+            self.watched.discard(account)
+            return
+        self.metrics.timer_visits += 1
+        if self._tick_safely(out, account, tracked, now):
+            self._plan(out, account, tracked, now)
+        else:
+            self.watched.add(account)
+
+    def _plan(self, out: Output, account: str, tracked: Tracked, now: float) -> None:
+        """Watch the account at every tick while its engine waits on time; otherwise have it
+        due when its snapshot is, and at the horizon; evict it once the horizon has passed."""
+        if tracked.unsettled or tracked.state.engine.waiting:
+            self.watched.add(account)
+            return
+        self.watched.discard(account)
+        if now - tracked.last_message >= self.horizon:
+            self._evict(out, account, tracked, now)
+            return
+        self.evictions_due.schedule(account, tracked.last_message + self.horizon)
+        if tracked.dirty:
+            self.snapshots_due.schedule(account, tracked.last_snapshot + self.snapshot_interval)
+
+    def _evict(self, out: Output, account: str, tracked: Tracked, now: float) -> None:
+        """Put the account out of memory; its state stays in the table (saved first if it
+        changed since its last snapshot), where ``_tracked`` finds it again."""
+        if tracked.dirty:
+            out.snapshots.append(self._snapshot(account, tracked, now))
+        self._forget(account)
+        self.evicted[account] = Evicted(tracked.partition, tracked.last_message, tracked.event_time)
+        self.metrics.evictions += 1
+
+    def _forget(self, account: str) -> None:
+        del self.accounts[account]
+        self.unsettled.discard(account)
+        self.watched.discard(account)
+        self.snapshots_due.cancel(account)
+        self.evictions_due.cancel(account)
 
     def _tick_safely(self, out: Output, account: str, tracked: Tracked, now: float) -> bool:
         """One account's tick; False when it failed (logged and counted), never raising."""
@@ -257,10 +343,14 @@ class Processor:
         for account, snapshot in self.inventory.ready():
             tracked = self.accounts.get(account)
             if tracked is None:
-                continue  # revoked meanwhile: its new owner reads it itself
-            # Dated at the account's event time: the router's one rule.
+                # Revoked meanwhile (its new owner reads it itself), or evicted: its saved
+                # configuration stands until a read after it comes back.
+                continue
+            # Dated at the account's event time (the router's one rule), once the wall time
+            # since its last message has passed on it, as a held account's would have.
+            findings = self._catch_up(tracked, now)
             fed = tracked.state.configure(partial(facts_for, snapshot))
-            findings = [*fed.findings, *tracked.state.driver.settle()]
+            findings += [*fed.findings, *tracked.state.driver.settle()]
             tracked.dirty = True
             self._publish(out, account, findings, now)
         for account in self.accounts:
@@ -275,10 +365,10 @@ class Processor:
         if tracked.unsettled:
             tracked.dirty, tracked.unsettled = True, False
             self.unsettled.discard(account)
-        if idle >= IDLE_AFTER and tracked.event_time != float("-inf"):
-            # Measured from the newest event, not accumulated: advance() ignores a time
-            # already reached, so ticks never push event time faster than the wall clock.
-            findings.extend(driver.idle(tracked.event_time + idle))
+        if idle >= IDLE_AFTER and driver.engine.waiting:
+            # Only what waits on time: an account with nothing waiting keeps the clock of its
+            # last snapshot until a message catches it up, so a tick never changes it unsaved.
+            findings.extend(self._catch_up(tracked, now))
         if findings:
             tracked.dirty = True
             self._publish(out, account, findings, now)
@@ -299,7 +389,11 @@ class Processor:
             if tracked.dirty:
                 snapshots.append(self._snapshot(account, tracked, tracked.last_snapshot))
             if forget:
-                del self.accounts[account]
+                self._forget(account)
+        if forget:
+            for account, evicted in list(self.evicted.items()):
+                if wanted is None or evicted.partition in wanted:
+                    del self.evicted[account]
         return snapshots
 
     def load(
@@ -308,8 +402,9 @@ class Processor:
         partitions: Iterable[int],
         now: float,
     ) -> int:
-        """Take the saved accounts of ``partitions`` that are not in memory yet (after a table
-        recovery), so the timer resolves their quiet incidents and /loops shows them.
+        """Take the saved accounts of ``partitions`` that are not in memory yet and whose engine
+        is ``waiting`` (after a table recovery), so the timer resolves their quiet incidents
+        and /loops shows them; the others stay in the table until a message comes for them.
         ``saved`` holds each account's table entries. Returns how many were loaded;
         unreadable entries are logged and skipped."""
         wanted = set(partitions)
@@ -322,10 +417,11 @@ class Processor:
             if state is None or not state.offsets:
                 continue
             partition = min(state.partitions)
-            if partition in wanted:
+            if partition in wanted and state.engine.waiting:
                 self.accounts[account] = Tracked(
                     state, restored.writer, partition, now, now, event_time=state.engine.now
                 )
+                self.watched.add(account)
                 loaded += 1
         return loaded
 
@@ -343,26 +439,53 @@ class Processor:
     def _tracked(self, out: Output, account: str, partition: int, now: float) -> Tracked:
         tracked = self.accounts.get(account)
         if tracked is None:
-            restored = restore(account, partition, self.restore(account), self.config)
-            state = restored.state
-            if state is None:
-                state = AccountState(account, self.config)
-                restored.writer.attach(state)
-                snapshot = self.inventory.snapshot if self.inventory is not None else None
-                if snapshot is not None:
-                    # Before any of its records, whichever comes first: dated ORIGIN by the
-                    # router's one rule, exactly as replay applies --inventory.
-                    fed = state.configure(partial(facts_for, snapshot))
-                    for fact, reason in fed.failed:
-                        self.metrics.failures["fact"] += 1
-                        log.error("account %s: %s (fact %r)", account, reason, fact)
-                    if fed.findings:
-                        self._publish(out, account, fed.findings, now)
-            tracked = self.accounts[account] = Tracked(
-                state, restored.writer, partition, now, now, event_time=state.engine.now
-            )
+            tracked = self.accounts[account] = self._bring_in(out, account, partition, now)
         tracked.partition = partition
         return tracked
+
+    def _bring_in(self, out: Output, account: str, partition: int, now: float) -> Tracked:
+        """An account not in memory: restored from the table (it was evicted, or saved before
+        this worker started), else new, with the inventory that predates its records."""
+        restored = restore(account, partition, self.restore(account), self.config)
+        evicted = self.evicted.pop(account, None)
+        state = restored.state
+        if state is not None:
+            self.metrics.restores += 1
+            if evicted is not None:  # its clock goes on from where it stood
+                return Tracked(
+                    state,
+                    restored.writer,
+                    partition,
+                    evicted.last_message,
+                    now,
+                    event_time=evicted.event_time,
+                )
+            # Saved before this worker started: when its last message came is not known.
+            return Tracked(state, restored.writer, partition, now, now, event_time=state.engine.now)
+        state = AccountState(account, self.config)
+        restored.writer.attach(state)
+        snapshot = self.inventory.snapshot if self.inventory is not None else None
+        if snapshot is not None:
+            # Before any of its records, whichever comes first: dated ORIGIN by the
+            # router's one rule, exactly as replay applies --inventory.
+            fed = state.configure(partial(facts_for, snapshot))
+            for fact, reason in fed.failed:
+                self.metrics.failures["fact"] += 1
+                log.error("account %s: %s (fact %r)", account, reason, fact)
+            if fed.findings:
+                self._publish(out, account, fed.findings, now)
+        return Tracked(state, restored.writer, partition, now, now, event_time=state.engine.now)
+
+    def _catch_up(self, tracked: Tracked, now: float) -> list[Finding]:
+        """Let the wall time since the account's last message pass on its clock (after
+        IDLE_AFTER), as the tick does for a watched account: one the timer left alone, or that
+        was evicted, then stands where a watched one would. Measured from the newest event,
+        not accumulated: advance() ignores a time already reached, so event time never runs
+        ahead of the wall clock."""
+        idle = now - tracked.last_message
+        if idle < IDLE_AFTER or tracked.event_time == float("-inf"):
+            return []
+        return tracked.state.driver.idle(tracked.event_time + idle)
 
     def _snapshot(self, account: str, tracked: Tracked, now: float) -> Snapshot:
         tracked.dirty = False

@@ -58,6 +58,22 @@ def state(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[0]  # the name, in parentheses, may hold spaces
 
 
+def resident_kib(pid: int) -> int:
+    """``pid``'s resident set size now (``VmRSS``), in KiB; OSError when it is gone."""
+    for line in (PROC / str(pid) / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise OSError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time ``pid`` has used so far, user and system (``utime + stime`` of its stat);
+    OSError when it is gone."""
+    fields = (PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()
+    # After the name: state is field 3 of proc(5), so utime (14) and stime (15) are 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def command_line(pid: int) -> str:
     try:
         return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()

@@ -102,6 +102,19 @@ class _Web:
             raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
         return orjson.loads(body)
 
+    def metric(self, name: str) -> float:
+        """The value of sample ``name`` on /metrics (``loopwatch_accounts_evicted_total``),
+        summed over its labels; 0 when it has none."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = self.get("/metrics")[1].decode()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name
+        )
+
     def wait_ready(
         self, timeout: float = READY_TIMEOUT, alive: Callable[[], bool] = lambda: True
     ) -> None:
@@ -330,6 +343,17 @@ class WorkerProcess(_Web):
             raise TimeoutError(
                 f"{exc}; exit {self.process.poll()}; output:\n{self.output()}"
             ) from None
+
+    def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        """Return once ``ready()`` is true (``what`` names it); TimeoutError with the worker's
+        output if it exits or ``timeout`` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if not self.alive() or time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"not {what} within {timeout}s (exit {self.process.poll()}):\n{self.output()}"
+                )
+            time.sleep(0.1)
 
     def output(self, limit: int = 4000) -> str:
         self.log.flush()

@@ -8,7 +8,15 @@ snapshot sends only what changed and every message stays small.
 """
 
 from loopwatch.service.state.restore import Restored, restore
-from loopwatch.service.state.table import saved_by_account, table_account
+from loopwatch.service.state.table import keys_by_account, saved_by_account, table_account
 from loopwatch.service.state.writer import StateWriter, Write
 
-__all__ = ["Restored", "StateWriter", "Write", "restore", "saved_by_account", "table_account"]
+__all__ = [
+    "Restored",
+    "StateWriter",
+    "Write",
+    "keys_by_account",
+    "restore",
+    "saved_by_account",
+    "table_account",
+]

@@ -40,13 +40,27 @@ def parse_part_key(key: bytes) -> tuple[int, int, int, str]:
     return int(generation), int(k), int(n), name
 
 
+def key_account(key: bytes) -> str:
+    """The account a table key belongs to (spelled as ``table_account`` does)."""
+    return key.split(b"\x00", 1)[0].decode("utf-8", "replace")
+
+
 def saved_by_account(items: Iterable[tuple[object, object]]) -> dict[str, dict[bytes, bytes]]:
     """The table's entries grouped by account (spelled as ``table_account`` does)."""
     groups: dict[str, dict[bytes, bytes]] = {}
     for key, value in items:
         if isinstance(key, bytes) and isinstance(value, bytes):
-            account = key.split(b"\x00", 1)[0].decode("utf-8", "replace")
-            groups.setdefault(account, {})[key] = value
+            groups.setdefault(key_account(key), {})[key] = value
+    return groups
+
+
+def keys_by_account(keys: Iterable[object]) -> dict[str, set[bytes]]:
+    """The table's keys grouped by account (spelled as ``table_account`` does): where one
+    account's entries are found without reading every entry of the table."""
+    groups: dict[str, set[bytes]] = {}
+    for key in keys:
+        if isinstance(key, bytes):
+            groups.setdefault(key_account(key), set()).add(key)
     return groups
 
 
