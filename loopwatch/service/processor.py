@@ -280,7 +280,8 @@ class Processor:
             if tracked is None or not tracked.unsettled:  # forgotten (revoked), or settled
                 self.unsettled.discard(account)
             elif now - tracked.last_message >= SETTLE_AFTER:
-                self.unsettled.discard(account)  # failed: watched, the tick tries again
+                # Settled now; a settle that fails leaves it watched: the tick tries again.
+                self.unsettled.discard(account)
                 self._visit(out, account, now)
                 visited.add(account)
         return visited
