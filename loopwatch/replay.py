@@ -127,6 +127,11 @@ def take_all(
             report.errors.append(
                 SourceError(unit.source, f"{count} malformed record{plural} skipped: {reason}")
             )
+        for truncation, count in taken.counts.truncations.items():
+            plural = "s" if count != 1 else ""
+            report.errors.append(
+                SourceError(unit.source, f"{count} record{plural} truncated: {truncation.reason}")
+            )
         if progress is not None:
             progress.advance(unit.size)
     if progress is not None:

@@ -40,7 +40,14 @@ def test_json_document_matches_the_contract(
     doc = orjson.loads(out)
     assert code == 1
     assert set(doc) == {"records", "errors", "loops", "runaway"}
-    assert doc["records"] == {"read": 6, "used": 6, "skipped": 0, "duplicates": 0, "malformed": 0}
+    assert doc["records"] == {
+        "read": 6,
+        "used": 6,
+        "skipped": 0,
+        "duplicates": 0,
+        "malformed": 0,
+        "truncated": 0,
+    }
     (loop,) = doc["loops"]
     assert {
         "id",

@@ -4,6 +4,9 @@
        │                  │ MalformedRecord             │ future      │ skipped    │ duplicate
        └──────────────────┴─────────────────────────────┴─────────────┴────────────┴──► counts
 
+A used record whose handler cut its targets (``cloudtrail.base.target_limit``) is also counted
+as truncated, with why (``Counts.truncations``): replay reports it, the worker's /metrics count it.
+
 Parsing and validating (``parse_batch``) holds no state, so replay can run it in worker
 processes; deduplication (``Intake.admit``) runs where the ``Intake`` lives, over the parsed
 batches in input order — ``take`` is the two in one call.
@@ -23,6 +26,7 @@ from typing import Any, NamedTuple
 
 from loopwatch.events import records
 from loopwatch.events.cloudtrail import REGISTRY
+from loopwatch.events.cloudtrail.base import Capped, Truncation
 from loopwatch.events.decode import Selected
 from loopwatch.events.dedupe import RecentIds
 from loopwatch.events.facts import Fact
@@ -38,13 +42,20 @@ UNKNOWN_ACCOUNT = "unknown"
 
 @dataclass(slots=True)
 class Counts:
-    """Every record read is exactly one of used, skipped, duplicate or malformed."""
+    """Every record read is exactly one of used, skipped, duplicate or malformed.
+
+    ``truncated`` counts the used records that named more targets than a record may
+    (``target_limit``: their facts are the first targets'); ``truncations`` says why, each
+    ``Truncation`` (event, targets named and kept) with how many records it cut.
+    """
 
     read: int = 0
     used: int = 0
     skipped: int = 0
     duplicates: int = 0
     malformed: int = 0
+    truncated: int = 0
+    truncations: dict[Truncation, int] = field(default_factory=dict)
 
     def add(self, other: Counts) -> None:
         self.read += other.read
@@ -52,6 +63,9 @@ class Counts:
         self.skipped += other.skipped
         self.duplicates += other.duplicates
         self.malformed += other.malformed
+        self.truncated += other.truncated
+        for truncation, count in other.truncations.items():
+            self.truncations[truncation] = self.truncations.get(truncation, 0) + count
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -60,6 +74,7 @@ class Counts:
             "skipped": self.skipped,
             "duplicates": self.duplicates,
             "malformed": self.malformed,
+            "truncated": self.truncated,
         }
 
 
@@ -202,6 +217,10 @@ class Intake:
                 continue
             used += 1
             facts.extend(found)
+            if type(found) is Capped:  # counted once used: a repeat of it cuts nothing again
+                counts.truncated += 1
+                cut = counts.truncations
+                cut[found.truncation] = cut.get(found.truncation, 0) + 1
         counts.used, counts.duplicates = used, duplicates
         counts.skipped += outside
         return taken

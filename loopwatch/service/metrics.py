@@ -52,6 +52,9 @@ class Metrics:
     failures: Counter[str] = field(default_factory=Counter)
     """Failures caught at a boundary so the worker goes on, by where: ``message``, ``fact``,
     ``tick``, ``agent``: each is a bug to report, never bad input alone."""
+    truncated: Counter[str] = field(default_factory=Counter)
+    """Records used only in part, by event name: they named more targets than a record may
+    (``loopwatch.events.cloudtrail.base.target_limit``), and the rest were dropped."""
     state_refused: int = 0
     """Entries of the account-state table not sealed with this deployment's secret, ignored."""
     evictions: int = 0
@@ -130,6 +133,12 @@ class _Collector(Collector):
             m.failures,
         )
         yield _counter("loopwatch_findings", "Findings published.", "kind", m.findings)
+        yield _counter(
+            "loopwatch_truncated_records",
+            "Records that named more targets than a record may: facts for the first ones only.",
+            "event",
+            m.truncated,
+        )
         refused = CounterMetricFamily(
             "loopwatch_state_refused",
             "Account-state entries read back without this deployment's seal, ignored.",

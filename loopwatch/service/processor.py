@@ -229,6 +229,11 @@ class Processor:
         for fact, reason in applied.failed:
             metrics.failures["fact"] += 1
             log.error("account %s: %s (fact %r)", account, reason, fact)
+        for truncation, records in applied.counts.truncations.items():
+            metrics.truncated[truncation.event] += records
+            log.warning(
+                "account %s: %d record(s) truncated: %s", account, records, truncation.reason
+            )
         metrics.records_in[topic] += applied.counts.read + decoded.malformed
         tracked.event_time = engine_now = state.engine.now
         if engine_now != float("-inf"):

@@ -1,8 +1,10 @@
-"""Input that once stopped the worker or skewed it (issue 7), as Kafka message values.
+"""Input that once stopped the worker or skewed it (issues 7 and 17), as Kafka message values.
 
-Each entry is ``(name, value)``: a message a hostile or broken producer could send. None of them
-may crash the worker, lose the valid records batched with them, move an account's event time,
-or send more than one dead letter per reason.
+Each entry of ``poison_messages`` is ``(name, value)``: a message a hostile or broken producer
+could send. None of them may crash the worker, lose the valid records batched with them, move an
+account's event time, or send more than one dead letter per reason. ``fan_out_flood`` is valid
+input that costs: records naming thousands of targets each, which must cost no more than
+the targets their call accepts (``cloudtrail.base.target_limit``).
 """
 
 from __future__ import annotations
@@ -62,3 +64,36 @@ def gzip_bomb(size: int) -> bytes:
     parts = [deflate.compress(block) for _ in range(member_size >> 20)]
     parts.append(deflate.flush())
     return b"".join(parts) * max(1, size // member_size)
+
+
+FLOOD_ROLE = "flood-role"
+
+
+def fan_out_record(account: str, tables: int, *, time: str = r.TIME, tag: str = "0") -> JSONObject:
+    """A BatchWriteItem by a session of ``FLOOD_ROLE`` naming ``tables`` tables
+    (``flood<tag>-<n>``), one delete request each, in the API's ``{table: [requests]}`` shape."""
+    items: JSONObject = {
+        f"flood{tag}-{n:04d}": [{"DeleteRequest": {"Key": {}}}] for n in range(tables)
+    }
+    return r.record(
+        r.DYNAMODB,
+        "BatchWriteItem",
+        {"requestItems": items},
+        identity=r.assumed_role(FLOOD_ROLE, "flooder", account=account),
+        time=time,
+        account=account,
+    )
+
+
+def fan_out_flood(
+    account: str, *, messages: int = 40, tables: int = 7_000, start: float = -50.0
+) -> list[bytes]:
+    """Issue 17's flood: ``messages`` CloudTrail files of one BatchWriteItem each, naming
+    ``tables`` tables (about 320 KB for 7,000), new tables in every message, dated a second apart
+    from ``start`` seconds after ``records.TIME``."""
+    return [
+        orjson.dumps(
+            r.trail_file(fan_out_record(account, tables, time=r.at(start + m), tag=f"{m:02d}"))
+        )
+        for m in range(messages)
+    ]

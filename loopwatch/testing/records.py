@@ -229,12 +229,14 @@ def create_function(
     )
 
 
-def s3_self_loop(writes: int = 4, *, bucket: str = "uploads") -> list[JSONObject]:
-    """Function ``thumb`` (role ``thumb-role``) triggered by ``bucket`` on ``incoming/`` and
-    writing back there ``writes`` times, one second apart: an S3 self-loop, active by its 3rd
-    write. The first two records are its configuration."""
+def s3_self_loop(
+    writes: int = 4, *, bucket: str = "uploads", account: str = ACCOUNT
+) -> list[JSONObject]:
+    """Function ``thumb`` (role ``thumb-role``) of ``account`` triggered by ``bucket`` on
+    ``incoming/`` and writing back there ``writes`` times, one second apart: an S3 self-loop,
+    active by its 3rd write. The first two records are its configuration."""
     setup = [
-        create_function("thumb", "thumb-role", time=at(-60)),
+        create_function("thumb", "thumb-role", time=at(-60), account=account),
         record(
             S3,
             "PutBucketNotification",
@@ -242,7 +244,7 @@ def s3_self_loop(writes: int = 4, *, bucket: str = "uploads") -> list[JSONObject
                 "bucketName": bucket,
                 "NotificationConfiguration": {
                     "CloudFunctionConfiguration": {
-                        "CloudFunction": function_arn("thumb"),
+                        "CloudFunction": function_arn("thumb", account=account),
                         "Event": "s3:ObjectCreated:*",
                         "Filter": {
                             "S3Key": {"FilterRule": {"Name": "Prefix", "Value": "incoming/"}}
@@ -251,6 +253,7 @@ def s3_self_loop(writes: int = 4, *, bucket: str = "uploads") -> list[JSONObject
                 },
             },
             time=at(0),
+            account=account,
         ),
     ]
     loop = [
@@ -258,8 +261,9 @@ def s3_self_loop(writes: int = 4, *, bucket: str = "uploads") -> list[JSONObject
             S3,
             "PutObject",
             {"bucketName": bucket, "key": f"incoming/{i}.jpg"},
-            identity=assumed_role("thumb-role", "thumb"),
+            identity=assumed_role("thumb-role", "thumb", account=account),
             time=at(10 + i),
+            account=account,
         )
         for i in range(writes)
     ]

@@ -7,6 +7,10 @@ both), and nothing else: every other field is read through the helpers below, wh
 tolerate any JSON value and raise ``MalformedRecord`` only when a field the fact needs
 is missing or unusable.
 
+A record that names more targets than its call accepts (``target_limit``: at most
+``MAX_TARGETS``) yields facts for the first ones only, and says so (``capped``, ``Capped``):
+work per record is bounded whatever a producer sends.
+
 Configuration records are read more strictly (the ``conf_*`` helpers): a configuration
 replaces what the engine knew, so a field of the wrong type (a ``NotificationConfiguration``
 that is the number 7) makes the record malformed rather than read as "no configuration",
@@ -15,14 +19,17 @@ which would erase the real one. Absent and null still mean absent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Iterable, Sized
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, TypeVar, cast
 
 from loopwatch.events.facts import Caller, Fact
 from loopwatch.events.times import parse_time
 
 JSON = dict[str, object]
 Handler = Callable[[JSON], tuple[Fact, ...]]
+T = TypeVar("T")
 
 
 class MalformedRecord(ValueError):
@@ -185,6 +192,104 @@ def response(rec: JSON) -> JSON:
 def count_of(value: object) -> int:
     """Items in a batch field: its length when it is a non-empty list, else 1."""
     return len(value) if isinstance(value, list) and value else 1
+
+
+# --- bounded work: the targets one record may name ----------------------------------
+
+MAX_TARGETS = 100
+"""The most targets (tables, buses, rule targets, statements, object keys) any record yields
+facts for; ``TARGET_LIMITS`` holds the calls that accept fewer. Each fact costs the engine a
+hop and the saved state a part (one changelog message), so a forged record naming 7,000 tables
+would cost 7,000 of each; past its limit, a record yields facts for its first targets and is
+counted as truncated (``Capped``).
+
+The limits are the calls' own: TransactWriteItems and ExecuteTransaction take 100 actions,
+RemoveTargets 100 ids; SendMessageBatch and PublishBatch (10 entries) and PutRecords (500)
+write one queue, topic or stream and yield one fact whatever their size. S3 DeleteObjects
+deletes up to 1,000 keys but CloudTrail lists none of them (``s3.objects_deleted``): a record
+naming keys is not CloudTrail's, and 100 of them are plenty. So no record CloudTrail writes for
+a call AWS accepted is ever cut.
+"""
+
+TARGET_LIMITS = {
+    "BatchWriteItem": 25,  # put and delete requests in all, so at most 25 tables
+    "BatchExecuteStatement": 25,
+    "PutEvents": 10,  # entries, so at most 10 buses
+    "PutTargets": 10,
+}
+"""The calls that accept fewer targets than ``MAX_TARGETS``, by event name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Truncation:
+    """A record that named ``named`` targets (``noun``: "tables", "keys"…) of which only the
+    first ``kept`` gave facts."""
+
+    event: str
+    noun: str
+    named: int
+    kept: int
+
+    @property
+    def reason(self) -> str:
+        """What a report and a log line say: the event, and what was dropped."""
+        dropped = self.named - self.kept
+        return (
+            f"{self.event} named {self.named:,} {self.noun}: facts for the first {self.kept:,},"
+            f" {dropped:,} dropped"
+        )
+
+
+class Capped(tuple[Fact, ...]):
+    """The facts of a truncated record: a tuple of them, as every handler returns, that also
+    carries its ``truncation`` (``loopwatch.events.intake`` counts it). Everything that only
+    reads the facts sees a plain tuple."""
+
+    truncation: Truncation
+
+    def __new__(cls, facts: Iterable[Fact], truncation: Truncation) -> Capped:
+        capped = super().__new__(cls, facts)
+        capped.truncation = truncation
+        return capped
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Replay's worker processes send parsed facts back pickled; tuple's own reduce would
+        # call __new__ without the truncation.
+        return (Capped, (tuple(self), self.truncation))
+
+
+def target_limit(event: str) -> int:
+    """The most targets a record of ``event`` (its ``eventName``) yields facts for."""
+    return TARGET_LIMITS.get(event, MAX_TARGETS)
+
+
+def capped(rec: JSON, targets: Iterable[T], noun: str) -> tuple[list[T], Truncation | None]:
+    """The first ``target_limit`` of ``targets`` (all of them when there are no more), and the
+    truncation to report (None when nothing was dropped). The one place the cap is applied:
+    a handler reads what it returns, never ``targets`` past it; those past it are only counted
+    (an iterator's, without keeping them)."""
+    event = str(rec["eventName"])
+    limit = target_limit(event)
+    rest = iter(targets)
+    kept = list(islice(rest, limit))
+    named = len(targets) if isinstance(targets, Sized) else len(kept) + sum(1 for _ in rest)
+    if named <= limit:
+        return kept, None
+    return kept, Truncation(event, noun, named, len(kept))
+
+
+def facts_of(facts: Iterable[Fact], truncation: Truncation | None) -> tuple[Fact, ...]:
+    """``facts`` as a handler returns them: ``Capped`` when ``truncation`` says some were cut."""
+    return tuple(facts) if truncation is None else Capped(facts, truncation)
+
+
+def per_target(
+    rec: JSON, targets: Iterable[T], noun: str, make: Callable[[T], Fact]
+) -> tuple[Fact, ...]:
+    """One fact per target, ``make(target)``, for the first ``target_limit`` targets
+    (``capped``)."""
+    kept, truncation = capped(rec, targets, noun)
+    return facts_of(map(make, kept), truncation)
 
 
 # --- record context ----------------------------------------------------------------

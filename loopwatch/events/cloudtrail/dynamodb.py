@@ -24,13 +24,19 @@ Real shapes (DynamoDB developer guide, "Understanding DynamoDB log file entries"
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
+
 from loopwatch.events import arns
 from loopwatch.events.cloudtrail.base import (
     JSON,
     MalformedRecord,
+    Truncation,
     caller,
+    capped,
     event_time,
+    facts_of,
     handles,
+    listed,
     obj,
     objects,
     request,
@@ -50,10 +56,8 @@ def item_written(rec: JSON) -> tuple[Fact, ...]:
     if who is None:
         return ()
     name = text(request(rec), "tableName")
-    tables = _listed_tables(rec)
-    if name is None:
-        name = _only_table(tables)
-    return (Write(event_time(rec), who, _table(name, who, tables)),)
+    table = _only_table(rec) if name is None else _table(name, who, _listed_tables(rec, {name}))
+    return (Write(event_time(rec), who, table),)
 
 
 @handles(DYNAMODB, "BatchWriteItem")
@@ -62,16 +66,19 @@ def batch_written(rec: JSON) -> tuple[Fact, ...]:
     if who is None:
         return ()
     items = request(rec).get("requestItems")
-    counts: dict[str, int] = {}
-    if isinstance(items, dict):  # the API shape: {table: [requests]}
-        for name, requests in items.items():
-            if isinstance(name, str) and name:
-                counts[name] = len(requests) if isinstance(requests, list) else 1
-    else:  # a flattened list of {tableName, …}
-        for item in objects(items):
-            if name := text(item, "tableName"):
-                counts[name] = counts.get(name, 0) + 1
-    return _per_table(rec, who, counts)
+    if isinstance(items, dict):  # the API shape {table: [requests]}: each table named once
+        named, truncation = capped(rec, items.items(), "tables")  # read no further
+        counts = {
+            name: len(requests) if isinstance(requests, list) else 1
+            for name, requests in named
+            if isinstance(name, str) and name
+        }
+        return _per_table(rec, who, counts, truncation)
+    counts = {}
+    for item in objects(items):  # a flattened list of {tableName, …}
+        if name := text(item, "tableName"):
+            counts[name] = counts.get(name, 0) + 1
+    return _per_table(rec, who, *_first_tables(rec, counts))
 
 
 @handles(DYNAMODB, "TransactWriteItems")
@@ -93,7 +100,7 @@ def transaction_written(rec: JSON) -> tuple[Fact, ...]:
                 counts[name] = counts.get(name, 0) + 1
     if not counts and (logged or api):  # only condition checks: nothing written
         return ()
-    return _per_table(rec, who, counts)
+    return _per_table(rec, who, *_first_tables(rec, counts))
 
 
 @handles(DYNAMODB, "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
@@ -103,47 +110,68 @@ def statements_executed(rec: JSON) -> tuple[Fact, ...]:
     if who is None:
         return ()
     params = request(rec)
-    statements = [params.get("statement")]
+    named = [params.get("statement")]
     for key in ("requestItems", "transactStatements"):
-        statements += [item.get("statement") for item in objects(params.get(key))]
+        named += [item.get("statement") for item in objects(params.get(key))]
+    statements, truncation = capped(rec, [s for s in named if isinstance(s, str)], "statements")
     counts: dict[str, int] = {}
-    tables = _listed_tables(rec)
     for statement in statements:
-        if not isinstance(statement, str):
-            continue
         try:
             name = written_table(statement)
         except UnreadableStatement:
-            name = _only_table(tables)  # a write for sure; the record's one table is it
+            name = _only_table(rec)  # a write for sure; the record's one table is it
         if name is not None:
             counts[name] = counts.get(name, 0) + 1
     if not counts:
         return ()
     time = event_time(rec)
-    return tuple(Write(time, who, _table(n, who, tables), count=c) for n, c in counts.items())
+    tables = _listed_tables(rec, counts)
+    writes = (Write(time, who, _table(n, who, tables), count=c) for n, c in counts.items())
+    return facts_of(writes, truncation)
 
 
-def _per_table(rec: JSON, who: Caller, counts: dict[str, int]) -> tuple[Fact, ...]:
+def _first_tables(rec: JSON, counts: dict[str, int]) -> tuple[dict[str, int], Truncation | None]:
+    """The first ``target_limit`` tables of ``counts`` (table → items written), and what was cut."""
+    kept, truncation = capped(rec, counts.items(), "tables")
+    return dict(kept), truncation
+
+
+def _per_table(
+    rec: JSON, who: Caller, counts: dict[str, int], truncation: Truncation | None
+) -> tuple[Fact, ...]:
+    """One write per table of ``counts`` (table → items written, already cut to
+    ``target_limit``); the record's one listed table when the request names none."""
     time = event_time(rec)
-    tables = _listed_tables(rec)
     if not counts:
-        return (Write(time, who, _table(_only_table(tables), who, tables)),)
-    return tuple(Write(time, who, _table(n, who, tables), count=c) for n, c in counts.items())
+        return (Write(time, who, _only_table(rec)),)
+    tables = _listed_tables(rec, counts)
+    writes = (Write(time, who, _table(n, who, tables), count=c) for n, c in counts.items())
+    return facts_of(writes, truncation)
 
 
-def _listed_tables(rec: JSON) -> dict[str, str]:
-    """Table name → the table's own ARN, from ``resources[]``."""
-    found: dict[str, str] = {}
-    for resource in objects(rec.get("resources")):
-        arn = text(resource, "ARN") or ""
-        if resource.get("type") == "AWS::DynamoDB::Table" and arn.startswith("arn:"):
-            table = arns.table_arn(arn, "", "")
-            found[arns.name(table)] = table
-    return found
+def _resource_tables(rec: JSON) -> Iterator[tuple[str, str]]:
+    """(name, table ARN) of each table in ``resources[]``, as they are asked for."""
+    for resource in listed(rec.get("resources")):
+        if isinstance(resource, dict) and resource.get("type") == "AWS::DynamoDB::Table":
+            arn = text(resource, "ARN") or ""
+            if arn.startswith("arn:"):
+                table = arns.table_arn(arn, "", "")
+                yield arns.name(table), table
 
 
-def _only_table(tables: dict[str, str]) -> str:
+def _listed_tables(rec: JSON, names: Collection[str]) -> dict[str, str]:
+    """Table name → the table's own ARN, from ``resources[]``, for the tables of ``names``
+    only: a record may list thousands, and only those it writes are kept."""
+    return {name: table for name, table in _resource_tables(rec) if name in names}
+
+
+def _only_table(rec: JSON) -> str:
     """The table a record that names none in its request writes: its one listed table."""
+    tables: dict[str, str] = {}
+    for name, table in _resource_tables(rec):
+        tables[name] = table
+        if len(tables) > 1:  # already not one: read no further
+            break
     if len(tables) == 1:
         return next(iter(tables.values()))
     raise MalformedRecord("no table in requestParameters and not exactly one in resources")

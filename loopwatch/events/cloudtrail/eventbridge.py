@@ -21,14 +21,17 @@ from loopwatch.events.cloudtrail.base import (
     JSON,
     account,
     caller,
+    capped,
     conf_items,
     conf_request,
     conf_text,
     conf_texts,
     event_time,
+    facts_of,
     handles,
     need,
     objects,
+    per_target,
     region,
     request,
     text,
@@ -58,13 +61,13 @@ def _bus(rec: JSON, params: JSON) -> str:
 
 @handles(EVENTS, "PutTargets")
 def targets_put(rec: JSON) -> tuple[Fact, ...]:
-    """One edge per target; ``targets`` of the wrong type (or holding a non-object) is
-    MalformedRecord."""
+    """One edge per target (the first ``target_limit``); ``targets`` of the wrong type (or
+    holding a non-object) is MalformedRecord."""
     params = conf_request(rec)
     rule = need(params, "rule", "requestParameters")
     bus, time = _bus(rec, params), event_time(rec)
-    facts: list[Fact] = []
-    for target in conf_items(params, "targets", "requestParameters"):
+
+    def added(target: JSON) -> Fact:
         tid, arn = need(target, "id", "targets[]"), need(target, "arn", "targets[]")
         trigger = Trigger(
             target_id(bus, rule, tid),
@@ -73,8 +76,10 @@ def targets_put(rec: JSON) -> tuple[Fact, ...]:
             EVENTBRIDGE_RULE,
             detail=f"rule {rule}",
         )
-        facts.append(TriggerAdded(time, trigger))
-    return tuple(facts)
+        return TriggerAdded(time, trigger)
+
+    targets = conf_items(params, "targets", "requestParameters")
+    return per_target(rec, targets, "targets", added)
 
 
 @handles(EVENTS, "RemoveTargets")
@@ -83,19 +88,26 @@ def targets_removed(rec: JSON) -> tuple[Fact, ...]:
     rule = need(params, "rule", "requestParameters")
     bus, time = _bus(rec, params), event_time(rec)
     ids = conf_texts(params, "ids", "requestParameters")
-    return tuple(TriggerRemoved(time, target_id(bus, rule, i)) for i in ids)
+    return per_target(
+        rec, ids, "target ids", lambda i: TriggerRemoved(time, target_id(bus, rule, i))
+    )
 
 
 @handles(EVENTS, "PutEvents")
 def events_put(rec: JSON) -> tuple[Fact, ...]:
-    """Entries grouped by bus (a name or an ARN; the default bus when absent)."""
+    """Entries grouped by bus (a name or an ARN; the default bus when absent), for the first
+    ``target_limit`` buses named."""
     who = caller(rec)
     if who is None:
         return ()
-    counts: dict[str, int] = {}
-    entries = objects(request(rec).get("entries")) or [{}]
-    for entry in entries:
-        bus = arns.event_bus_arn(text(entry, "eventBusName"), who.account, who.region)
-        counts[bus] = counts.get(bus, 0) + 1
+    named: dict[str | None, int] = {}
+    for entry in objects(request(rec).get("entries")) or [{}]:
+        name = text(entry, "eventBusName")
+        named[name] = named.get(name, 0) + 1
+    buses, truncation = capped(rec, named.items(), "event buses")
+    counts: dict[str, int] = {}  # a bus named by name and by ARN is one bus
+    for name, n in buses:
+        bus = arns.event_bus_arn(name, who.account, who.region)
+        counts[bus] = counts.get(bus, 0) + n
     time = event_time(rec)
-    return tuple(Write(time, who, bus, count=n) for bus, n in counts.items())
+    return facts_of((Write(time, who, bus, count=n) for bus, n in counts.items()), truncation)

@@ -11,6 +11,8 @@ records mask account ids (``61*******47``): the target ARN is kept as written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from loopwatch.events import arns
 from loopwatch.events.cloudtrail.base import (
     JSON,
@@ -18,13 +20,16 @@ from loopwatch.events.cloudtrail.base import (
     account,
     as_obj,
     caller,
+    capped,
     conf_items,
     conf_obj,
     conf_request,
     conf_text,
     conf_texts,
     event_time,
+    facts_of,
     handles,
+    listed,
     need,
     objects,
     region,
@@ -158,13 +163,13 @@ def _key(rec: JSON, params: JSON, bucket: str) -> str | None:
     key = text(params, "key")
     if key is not None:
         return key
-    keys = _resource_keys(rec, bucket)
-    return keys[0] if keys else None
+    return next(_resource_keys(rec, bucket), None)
 
 
 @handles(S3, "DeleteObjects")
 def objects_deleted(rec: JSON) -> tuple[Fact, ...]:
-    """One write per deleted key when the record lists them, else one with key None.
+    """One write per deleted key when the record lists them (the first ``target_limit``),
+    else one with key None.
 
     The real record lists no key: ``requestParameters {bucketName, delete: "", x-id}`` and
     ``resources[] {type: AWS::S3::Object, ARNPrefix: arn:aws:s3:::<bucket>/}`` (Stratus Red
@@ -177,27 +182,30 @@ def objects_deleted(rec: JSON) -> tuple[Fact, ...]:
     params = request(rec)
     name = need(params, "bucketName", "requestParameters")
     bucket, time = arns.bucket_arn(name), event_time(rec)
-    keys = _deleted_keys(rec, params, name)
+    keys, truncation = capped(rec, _deleted_keys(rec, params, name), "keys")
     if not keys:
         return (Write(time, who, bucket, s3_event=_REMOVED),)
-    return tuple(Write(time, who, bucket, key=key, s3_event=_REMOVED) for key in keys)
+    deletes = (Write(time, who, bucket, key=key, s3_event=_REMOVED) for key in keys)
+    return facts_of(deletes, truncation)
 
 
-def _deleted_keys(rec: JSON, params: JSON, bucket: str) -> list[str]:
+def _deleted_keys(rec: JSON, params: JSON, bucket: str) -> Iterable[str]:
     # The request body (Delete/Object[]/Key) when CloudTrail keeps it, else the object
     # ARNs (arn:aws:s3:::<bucket>/<key>) it lists among the resources.
     body = params.get("Delete", params.get("delete"))
     keys = [k for o in objects(as_obj(body).get("Object")) if (k := text(o, "Key"))]
-    if keys:
-        return keys
-    return _resource_keys(rec, bucket)
+    return keys or _resource_keys(rec, bucket)
 
 
-def _resource_keys(rec: JSON, bucket: str) -> list[str]:
-    """Keys of the ``AWS::S3::Object`` ARNs in ``resources[]`` (an ``ARNPrefix`` names none)."""
+def _resource_keys(rec: JSON, bucket: str) -> Iterator[str]:
+    """Keys of the ``AWS::S3::Object`` ARNs in ``resources[]`` (an ``ARNPrefix`` names none),
+    as they are asked for: a write that needs one key reads no further."""
     head = f"arn:aws:s3:::{bucket}/"
-    return [
+    return (
         arn[len(head) :]
-        for resource in objects(rec.get("resources"))
-        if (arn := text(resource, "ARN")) and arn.startswith(head) and len(arn) > len(head)
-    ]
+        for resource in listed(rec.get("resources"))
+        if isinstance(resource, dict)
+        and (arn := text(resource, "ARN"))
+        and arn.startswith(head)
+        and len(arn) > len(head)
+    )
