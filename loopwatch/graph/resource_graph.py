@@ -72,6 +72,11 @@ class ResourceGraph:
         for data in self._succ.get(node, {}).values():
             yield data["hop"]
 
+    def successors_from_last(self, node: str) -> Iterator[Edge]:
+        """``successors`` in reverse, the newest first: a hop made again goes to the end."""
+        for data in reversed(self._succ.get(node, {}).values()):
+            yield data["hop"]
+
     def trigger(self, trigger_id: str) -> Trigger | None:
         hop = self._trigger_hops.get(trigger_id)
         if hop is None:

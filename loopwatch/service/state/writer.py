@@ -15,7 +15,9 @@ tombstone deletes it); not compaction, which Tansu in memory mode lacks.
 
 Bytes follow change: a part is sent only when its bytes differ from the last ones sent, and
 only the hops, functions and buckets the engine marked changed are encoded at all (cycles,
-incidents and state machines, few, are compared each time).
+incidents and state machines, few, are compared each time). Work follows change too: a node's
+successors are looked at from its newest hop back to its last unchanged one, so a snapshot of
+a function that writes to thousands of targets costs the hops that changed, not all of them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import orjson
 from loopwatch.detect import Engine
 from loopwatch.detect.incidents import Incident
 from loopwatch.events.dedupe import RecentIds
+from loopwatch.graph.edge import Edge
+from loopwatch.graph.resource_graph import ResourceGraph
 from loopwatch.service.accounts import AccountState
 from loopwatch.service.state.parts import (
     BUCKET,
@@ -205,8 +209,8 @@ class StateWriter:
         # new, or removed and made again (it went to the end), takes the next serial.
         serials: dict[tuple[str, str], int] = {}
         for source in {source for source, _ in changed}:
-            last = -1
-            for edge in graph.successors(source):
+            tail, last = self._changed_tail(graph, source, changed)
+            for edge in tail:
                 hop = (source, edge.target)
                 serials[hop] = serial = self._serial_after(hop_name(*hop), last)
                 stored = parts.get(hop_name(*hop))
@@ -215,11 +219,39 @@ class StateWriter:
                 last = serial
         for hop in changed:
             name = hop_name(*hop)
-            payload = hop_payload(engine, *hop, serials.get(hop, -1))
+            if hop in serials:
+                serial = serials[hop]
+            else:  # before its source's changed tail: it keeps its place
+                stored = parts.get(name)
+                serial = -1 if stored is None else stored.serial
+            payload = hop_payload(engine, *hop, serial)
             if payload is None:
                 batch.drop(name)
             else:
                 batch.put(name, payload, payload[0])
+
+    def _changed_tail(
+        self, graph: ResourceGraph, source: str, changed: set[tuple[str, str]]
+    ) -> tuple[list[Edge], int]:
+        """The successors of ``source`` whose serials may change, in order, and the serial of
+        the hop before them (-1: none): those after its last hop that did not change.
+
+        A hop is added at the end (made again too) and nothing else moves, so every hop up to
+        the last unchanged one keeps its serial. Walking only the changed tail makes a snapshot
+        cost what changed, not the whole fan-out of a function that writes to thousands of
+        targets (one hop more would walk them all).
+        """
+        tail: list[Edge] = []
+        for edge in graph.successors_from_last(source):
+            if (source, edge.target) not in changed:
+                stored = self.held.parts.get(hop_name(source, edge.target))
+                if stored is None:  # never sent, so no anchor: walk them all
+                    return list(graph.successors(source)), -1
+                tail.reverse()
+                return tail, stored.serial
+            tail.append(edge)
+        tail.reverse()
+        return tail, -1
 
     def _functions(self, engine: Engine, batch: _Batch, everything: bool) -> None:
         rates, identities = engine.rates, engine.identities
