@@ -112,7 +112,11 @@ class Settings(BaseSettings):
     # Detection knobs: defaults and validation are DetectionConfig's (one place); a bad value
     # is refused when Settings is built, with DetectionConfig's reason.
     horizon_seconds: float = Field(
-        _D.horizon, **BOUNDS["horizon"], description="Observed edges unused this long drop out."
+        _D.horizon,
+        **BOUNDS["horizon"],
+        description="Observed edges unused this long drop out; a worker's account without a"
+        " message for this long (wall clock) and no incident open leaves its memory (kept in"
+        " the state table).",
     )
     window_seconds: float = Field(
         _D.window, **BOUNDS["window"], description="Activity window for traversals and gain."
