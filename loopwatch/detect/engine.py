@@ -58,16 +58,37 @@ _NOTHING: tuple[Finding, ...] = ()
 STATE_VERSION = 2
 # Event-time interval at which quiet incidents are resolved.
 _TICK = 60.0
+_NEVER = float("-inf")  # one float for "not yet" in every engine, not four of each's own
 
 
 class Engine:
+    # Slots: a worker holds an engine for each of thousands of accounts.
+    __slots__ = (
+        "_by_hop",
+        "_by_node",
+        "_cycles",
+        "_next_sweep",
+        "_next_tick",
+        "_out",
+        "_pending",
+        "_pending_second",
+        "_pending_seconds",
+        "_sweep_every",
+        "config",
+        "graph",
+        "identities",
+        "incidents",
+        "now",
+        "rates",
+    )
+
     def __init__(self, config: DetectionConfig | None = None) -> None:
         self.config = config or DetectionConfig()
         self.graph = ResourceGraph(self.config.window, self.config.horizon)
         self.identities = Identities()
         self.rates = RateDetector(self.config)
         self.incidents = IncidentBook(self.config.quiet, self.config.horizon + self.config.window)
-        self.now = float("-inf")
+        self.now = _NEVER
         self._cycles: dict[str, tuple[str, ...]] = {}  # incident id -> cycle
         self._by_hop: dict[tuple[str, str], set[str]] = {}  # hop -> ids of cycles through it
         # node -> ids of the cycles through it, in the order of ``_cycles`` (a dict as an
@@ -80,9 +101,7 @@ class Engine:
         # input keeps points of later seconds pending while its own seconds go by).
         self._pending: dict[int, dict[str, None]] = {}
         self._pending_seconds: list[int] = []
-        self._pending_second = float("-inf")
-        self._next_tick = float("-inf")
-        self._next_sweep = float("-inf")
+        self._pending_second = self._next_tick = self._next_sweep = _NEVER
         self._sweep_every = self.config.horizon / 12
 
     # -- public --------------------------------------------------------------------------------

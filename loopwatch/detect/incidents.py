@@ -100,6 +100,8 @@ class Incident:
 class IncidentBook:
     """All incidents seen, keyed by id; decides which changes are worth a finding."""
 
+    __slots__ = ("_keep", "_next_rank", "_open", "_quiet", "_rank", "incidents")
+
     def __init__(self, quiet: float, keep: float = float("inf")) -> None:
         self._quiet = quiet
         self._keep = keep  # seconds behind the newest point at which a point can change

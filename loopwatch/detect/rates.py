@@ -18,6 +18,7 @@ from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect.findings import RunawayFinding
+from loopwatch.graph.changes import Changed
 
 _NONE = -(2**62)  # "no window yet": JSON-safe, below any real index
 
@@ -49,6 +50,17 @@ class _FunctionRate:
 
 
 class RateDetector:
+    __slots__ = (
+        "_ceiling",
+        "_chain",
+        "_config",
+        "_floor",
+        "_keep",
+        "_per_min",
+        "_rates",
+        "changed",
+    )
+
     def __init__(self, config: DetectionConfig) -> None:
         self._config = config
         self._per_min = 60.0 / config.rate_window
@@ -61,9 +73,9 @@ class RateDetector:
         # and the window it starts from.
         self._keep = int(config.horizon // config.rate_window) + config.rate_growth_windows + 2
         self._rates: dict[str, _FunctionRate] = {}
-        self.changed: set[str] | None = None
-        """Functions whose counts may have changed since the set was last emptied, kept once
-        someone sets it to a set (the service, to save only those); None keeps nothing."""
+        self.changed: Changed[str] | None = None
+        """Functions whose counts may have changed since they were last taken, kept once
+        someone sets it (the service, to save only those); None keeps nothing."""
 
     def invoked(self, function: str, time: float) -> RunawayFinding | None:
         if self.changed is not None:

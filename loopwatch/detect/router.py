@@ -95,17 +95,27 @@ def finding_time(finding: Finding) -> float:
 class Account:
     """One account's detector: its intake (dedupe), its engine and the driver that feeds it."""
 
+    __slots__ = ("account", "engine", "intake")  # a worker holds thousands
+
     def __init__(
         self,
         account: str,
         config: DetectionConfig | None = None,
         *,
         time_range: TimeRange | None = None,
+        engine: Engine | None = None,
+        intake: Intake | None = None,
     ) -> None:
+        """A new account, or (``engine``, ``intake``) one rebuilt from saved state."""
         self.account = account
-        self.engine = Engine(config)
-        self.driver = Driver(self.engine)
-        self.intake = Intake(time_range=time_range)
+        self.engine = engine if engine is not None else Engine(config)
+        self.intake = intake if intake is not None else Intake(time_range=time_range)
+
+    @property
+    def driver(self) -> Driver:
+        """The driver of its engine: it holds nothing else, so one is made at each use rather
+        than kept with every account."""
+        return Driver(self.engine)
 
     @classmethod
     def open(

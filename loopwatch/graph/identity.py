@@ -37,6 +37,7 @@ from typing import Any
 
 from loopwatch.events import arns
 from loopwatch.events.facts import Caller
+from loopwatch.graph.changes import Changed
 
 CONFIRMED = "confirmed"
 PRESUMED = "presumed"
@@ -55,6 +56,7 @@ _NOT_A_FUNCTION = re.compile(
 )
 _GUESS_CACHE = 4096  # session names whose look is remembered (random names must not grow it)
 _NONE: dict[str, Any] = {}
+_NO_ACCOUNTS: frozenset[str] = frozenset()
 
 
 class Identities:
@@ -77,15 +79,17 @@ class Identities:
         self._by_name: dict[str, dict[str, tuple[str, ...]]] = {}
         self._by_role: dict[str, dict[str, tuple[str, ...]]] = {}
         self._role_of: dict[str, str] = {}  # function ARN -> role name
-        self._complete: set[str] = set()  # accounts whose every function is known
+        # Accounts whose every function is known: a frozenset, rebuilt on the rare change (an
+        # empty set costs 216 bytes, and most engines of a worker never see an inventory).
+        self._complete = _NO_ACCOUNTS
         self._machines: dict[str, str] = {}  # state machine ARN -> role ARN
         # (machine's account, role name) -> the machines running as it: Step Functions'
         # invocations are matched by role, and must not read every state machine each time.
         self._machines_by_role: dict[tuple[str, str], dict[str, None]] = {}
         self._guesses: dict[str, bool] = {}  # session name -> looks like a function name
-        self.changed: set[str] | None = None
-        """Functions learned or forgotten since the set was last emptied, kept once someone
-        sets it to a set (the service, to save only those); None keeps nothing."""
+        self.changed: Changed[str] | None = None
+        """Functions learned or forgotten since they were last taken, kept once someone sets
+        it (the service, to save only those); None keeps nothing."""
 
     # -- learning ----------------------------------------------------------------------------
 
@@ -138,7 +142,7 @@ class Identities:
         roles = roles or {}
         for function in functions:
             self.learn(function, roles.get(function))
-        self._complete.add(account)
+        self._complete = self._complete | {account}
 
     def learn_state_machine(self, machine: str, role_arn: str) -> None:
         old = self._machines.get(machine)
@@ -250,7 +254,7 @@ class Identities:
             functions, state = state, {}
         for function, role in functions.items():
             identities.learn(function, role)
-        identities._complete = set(state.get("complete", ()))
+        identities._complete = frozenset(state.get("complete", ()))
         for machine, role in state.get("state_machines", {}).items():
             identities.learn_state_machine(machine, role)
         return identities

@@ -27,26 +27,44 @@ import networkx as nx
 from loopwatch.events import arns
 from loopwatch.events.facts import Trigger
 from loopwatch.graph.activity import Activity
+from loopwatch.graph.changes import Changed
 from loopwatch.graph.edge import Edge
 
 
 class ResourceGraph:
+    __slots__ = (
+        "_bucket_triggers",
+        "_due",
+        "_due_slots",
+        "_g",
+        "_slot_width",
+        "_succ",
+        "_trigger_hops",
+        "changed",
+        "changed_buckets",
+        "horizon",
+        "keep",
+        "window",
+    )
+
     def __init__(self, window: float, horizon: float) -> None:
         self.window = window
         self.horizon = horizon
         # Seconds of activity kept behind an edge's newest record: a record up to the horizon
         # late still falls in windows that are measured again (DESIGN §5).
         self.keep = horizon + window
-        self._g: nx.DiGraph[str] = nx.DiGraph()
+        # The one frozen empty graph until a first hop is made (``_own_graph``): a networkx
+        # graph costs ~800 bytes empty, and most of a worker's accounts never make a hop.
+        self._g: nx.DiGraph[str] = _NO_HOPS
         # networkx's own successor dict: reading it directly saves a view object per lookup on
         # the hot path (``G.succ[u]`` builds an AtlasView each call).
-        self._succ: dict[str, dict[str, dict[str, Any]]] = self._g._succ  # type: ignore[attr-defined]
+        self._succ: dict[str, dict[str, dict[str, Any]]] = _NO_HOPS._succ  # type: ignore[attr-defined]
         self._trigger_hops: dict[str, tuple[str, str]] = {}  # trigger id -> (source, target)
         self._bucket_triggers: dict[str, set[str]] = {}  # bucket -> its notification trigger ids
-        self.changed: set[tuple[str, str]] | None = None
-        """Hops that may have changed since the set was last emptied, kept only once someone
-        sets it to a set (the service, to save only those); None keeps nothing (replay)."""
-        self.changed_buckets: set[str] | None = None
+        self.changed: Changed[tuple[str, str]] | None = None
+        """Hops that may have changed since they were last taken, kept only once someone
+        sets it (the service, to save only those); None keeps nothing (replay)."""
+        self.changed_buckets: Changed[str] | None = None
         """Buckets whose notification trigger ids may have changed, as ``changed``."""
         # Hops to look at for expiry, by slot of event time (see the module docstring). A slot
         # as wide as the engine's sweep interval: a sweep empties about one slot.
@@ -293,6 +311,8 @@ class ResourceGraph:
     @classmethod
     def from_state(cls, state: dict[str, Any], window: float, horizon: float) -> ResourceGraph:
         graph = cls(window, horizon)
+        if state["edges"]:
+            graph._own_graph()
         for edge_state in state["edges"]:
             edge = Edge.from_state(edge_state, window, graph.keep)
             for node in (edge.source, edge.target):
@@ -322,12 +342,19 @@ class ResourceGraph:
         if data is not None:
             hop: Edge = data["hop"]
             return hop
+        self._own_graph()
         for node in (source, target):
             if node not in self._g:
                 self._g.add_node(node, kind=arns.kind(node))
         edge = Edge(source, target, target_is_bucket=arns.kind(target) == arns.BUCKET)
         self._g.add_edge(source, target, hop=edge)
         return edge
+
+    def _own_graph(self) -> None:
+        """Make hops in a graph of this one's own, not the shared empty one."""
+        if self._g is _NO_HOPS:
+            self._g = nx.DiGraph()
+            self._succ = self._g._succ  # type: ignore[attr-defined]
 
     def _watch(self, edge: Edge, time: float) -> None:
         """File ``edge`` to be visited by ``expire`` once an observation at ``time`` may have
@@ -371,6 +398,11 @@ class ResourceGraph:
         for node in (edge.source, edge.target):
             if node in self._g and self._g.degree(node) == 0:
                 self._g.remove_node(node)
+
+
+_NO_HOPS: nx.DiGraph[str] = nx.freeze(nx.DiGraph())
+"""The graph of every ResourceGraph that has made no hop yet: frozen, so that nothing is
+ever added to it (``_own_graph`` replaces it first)."""
 
 
 def _delivers(onward: Edge, key: str | None, s3_event: str | None) -> bool:

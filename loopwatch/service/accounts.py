@@ -21,7 +21,6 @@ from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect import Engine, Finding
-from loopwatch.detect.driver import Driver
 from loopwatch.detect.router import Account
 from loopwatch.events.facts import Fact
 from loopwatch.events.intake import Counts, Intake
@@ -30,6 +29,11 @@ from loopwatch.events.timerange import TimeRange
 STATE_VERSION = 3
 """3: the ``account-state`` table holds an account as parts (``loopwatch.service.state``);
 2 was one whole entry per account, over Kafka's 1 MB message for a large account."""
+
+
+_PLACES: dict[tuple[str, int], tuple[str, int]] = {}
+"""Each (input topic, partition) as one tuple, the key of every account's offsets: there are
+a few dozen places and thousands of accounts."""
 
 
 @dataclass(slots=True)
@@ -43,14 +47,22 @@ class Applied:
 
 
 class AccountState(Account):
+    """An account as the worker holds it. Held by the thousand (an org trail's accounts, most
+    of them idle): what an account that gave no fact yet holds is kept small (slots, and its
+    engine's structures shared or empty until first used), ~2 KB."""
+
+    __slots__ = ("offsets",)
+
     def __init__(
         self,
         account: str,
         config: DetectionConfig | None = None,
         *,
         time_range: TimeRange | None = None,
+        engine: Engine | None = None,
+        intake: Intake | None = None,
     ) -> None:
-        super().__init__(account, config, time_range=time_range)
+        super().__init__(account, config, time_range=time_range, engine=engine, intake=intake)
         # (topic, partition) -> last offset applied: both input topics number partitions from 0.
         self.offsets: dict[tuple[str, int], int] = {}
 
@@ -76,7 +88,11 @@ class AccountState(Account):
             fed = self.feed(facts)
             applied.findings, applied.failed = fed.findings, fed.failed
         applied.counts, applied.rejected = taken.counts, taken.rejected
-        self.offsets[(topic, partition)] = offset
+        offsets = self.offsets
+        if (topic, partition) in offsets:
+            offsets[(topic, partition)] = offset  # the dict keeps the key it holds
+        else:  # one key of each place for every account, not one each
+            offsets[_PLACES.setdefault((topic, partition), (topic, partition))] = offset
         return applied
 
     def to_state(self) -> dict[str, Any]:
@@ -101,9 +117,13 @@ class AccountState(Account):
             raise ValueError(
                 f"account state version {state.get('version')!r}, expected {STATE_VERSION}"
             )
-        account = cls(state["account"], config)
-        account.engine = Engine.from_state(state["engine"], config)
-        account.driver = Driver(account.engine)
-        account.intake = Intake.from_state(state["recent"])
-        account.offsets = {(str(t), int(p)): int(o) for t, p, o in state["offsets"]}
+        account = cls(
+            state["account"],
+            config,
+            engine=Engine.from_state(state["engine"], config),
+            intake=Intake.from_state(state["recent"]),
+        )
+        for topic, partition, offset in state["offsets"]:
+            place = (str(topic), int(partition))
+            account.offsets[_PLACES.setdefault(place, place)] = int(offset)
         return account

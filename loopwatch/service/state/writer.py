@@ -30,6 +30,7 @@ import orjson
 from loopwatch.detect import Engine
 from loopwatch.detect.incidents import Incident
 from loopwatch.events.dedupe import RecentIds
+from loopwatch.graph.changes import Changed, K
 from loopwatch.graph.edge import Edge
 from loopwatch.graph.resource_graph import ResourceGraph
 from loopwatch.service.accounts import AccountState
@@ -120,8 +121,11 @@ class StateWriter:
     """One account's changelog: what each snapshot sends, from what the table holds.
 
     ``attach(state)`` first (it has the engine note what changes); each ``write(state)`` then
-    sends what changed since the last one and empties the engine's sets of changes.
+    sends what changed since the last one and takes the engine's changes. A worker holds one
+    for each of thousands of accounts: what it keeps is empty, not made, until used.
     """
+
+    __slots__ = ("_boundary", "_incidents", "_names", "_tracked", "account", "held", "partition")
 
     def __init__(self, account: str, partition: int, held: Holdings | None = None) -> None:
         self.account = account
@@ -129,9 +133,12 @@ class StateWriter:
         """The changelog partition of every key of the account: where its first message came
         from (an account whose messages move partition keeps its state where it was)."""
         self.held = held if held is not None else Holdings()
-        self._names: dict[str, set[str]] = {CYCLE: set(), INCIDENT: set(), MACHINE: set()}
+        # The names of the cycles, incidents and state machines the table holds, by kind (a
+        # kind with none has no entry).
+        self._names: dict[str, set[str]] = {}
         for name in self.held.parts:
-            self._names.get(kind(name), set()).add(name)
+            if kind(name) in _LISTED:
+                self._names.setdefault(kind(name), set()).add(name)
         self._incidents: dict[str, Incident] = {}  # as last sent, to compare without encoding
         self._boundary: object = None  # the newest recent-id entry sent (by identity)
         self._tracked: Engine | None = None
@@ -151,8 +158,9 @@ class StateWriter:
         graph = engine.graph
         if self._tracked is engine and graph.changed is not None:
             return False
-        graph.changed, graph.changed_buckets = set(), set()
-        engine.rates.changed, engine.identities.changed = set(), set()
+        graph.changed, graph.changed_buckets = Changed(), Changed()
+        # Both note functions, read together (``_functions``): one will do.
+        engine.rates.changed = engine.identities.changed = Changed()
         self._tracked = engine
         return True
 
@@ -200,8 +208,7 @@ class StateWriter:
 
     def _hops(self, engine: Engine, batch: _Batch, everything: bool) -> None:
         graph, parts = engine.graph, self.held.parts
-        changed = graph.changed or set()
-        graph.changed = set()
+        changed = _taken(graph.changed)
         if everything:
             changed |= set(graph.nx.edges())
             changed |= {_hop_of(n) for n in parts if kind(n) == HOP}
@@ -255,8 +262,7 @@ class StateWriter:
 
     def _functions(self, engine: Engine, batch: _Batch, everything: bool) -> None:
         rates, identities = engine.rates, engine.identities
-        changed = (rates.changed or set()) | (identities.changed or set())
-        rates.changed, identities.changed = set(), set()
+        changed = _taken(rates.changed) | _taken(identities.changed)
         if everything:
             changed |= set(identities.to_state()["functions"]) | set(rates.to_state())
             changed |= {subject(n) for n in self.held.parts if kind(n) == FUNCTION}
@@ -286,7 +292,7 @@ class StateWriter:
                 batch.put(name, incident_payload(incident, last), last)
                 self._incidents[key] = replace(incident)
             names.add(name)
-        for gone in self._names[INCIDENT] - names:
+        for gone in self._names.get(INCIDENT, _NONE) - names:
             self._incidents.pop(subject(gone), None)
         self._keep_only(INCIDENT, names, batch)
 
@@ -299,8 +305,7 @@ class StateWriter:
 
     def _buckets(self, engine: Engine, batch: _Batch, everything: bool) -> None:
         graph = engine.graph
-        changed = graph.changed_buckets or set()
-        graph.changed_buckets = set()
+        changed = _taken(graph.changed_buckets)
         if everything:
             changed |= set(graph.to_state()["bucket_triggers"])
             changed |= {subject(n) for n in self.held.parts if kind(n) == BUCKET}
@@ -336,9 +341,22 @@ class StateWriter:
         self._boundary = order[-1] if order else None
 
     def _keep_only(self, part_kind: str, names: set[str], batch: _Batch) -> None:
-        for gone in self._names[part_kind] - names:
+        for gone in self._names.get(part_kind, _NONE) - names:
             batch.drop(gone)
-        self._names[part_kind] = names
+        if names:
+            self._names[part_kind] = names
+        else:
+            self._names.pop(part_kind, None)
+
+
+_LISTED = frozenset({CYCLE, INCIDENT, MACHINE})
+"""Kinds whose parts are compared whole at each write (few), by name."""
+_NONE: frozenset[str] = frozenset()
+
+
+def _taken(changed: Changed[K] | None) -> set[K]:
+    """What ``changed`` holds, taken (a new set when it is None: not tracking yet)."""
+    return set() if changed is None else changed.take()
 
 
 def _hop_of(name: str) -> tuple[str, str]:
