@@ -86,14 +86,24 @@ def fan_out_record(account: str, tables: int, *, time: str = r.TIME, tag: str = 
 
 
 def fan_out_flood(
-    account: str, *, messages: int = 40, tables: int = 7_000, start: float = -50.0
+    account: str,
+    *,
+    messages: int = 40,
+    tables: int = 7_000,
+    start: float = -50.0,
+    new_tables: bool = True,
 ) -> list[bytes]:
     """Issue 17's flood: ``messages`` CloudTrail files of one BatchWriteItem each, naming
-    ``tables`` tables (about 320 KB for 7,000), new tables in every message, dated a second apart
-    from ``start`` seconds after ``records.TIME``."""
+    ``tables`` tables (about 320 KB for 7,000), dated a second apart from ``start`` seconds
+    after ``records.TIME``. With ``new_tables`` each message names tables of its own, so the
+    account's state grows by the tables kept of every record; else all name the same."""
     return [
         orjson.dumps(
-            r.trail_file(fan_out_record(account, tables, time=r.at(start + m), tag=f"{m:02d}"))
+            r.trail_file(
+                fan_out_record(
+                    account, tables, time=r.at(start + m), tag=f"{m:02d}" if new_tables else "00"
+                )
+            )
         )
         for m in range(messages)
     ]
