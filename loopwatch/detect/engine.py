@@ -51,6 +51,7 @@ from loopwatch.events.facts import (
     TriggerRemoved,
     Write,
 )
+from loopwatch.events.shared import is_shared, shared_dict, shared_list, shared_number
 from loopwatch.graph import Identities, ResourceGraph
 from loopwatch.graph.activity import Activity
 
@@ -87,22 +88,25 @@ class Engine:
         self.graph = ResourceGraph(self.config.window, self.config.horizon)
         self.identities = Identities()
         self.rates = RateDetector(self.config)
-        self.incidents = IncidentBook(self.config.quiet, self.config.horizon + self.config.window)
+        self.incidents = IncidentBook(self.config.quiet, self.graph.keep)  # horizon + window
         self.now = _NEVER
-        self._cycles: dict[str, tuple[str, ...]] = {}  # incident id -> cycle
-        self._by_hop: dict[tuple[str, str], set[str]] = {}  # hop -> ids of cycles through it
+        # Containers shared by every engine until it needs its own (``loopwatch.events.shared``):
+        # a worker holds an engine per account, and most never find a cycle or a finding.
+        self._cycles: dict[str, tuple[str, ...]] = shared_dict()  # incident id -> cycle
+        # hop -> ids of cycles through it
+        self._by_hop: dict[tuple[str, str], set[str]] = shared_dict()
         # node -> ids of the cycles through it, in the order of ``_cycles`` (a dict as an
         # ordered set). Most facts touch no cycle's node, and checking this first spares them
         # building a (source, target) key, a tuple the garbage collector would track.
-        self._by_node: dict[str, dict[str, None]] = {}
-        self._out: list[Finding] = []
+        self._by_node: dict[str, dict[str, None]] = shared_dict()
+        self._out: list[Finding] = shared_list()  # findings not handed out yet (``_emit``)
         # Points to measure: second -> the cycles to measure then (a dict as an ordered set),
         # and a heap of those seconds, so that a settle looks only at the seconds due (late
         # input keeps points of later seconds pending while its own seconds go by).
-        self._pending: dict[int, dict[str, None]] = {}
-        self._pending_seconds: list[int] = []
+        self._pending: dict[int, dict[str, None]] = shared_dict()
+        self._pending_seconds: list[int] = shared_list()
         self._pending_second = self._next_tick = self._next_sweep = _NEVER
-        self._sweep_every = self.config.horizon / 12
+        self._sweep_every = shared_number(self.config.horizon / 12)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -125,13 +129,13 @@ class Engine:
         _HANDLERS[type(fact)](self, fact)
         if not self._out:
             return _NOTHING
-        out, self._out = self._out, []
+        out, self._out = self._out, shared_list()
         return out
 
     def flush(self) -> Sequence[Finding]:
         """Settle the open second now: the end of a replay, or a live stream gone quiet."""
         self._settle()
-        out, self._out = self._out, []
+        out, self._out = self._out, shared_list()
         return out
 
     def advance(self, now: float) -> Sequence[Finding]:
@@ -140,7 +144,7 @@ class Engine:
         if now > self.now:
             self.now = now
             self._maintain(now)
-        out, self._out = self._out, []
+        out, self._out = self._out, shared_list()
         return out
 
     @property
@@ -200,9 +204,7 @@ class Engine:
         engine.graph = ResourceGraph.from_state(state["graph"], c.window, c.horizon)
         engine.identities = Identities.from_state(state["identities"])
         engine.rates = RateDetector.from_state(state["rates"], c)
-        engine.incidents = IncidentBook.from_state(
-            state["incidents"], c.quiet, c.horizon + c.window
-        )
+        engine.incidents = IncidentBook.from_state(state["incidents"], c.quiet, engine.graph.keep)
         for key, nodes in state["cycles"].items():
             engine._remember(key, tuple(nodes))
         for key, seconds in state["pending"].items():
@@ -222,7 +224,7 @@ class Engine:
         time = fact.time
         runaway = self.rates.wrote(function, time)
         if runaway is not None:
-            self._out.append(self._runaway(runaway))
+            self._emit(self._runaway(runaway))
         target = fact.target
         if self.graph.record_write(function, target, time, fact.count, fact.key, fact.s3_event):
             self._search(function, target, time)
@@ -234,7 +236,7 @@ class Engine:
             self.identities.learn(function)
         runaway = self.rates.invoked(function, time)
         if runaway is not None:
-            self._out.append(self._runaway(runaway))
+            self._emit(self._runaway(runaway))
         source = fact.source
         if source is None and fact.role is not None:  # Step Functions names only a role
             source = self.identities.invoker_of(fact.service, fact.role)
@@ -331,6 +333,8 @@ class Engine:
                 self._touch(key, time)
 
     def _remember(self, key: str, cycle: tuple[str, ...]) -> None:
+        if is_shared(self._cycles):  # the first cycle: indexes of its own
+            self._cycles, self._by_hop, self._by_node = {}, {}, {}
         self._cycles[key] = cycle
         for node, nxt, _ in cycle_search.hops(cycle):
             self._by_hop.setdefault((node, nxt), set()).add(key)
@@ -389,6 +393,8 @@ class Engine:
         self._pending_second = float(second)
 
     def _pend(self, key: str, second: int) -> None:
+        if is_shared(self._pending):
+            self._pending, self._pending_seconds = {}, []
         keys = self._pending.get(second)
         if keys is None:
             keys = self._pending[second] = {}
@@ -462,7 +468,12 @@ class Engine:
             cycle, time, active, m.traversals, m.gain, guarded, unknown, describe
         )
         if finding is not None:
-            self._out.append(self._evidence(finding))
+            self._emit(self._evidence(finding))
+
+    def _emit(self, finding: Finding) -> None:
+        if is_shared(self._out):
+            self._out = []
+        self._out.append(finding)
 
     def _runs_later(self, cycle: tuple[str, ...], time: float) -> bool:
         """No incident of ``cycle`` is open and its observed hops all first fired after ``time``
@@ -502,12 +513,13 @@ class Engine:
                 cycle, time, why, configured_at=time if configured else None
             )
             if finding is not None:
-                self._out.append(self._evidence(finding))
+                self._emit(self._evidence(finding))
 
     def _maintain(self, now: float) -> None:
         self._settle(before=int(now))
         self._next_tick = now + _TICK
-        self._out.extend(self._evidence(f) for f in self.incidents.resolve_quiet(now))
+        for finding in self.incidents.resolve_quiet(now):
+            self._emit(self._evidence(finding))
         if now >= self._next_sweep:
             self._next_sweep = now + self._sweep_every
             self.graph.expire(now)

@@ -30,6 +30,7 @@ from loopwatch.detect.findings import (
     LoopFinding,
 )
 from loopwatch.events import arns
+from loopwatch.events.shared import is_shared, shared_dict
 
 
 def incident_id(cycle: tuple[str, ...]) -> str:
@@ -105,11 +106,12 @@ class IncidentBook:
     def __init__(self, quiet: float, keep: float = float("inf")) -> None:
         self._quiet = quiet
         self._keep = keep  # seconds behind the newest point at which a point can change
-        self.incidents: dict[str, Incident] = {}
+        # Shared empty until the first incident (``_add``): most accounts never have one.
+        self.incidents: dict[str, Incident] = shared_dict()
         # The open ones, so that resolving quiet incidents need not read every incident ever
         # seen; and each incident's place in ``incidents``, so they resolve in that order.
-        self._open: dict[str, Incident] = {}
-        self._rank: dict[str, int] = {}
+        self._open: dict[str, Incident] = shared_dict()
+        self._rank: dict[str, int] = shared_dict()
         self._next_rank = 0
 
     def observe(
@@ -253,6 +255,8 @@ class IncidentBook:
         return book
 
     def _add(self, incident: Incident) -> Incident:
+        if is_shared(self.incidents):
+            self.incidents, self._open, self._rank = {}, {}, {}
         self.incidents[incident.id] = incident
         self._rank[incident.id] = self._next_rank
         self._next_rank += 1

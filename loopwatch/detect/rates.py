@@ -18,6 +18,7 @@ from typing import Any
 
 from loopwatch.config import DetectionConfig
 from loopwatch.detect.findings import RunawayFinding
+from loopwatch.events.shared import is_shared, shared_dict, shared_number
 from loopwatch.graph.changes import Changed
 
 _NONE = -(2**62)  # "no window yet": JSON-safe, below any real index
@@ -63,16 +64,17 @@ class RateDetector:
 
     def __init__(self, config: DetectionConfig) -> None:
         self._config = config
-        self._per_min = 60.0 / config.rate_window
-        self._floor = config.rate_floor_per_min / self._per_min  # as a count per window
-        self._ceiling = config.rate_ceiling_per_min / self._per_min
+        self._per_min = shared_number(60.0 / config.rate_window)
+        # as counts per window
+        self._floor = shared_number(config.rate_floor_per_min / self._per_min)
+        self._ceiling = shared_number(config.rate_ceiling_per_min / self._per_min)
         self._chain = config.rate_growth_windows
         # Windows kept per function: a late event (up to the horizon) still lands in its own
         # window and re-checks the chains it is part of, so the functions found runaway
         # depend on the events, not their order (DESIGN §5); plus the chain a decision reads
         # and the window it starts from.
         self._keep = int(config.horizon // config.rate_window) + config.rate_growth_windows + 2
-        self._rates: dict[str, _FunctionRate] = {}
+        self._rates: dict[str, _FunctionRate] = shared_dict()  # its own from the first function
         self.changed: Changed[str] | None = None
         """Functions whose counts may have changed since they were last taken, kept once
         someone sets it (the service, to save only those); None keeps nothing."""
@@ -124,6 +126,8 @@ class RateDetector:
     def _rate(self, function: str) -> _FunctionRate:
         rate = self._rates.get(function)
         if rate is None:
+            if is_shared(self._rates):
+                self._rates = {}
             rate = self._rates[function] = _FunctionRate()
         return rate
 

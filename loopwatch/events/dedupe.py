@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from loopwatch.events.shared import is_shared, shared_dict
+
+_NEVER = float("-inf")
 _NO_ENTRIES: deque[tuple[float, str]] = deque(maxlen=0)
 """The entries of every RecentIds that has seen no id yet: shared, and it keeps nothing
 appended to it. A worker holds thousands of accounts whose records give no facts, and a deque
-of their own would cost each 600 bytes."""
+of their own would cost each 600 bytes (``loopwatch.events.shared`` says more)."""
 
 
 class RecentIds:
@@ -23,19 +26,19 @@ class RecentIds:
     def __init__(self, span: float = 900.0, limit: int = 200_000) -> None:
         self.span = span
         self.limit = limit
-        self._ids: dict[str, float] = {}
-        self._order = _NO_ENTRIES  # a deque of its own from the first id on
-        self._newest = float("-inf")
+        # Shared empty until the first id, then its own.
+        self._ids: dict[str, float] = shared_dict()
+        self._order = _NO_ENTRIES
+        self._newest = _NEVER
 
     def seen(self, key: str, time: float) -> bool:
         """True if ``key`` was seen already; otherwise remember it."""
         if key in self._ids:
             return True
+        if is_shared(self._ids):
+            self._ids, self._order = {}, deque()
         self._ids[key] = time
-        order = self._order
-        if order is _NO_ENTRIES:
-            order = self._order = deque()
-        order.append((time, key))
+        self._order.append((time, key))
         if time > self._newest:
             self._newest = time
         self._prune()
@@ -73,7 +76,7 @@ class RecentIds:
     def from_state(cls, state: list[list[Any]]) -> RecentIds:
         recent = cls()
         if state:
-            recent._order = deque()
+            recent._ids, recent._order = {}, deque()
         for time, key in state:
             recent._ids[key] = float(time)
             recent._order.append((float(time), key))

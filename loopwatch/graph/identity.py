@@ -37,6 +37,7 @@ from typing import Any
 
 from loopwatch.events import arns
 from loopwatch.events.facts import Caller
+from loopwatch.events.shared import is_shared, shared_dict
 from loopwatch.graph.changes import Changed
 
 CONFIRMED = "confirmed"
@@ -76,17 +77,20 @@ class Identities:
         # account -> role name -> functions running as it.
         # Tuples, rebuilt on the rare change: tuples of strings are the containers the garbage
         # collector stops tracking, and there are two of these per function.
-        self._by_name: dict[str, dict[str, tuple[str, ...]]] = {}
-        self._by_role: dict[str, dict[str, tuple[str, ...]]] = {}
-        self._role_of: dict[str, str] = {}  # function ARN -> role name
+        # The dicts are shared empty ones until the first thing learned (``_own``): a worker
+        # holds identities for each of thousands of accounts, most of which learn nothing.
+        self._by_name: dict[str, dict[str, tuple[str, ...]]] = shared_dict()
+        self._by_role: dict[str, dict[str, tuple[str, ...]]] = shared_dict()
+        self._role_of: dict[str, str] = shared_dict()  # function ARN -> role name
         # Accounts whose every function is known: a frozenset, rebuilt on the rare change (an
         # empty set costs 216 bytes, and most engines of a worker never see an inventory).
         self._complete = _NO_ACCOUNTS
-        self._machines: dict[str, str] = {}  # state machine ARN -> role ARN
+        self._machines: dict[str, str] = shared_dict()  # state machine ARN -> role ARN
         # (machine's account, role name) -> the machines running as it: Step Functions'
         # invocations are matched by role, and must not read every state machine each time.
-        self._machines_by_role: dict[tuple[str, str], dict[str, None]] = {}
-        self._guesses: dict[str, bool] = {}  # session name -> looks like a function name
+        self._machines_by_role: dict[tuple[str, str], dict[str, None]] = shared_dict()
+        # session name -> looks like a function name
+        self._guesses: dict[str, bool] = shared_dict()
         self.changed: Changed[str] | None = None
         """Functions learned or forgotten since they were last taken, kept once someone sets
         it (the service, to save only those); None keeps nothing."""
@@ -95,6 +99,7 @@ class Identities:
 
     def learn(self, function: str, role_arn: str | None = None) -> None:
         """Remember that ``function`` exists, and its execution role when known."""
+        self._own()
         if self.changed is not None:
             self.changed.add(function)
         account, name = _account(function), arns.name(function)
@@ -115,6 +120,7 @@ class Identities:
                 roles[role] = (*same_role, function)
 
     def forget(self, function: str) -> None:
+        self._own()
         if self.changed is not None:
             self.changed.add(function)
         account, name = _account(function), arns.name(function)
@@ -145,6 +151,7 @@ class Identities:
         self._complete = self._complete | {account}
 
     def learn_state_machine(self, machine: str, role_arn: str) -> None:
+        self._own()
         old = self._machines.get(machine)
         if old is not None:
             same_role = self._machines_by_role.get((_account(machine), _role_name(old)), {})
@@ -261,6 +268,12 @@ class Identities:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _own(self) -> None:
+        """Learn into dicts of this one's own, not the shared empty ones."""
+        if is_shared(self._role_of):
+            self._by_name, self._by_role, self._role_of = {}, {}, {}
+            self._machines, self._machines_by_role = {}, {}
+
     def _drop_role(self, account: str, role: str, function: str) -> None:
         roles = self._by_role.get(account, {})
         same_role = roles.get(role)
@@ -290,8 +303,8 @@ class Identities:
             looks = bool(_FUNCTION_NAME.fullmatch(session)) and not _NOT_A_FUNCTION.fullmatch(
                 session
             )
-            if len(self._guesses) >= _GUESS_CACHE:
-                self._guesses.clear()
+            if is_shared(self._guesses) or len(self._guesses) >= _GUESS_CACHE:
+                self._guesses = {}
             self._guesses[session] = looks
         return looks
 

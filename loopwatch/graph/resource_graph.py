@@ -26,6 +26,7 @@ import networkx as nx
 
 from loopwatch.events import arns
 from loopwatch.events.facts import Trigger
+from loopwatch.events.shared import is_shared, shared_dict, shared_list, shared_number
 from loopwatch.graph.activity import Activity
 from loopwatch.graph.changes import Changed
 from loopwatch.graph.edge import Edge
@@ -52,15 +53,18 @@ class ResourceGraph:
         self.horizon = horizon
         # Seconds of activity kept behind an edge's newest record: a record up to the horizon
         # late still falls in windows that are measured again (DESIGN §5).
-        self.keep = horizon + window
+        self.keep = shared_number(horizon + window)
         # The one frozen empty graph until a first hop is made (``_own_graph``): a networkx
         # graph costs ~800 bytes empty, and most of a worker's accounts never make a hop.
         self._g: nx.DiGraph[str] = _NO_HOPS
         # networkx's own successor dict: reading it directly saves a view object per lookup on
         # the hot path (``G.succ[u]`` builds an AtlasView each call).
         self._succ: dict[str, dict[str, dict[str, Any]]] = _NO_HOPS._succ  # type: ignore[attr-defined]
-        self._trigger_hops: dict[str, tuple[str, str]] = {}  # trigger id -> (source, target)
-        self._bucket_triggers: dict[str, set[str]] = {}  # bucket -> its notification trigger ids
+        # Containers shared by every graph until it needs its own (``loopwatch.events.shared``;
+        # ``_own_configuration``, ``_watch``). trigger id -> (source, target):
+        self._trigger_hops: dict[str, tuple[str, str]] = shared_dict()
+        # bucket -> its notification trigger ids
+        self._bucket_triggers: dict[str, set[str]] = shared_dict()
         self.changed: Changed[tuple[str, str]] | None = None
         """Hops that may have changed since they were last taken, kept only once someone
         sets it (the service, to save only those); None keeps nothing (replay)."""
@@ -68,9 +72,9 @@ class ResourceGraph:
         """Buckets whose notification trigger ids may have changed, as ``changed``."""
         # Hops to look at for expiry, by slot of event time (see the module docstring). A slot
         # as wide as the engine's sweep interval: a sweep empties about one slot.
-        self._slot_width = horizon / 12
-        self._due: dict[float, list[Edge]] = {}
-        self._due_slots: list[float] = []  # heap of the keys of ``_due``
+        self._slot_width = shared_number(horizon / 12)
+        self._due: dict[float, list[Edge]] = shared_dict()
+        self._due_slots: list[float] = shared_list()  # heap of the keys of ``_due``
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -118,14 +122,16 @@ class ResourceGraph:
         edge = self._edge_for(trigger.source, trigger.target)
         was = edge.configured()
         edge.triggers[trigger.id] = trigger
+        self._own_configuration()
         self._trigger_hops[trigger.id] = (trigger.source, trigger.target)
         return trigger.enabled and not was
 
     def remove_trigger(self, trigger_id: str) -> tuple[str, str] | None:
         """Remove a trigger; the hop it was on, or None if it was unknown."""
-        hop = self._trigger_hops.pop(trigger_id, None)
+        hop = self._trigger_hops.get(trigger_id)
         if hop is None:
             return None
+        del self._trigger_hops[trigger_id]
         self._changed(hop)
         edge = self.edge(*hop)
         if edge is not None:
@@ -149,6 +155,7 @@ class ResourceGraph:
         """A bucket's notification configuration becomes ``triggers``; the ones newly usable."""
         if self.changed_buckets is not None:
             self.changed_buckets.add(bucket)
+        self._own_configuration()
         for old in self._bucket_triggers.pop(bucket, set()):
             self.remove_trigger(old)
         fresh = [t for t in triggers if self.add_trigger(t)]
@@ -320,11 +327,16 @@ class ResourceGraph:
                     graph._g.add_node(node, kind=arns.kind(node))
             graph._g.add_edge(edge.source, edge.target, hop=edge)
             for trigger_id in edge.triggers:
+                graph._own_configuration()
                 graph._trigger_hops[trigger_id] = (edge.source, edge.target)
             oldest = edge.oldest_observation()
             if oldest is not None:
                 graph._watch(edge, oldest)
-        graph._bucket_triggers = {b: set(ids) for b, ids in state["bucket_triggers"].items()}
+        if state["bucket_triggers"]:
+            graph._own_configuration()
+            graph._bucket_triggers.update(
+                (bucket, set(ids)) for bucket, ids in state["bucket_triggers"].items()
+            )
         return graph
 
     # -- internals -----------------------------------------------------------------------------
@@ -356,12 +368,19 @@ class ResourceGraph:
             self._g = nx.DiGraph()
             self._succ = self._g._succ  # type: ignore[attr-defined]
 
+    def _own_configuration(self) -> None:
+        """Keep triggers in dicts of this graph's own, not the shared empty ones."""
+        if is_shared(self._trigger_hops):
+            self._trigger_hops, self._bucket_triggers = {}, {}
+
     def _watch(self, edge: Edge, time: float) -> None:
         """File ``edge`` to be visited by ``expire`` once an observation at ``time`` may have
         passed the horizon, unless it is filed for a sooner slot already."""
         slot = (time + self.horizon) // self._slot_width
         if slot >= edge.expiry_slot:
             return
+        if is_shared(self._due):
+            self._due, self._due_slots = {}, []
         edge.expiry_slot = slot
         bucket = self._due.get(slot)
         if bucket is None:
