@@ -64,6 +64,23 @@ def alerts(httpserver: HTTPServer) -> list[Any]:
     return [json.loads(request.get_data()) for request, _ in httpserver.log]
 
 
+def enforcing(
+    aws: MotoServer, kafka_broker: Broker, httpserver: HTTPServer, tmp_path: Path
+) -> Settings:
+    """A worker in enforce mode that acts at once (the act guard has its own tests), alerting
+    the receiver, over function ``worker`` with reserved concurrency 25."""
+    create_function(aws, "worker", reserved=25)
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    return worker_settings(
+        kafka_broker,
+        tmp_path / "data",
+        alert_urls=[httpserver.url_for("/hook")],
+        throttle_mode="enforce",
+        act_after_seconds=0,
+        ledger_path=str(tmp_path / "ledger.json"),
+    )
+
+
 def release_as_a_person(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """`loopwatch release worker` with the worker's settings, as an operator runs it."""
     assert settings.state_secret is not None
@@ -84,16 +101,7 @@ def test_a_released_function_is_never_throttled_again_by_what_is_read_again(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    create_function(aws, "worker", reserved=25)
-    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    settings = worker_settings(
-        kafka_broker,
-        tmp_path / "data",
-        alert_urls=[httpserver.url_for("/hook")],
-        throttle_mode="enforce",
-        act_after_seconds=0,  # acting itself; the act guard has its own tests
-        ledger_path=str(tmp_path / "ledger.json"),
-    )
+    settings = enforcing(aws, kafka_broker, httpserver, tmp_path)
     findings_topic = settings.topic("findings")
     sim = write_simulation(
         resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT, start=fresh_start()
@@ -160,16 +168,7 @@ def test_records_from_october_read_in_december_alert_as_history_and_never_thrott
 ) -> None:
     """A worker catching up on old records (a new group over a long-lived topic, a backlog
     shipped late) still tells people of the loop, but does not act on the past."""
-    create_function(aws, "worker", reserved=25)
-    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    settings = worker_settings(
-        kafka_broker,
-        tmp_path / "data",
-        alert_urls=[httpserver.url_for("/hook")],
-        throttle_mode="enforce",
-        act_after_seconds=0,
-        ledger_path=str(tmp_path / "ledger.json"),
-    )
+    settings = enforcing(aws, kafka_broker, httpserver, tmp_path)
     # The topology's own start: 2026-10-05, months before these tests run.
     sim = write_simulation(resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT)
     with running_worker(settings, kafka_broker) as worker:

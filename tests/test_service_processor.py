@@ -160,3 +160,24 @@ def test_metrics_render_prometheus_text() -> None:
     assert 'loopwatch_deadletter_total{kind="message"} 1' in text
     assert "loopwatch_accounts 3" in text
     assert "# TYPE loopwatch_processing_lag_seconds gauge" in text
+
+
+def test_a_message_key_moves_no_record_into_its_account() -> None:
+    """A key places a message; it is no evidence about the records in it (docs/trust.md):
+    a record of another account is rejected with the reason, never applied to the key's
+    account, as replay would have routed it to its own."""
+    p = processor(interval=3600.0)
+    other = "999988887777"
+    theirs = r.s3_self_loop(writes=6, account=other)
+    out = p.process(CLOUDTRAIL, 0, 0, KEY, batch(theirs), now=WALL + 100.0)
+    out.messages += p.tick(WALL + 100.3).messages
+    assert sent(out, FINDINGS) == []  # the loop is not the key's account's, nor anyone's
+    (dead,) = sent(out, DEADLETTER)
+    assert dead["reason"].startswith(f"a record of account {other} in a message keyed")
+    assert dead["count"] == len(theirs)  # every one of them gives facts
+    # The key's own records beside them are applied as before: its loop is found.
+    ours = r.s3_self_loop(writes=6)
+    out = p.process(CLOUDTRAIL, 0, 1, KEY, batch([*theirs, *ours]), now=WALL + 200.0)
+    out.messages += p.tick(WALL + 200.3).messages
+    assert [f["change"] for f in sent(out, FINDINGS)] == ["opened", "escalated"]
+    assert {f["account"] for f in sent(out, FINDINGS)} == {r.ACCOUNT}

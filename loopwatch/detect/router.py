@@ -9,6 +9,9 @@ when an account's inventory is dated. Replay and the worker both go through it.
 ``recipientAccountId``, else its ``account``, its caller's account, or its function's account;
 ``unknown`` when it names none). The shipper keys every Kafka message by that account, so the
 worker's per-message key and replay's per-record routing put each record in the same account.
+A key is no evidence, though (docs/trust.md): a record in a message keyed by another account
+is rejected with the reason (``Account.take``), never applied to the key's account, so a
+producer cannot move records into an account they do not name.
 Each account has its own ``Intake`` (so dedupe is per account: one ``eventID`` in two accounts
 is two records), its own ``Engine`` and ``Driver``, and its own event time: a busy account's
 clock never resolves a quiet one's incidents, and an org trail's accounts are as many
@@ -54,6 +57,7 @@ from loopwatch.events.intake import (
     Parsed,
     Taken,
     account_key,
+    parse_batch,
 )
 from loopwatch.events.timerange import TimeRange
 
@@ -137,8 +141,14 @@ class Account:
         return self.driver.feed(configuration(self.account, configured_at(self.engine.now)))
 
     def take(self, values: list[object], now: float) -> Taken:
-        """Parse and deduplicate ``values`` (all of this account) as of wall-clock ``now``."""
-        return self.intake.take(values, now)
+        """Parse and deduplicate ``values`` (a message the worker holds in this account) as of
+        wall-clock ``now``. A record that gives facts and names another account is rejected
+        with the reason, as replay would have routed it elsewhere."""
+        parsed = parse_batch(values, now)
+        account = self.account
+        if any(keyed[2] != account for keyed in parsed.keyed):
+            parsed = _own(parsed, account)
+        return self.intake.admit(parsed)
 
     def feed(self, facts: list[Fact]) -> Fed:
         return self.driver.feed(facts)
@@ -232,3 +242,23 @@ class Router:
 
     def runaways(self) -> list[RunawayFinding]:
         return standing_runaways(self.findings())
+
+
+def _own(parsed: Parsed, account: str) -> Parsed:
+    """``parsed`` without the records of other accounts: each is malformed, rejected with
+    a reason naming both accounts (and its ``eventID``, as the first of its kind)."""
+    own: list[Keyed] = []
+    rejected = dict(parsed.rejected)
+    for keyed in parsed.keyed:
+        other = keyed[2]
+        if other == account:
+            own.append(keyed)
+            continue
+        reason = (
+            f"a record of account {other} in a message keyed {account}: applied to no"
+            " account (a message key is no evidence of its records' account)"
+        )
+        count, first = rejected.get(reason, (0, {"eventID": keyed[0], "account": other}))
+        rejected[reason] = (count + 1, first)
+    dropped = len(parsed.keyed) - len(own)
+    return Parsed(parsed.read, parsed.skipped, parsed.malformed + dropped, own, rejected)
