@@ -26,6 +26,7 @@ from loopwatch.inventory.obtain import AWS, obtain
 from loopwatch.inventory.snapshot import Snapshot
 from loopwatch.service import fast_faust
 from loopwatch.service.act import LiveActions, actions_wanted
+from loopwatch.service.heap import HeapTrim, malloc_trim
 from loopwatch.service.inventory import InventoryFeed
 from loopwatch.service.metrics import Metrics
 from loopwatch.service.processor import INPUTS, SETTLE_AFTER, Output, Processor
@@ -128,6 +129,8 @@ class LoopwatchService:
             partitions=settings.partitions,
         )
         self.inventory = inventory_feed(settings)
+        # What a burst of messages (or of evictions) freed goes back to the system after it.
+        self.heap = HeapTrim(malloc_trim())
         self.processor = Processor(
             settings.detection(),
             snapshot_interval=settings.snapshot_interval_seconds,
@@ -247,9 +250,12 @@ class LoopwatchService:
         self._outputs_declared = True
 
     async def _tick(self) -> None:
-        out = self.processor.tick(time.time())
+        now = time.time()
+        out = self.processor.tick(now)
         if out.messages or out.snapshots:
             await self._send(out)
+        metrics = self.metrics
+        self.heap.tick(metrics.messages_in.total() + metrics.evictions, now)
 
     async def _settle_quiet(self) -> None:
         # A task, not app.timer: mode's timer warns whenever one run outlasts the interval,
