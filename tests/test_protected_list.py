@@ -250,6 +250,19 @@ PROTECTING_PLANNER = {
 }
 
 
+def emulated_loop(
+    server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, protected: str
+) -> None:
+    """planner (reserved 40) and executor (25) in the emulator, AWS and the ledger pointed
+    there, and the protected list set to ``protected``."""
+    reset(server)
+    assert create_function(server, "planner", reserved=40) == PLANNER
+    assert create_function(server, "executor", reserved=25) == EXECUTOR
+    point_at(server, monkeypatch)
+    monkeypatch.setenv("LOOPWATCH_LEDGER_PATH", str(tmp_path / "ledger.json"))
+    monkeypatch.setenv(VARIABLE, protected)
+
+
 @pytest.mark.parametrize("text", PROTECTING_PLANNER.values(), ids=PROTECTING_PLANNER.keys())
 def test_replay_act_enforce_keeps_the_protected_function_and_throttles_the_other(
     text: str,
@@ -260,12 +273,7 @@ def test_replay_act_enforce_keeps_the_protected_function_and_throttles_the_other
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    reset(server)
-    assert create_function(server, "planner", reserved=40) == PLANNER
-    assert create_function(server, "executor", reserved=25) == EXECUTOR
-    point_at(server, monkeypatch)
-    monkeypatch.setenv("LOOPWATCH_LEDGER_PATH", str(tmp_path / "ledger.json"))
-    monkeypatch.setenv(VARIABLE, text)
+    emulated_loop(server, tmp_path, monkeypatch, protected=text)
 
     code = main(["replay", "--format", "json", "--act", "--throttle", "enforce", logs])
 
@@ -286,12 +294,7 @@ def test_replay_with_a_refused_list_exits_2_and_touches_nothing(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    reset(server)
-    create_function(server, "planner", reserved=40)
-    create_function(server, "executor", reserved=25)
-    point_at(server, monkeypatch)
-    monkeypatch.setenv("LOOPWATCH_LEDGER_PATH", str(tmp_path / "ledger.json"))
-    monkeypatch.setenv(VARIABLE, "planner;auth")
+    emulated_loop(server, tmp_path, monkeypatch, protected="planner;auth")
 
     code = main(["replay", "--act", "--throttle", "enforce", logs])
 
