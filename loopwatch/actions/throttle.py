@@ -123,8 +123,8 @@ def default_identity() -> str:
 
 
 class Throttler:
-    """Applies ``config`` to findings. Thread-safe: one function is handled at a time, so the
-    ledger's check-then-write cannot race with itself."""
+    """Applies ``config`` to findings. Thread-safe: one finding is handled at a time, so the
+    ledger's check-then-write (act once, then each function's hold) cannot race with itself."""
 
     def __init__(
         self,
@@ -209,18 +209,6 @@ class Throttler:
             except LedgerError as exc:  # the holds are written: their check still acts once
                 log.error("incident %s throttled but not remembered: %s", finding.incident, exc)
         return ThrottleReport(mode, summarize(results), tuple(results), tuple(audit))
-
-    def throttle_function(
-        self,
-        function: str,
-        *,
-        account: str | None,
-        incident: str | None,
-        mappings: tuple[str, ...] = (),
-    ) -> tuple[o.Outcome, list[o.AuditRecord]]:
-        """Throttle one function (unqualified ARN); the outcome and the audit records of it."""
-        with self._lock:
-            return self._throttle_function(function, account, incident, mappings)
 
     def _throttle_function(
         self, function: str, account: str | None, incident: str | None, mappings: tuple[str, ...]
