@@ -28,11 +28,11 @@ from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.testing.worker import (
+    enforcing_settings,
     fresh_start,
     read_all,
     read_until,
     running_worker,
-    worker_settings,
 )
 from loopwatch.topology import resolve_topology, write_simulation
 
@@ -73,14 +73,8 @@ def test_sqs_loop_alerts_once_when_active_throttles_and_release_restores(
     assert create_function(aws, "worker", reserved=25) == FUNCTION
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     ledger_path = tmp_path / "ledger.json"
-    settings = worker_settings(
-        kafka_broker,
-        tmp_path / "data",
-        alert_urls=[httpserver.url_for("/hook")],
-        alert_secret=SECRET,
-        throttle_mode="enforce",
-        act_after_seconds=0,  # acting itself; the act guard has its own tests
-        ledger_path=str(ledger_path),
+    settings = enforcing_settings(
+        kafka_broker, tmp_path, httpserver.url_for("/hook"), alert_secret=SECRET
     )
     findings_topic = settings.topic("findings")
     sim = write_simulation(

@@ -43,7 +43,7 @@ from loopwatch.testing.aws import MotoServer, moto_server
 from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, emulator_access, reserved_concurrency, reset
-from loopwatch.testing.worker import fresh_start, read_until, running_worker, worker_settings
+from loopwatch.testing.worker import enforcing_settings, fresh_start, read_until, running_worker
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import RecordKey, check, seal
 
@@ -304,13 +304,8 @@ def test_a_worker_alerts_at_once_and_throttles_when_the_verdict_held(
     reset(aws)
     function = create_function(aws, "worker", reserved=25)
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    settings = worker_settings(
-        kafka_broker,
-        tmp_path / "data",
-        alert_urls=[httpserver.url_for("/hook")],
-        throttle_mode="enforce",
-        act_after_seconds=2,
-        ledger_path=str(tmp_path / "ledger.json"),
+    settings = enforcing_settings(
+        kafka_broker, tmp_path, httpserver.url_for("/hook"), act_after_seconds=2
     )
     sim = write_simulation(
         resolve_topology("sqs-loop"), tmp_path / "sim", account=ACCOUNT, start=fresh_start()

@@ -35,11 +35,11 @@ from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
 from loopwatch.testing.worker import (
+    enforcing_settings,
     fresh_start,
     read_all,
     read_until,
     running_worker,
-    worker_settings,
 )
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import RecordKey, seal
@@ -71,14 +71,7 @@ def enforcing(
     the receiver, over function ``worker`` with reserved concurrency 25."""
     create_function(aws, "worker", reserved=25)
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    return worker_settings(
-        kafka_broker,
-        tmp_path / "data",
-        alert_urls=[httpserver.url_for("/hook")],
-        throttle_mode="enforce",
-        act_after_seconds=0,
-        ledger_path=str(tmp_path / "ledger.json"),
-    )
+    return enforcing_settings(kafka_broker, tmp_path, httpserver.url_for("/hook"))
 
 
 def release_as_a_person(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

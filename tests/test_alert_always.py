@@ -21,7 +21,7 @@ from loopwatch.testing.aws import REGION, MotoServer, moto_server
 from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, iam_enforced, reserved_concurrency, reset
-from loopwatch.testing.worker import running_worker, worker_settings
+from loopwatch.testing.worker import enforcing_settings, running_worker
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import RecordKey, key_from_settings, seal
 
@@ -197,14 +197,7 @@ def test_a_worker_with_an_unreadable_ledger_alerts_says_why_and_throttles_once_i
 ) -> None:
     ledger = tmp_path / "ledger.json"
     ledger.write_text("{not json")
-    settings = worker_settings(
-        kafka_broker,
-        tmp_path / "data",
-        alert_urls=[httpserver.url_for("/hook")],
-        throttle_mode="enforce",
-        act_after_seconds=0,  # acting itself; the act guard has its own tests
-        ledger_path=str(ledger),
-    )
+    settings = enforcing_settings(kafka_broker, tmp_path, httpserver.url_for("/hook"))
     key = key_from_settings(settings)
     assert key is not None
 

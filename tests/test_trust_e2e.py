@@ -30,7 +30,7 @@ from loopwatch.testing.aws import REGION, MotoServer, moto_server
 from loopwatch.testing.aws_env import point_at
 from loopwatch.testing.broker import Broker
 from loopwatch.testing.lambdas import create_function, reserved_concurrency, reset
-from loopwatch.testing.worker import fresh_start, read_until, running_worker, worker_settings
+from loopwatch.testing.worker import enforcing_settings, fresh_start, read_until, running_worker
 from loopwatch.topology import resolve_topology, write_simulation
 from loopwatch.trust import BAD_SIGNATURE, UNSIGNED, RecordKey, check, key_from_settings, seal
 
@@ -98,14 +98,7 @@ def test_forged_records_change_no_hold_act_on_nothing_and_the_real_loop_is_still
     create_function(aws, "victim", reserved=10)
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     ledger_path = tmp_path / "ledger.json"  # absent: the worker rebuilds from the topic
-    settings = worker_settings(
-        kafka_broker,
-        tmp_path / "data",
-        alert_urls=[httpserver.url_for("/hook")],
-        throttle_mode="enforce",
-        act_after_seconds=0,  # acting itself; the act guard has its own tests
-        ledger_path=str(ledger_path),
-    )
+    settings = enforcing_settings(kafka_broker, tmp_path, httpserver.url_for("/hook"))
     key = key_from_settings(settings)
     assert key is not None
     findings_topic, deadletter_topic = settings.topic("findings"), settings.topic("deadletter")

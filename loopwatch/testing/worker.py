@@ -59,6 +59,20 @@ def fresh_time() -> str:
     return fresh_start().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def enforcing_settings(broker: Broker, tmp_path: Path, hook: str, **overrides: Any) -> Settings:
+    """``worker_settings`` of a worker that throttles (enforce mode) at once and alerts the
+    receiver at ``hook``: data in ``tmp_path/data``, ledger ``tmp_path/ledger.json``. Acting
+    at once is the action itself under test; the act guard has its own tests."""
+    values: dict[str, Any] = {
+        "alert_urls": [hook],
+        "throttle_mode": "enforce",
+        "act_after_seconds": 0,
+        "ledger_path": str(tmp_path / "ledger.json"),
+        **overrides,
+    }
+    return worker_settings(broker, tmp_path / "data", **values)
+
+
 def worker_settings(broker: Broker, data_dir: Path, **overrides: Any) -> Settings:
     """Settings of a fresh service on ``broker``: its own app id and topics, a free web port,
     and its own state secret (``STATE_SECRET_PREFIX`` + the app id), as a deployment has."""
